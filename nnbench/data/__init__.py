@@ -1,0 +1,65 @@
+"""Datasets: each module in this package is one dataset with its own config schema.
+
+A dataset module provides ``Config`` (a dataclass: the keys its YAML may set), ``check(cfg)`` (value checks),
+``shape(cfg)`` (feature and class counts, known without loading anything, so a config can be checked before any
+work) and ``load(cfg) -> Dataset``. Adding a dataset is one module here, one line in ``_MODULES``
+and one YAML in ``conf/dataset/``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from nnbench.config import ConfigError
+
+_MODULES = {"moons": "nnbench.data.moons"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Arrays every trainer starts from: features (n, d) float64, labels (n,) int64."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple[str, ...]
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+
+def _module(name: object) -> ModuleType:
+    if name not in _MODULES:
+        raise ConfigError(f"dataset.name={name!r} is not known; allowed: {', '.join(_MODULES)}")
+    return importlib.import_module(_MODULES[str(name)])
+
+
+def checked_config(cfg: DictConfig) -> DictConfig:
+    """Merge a dataset config into its module's schema: unknown keys and bad types fail here."""
+    name = cfg.get("name") if isinstance(cfg, DictConfig) else None
+    module = _module(name)
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(module.Config), cfg)
+    except OmegaConfBaseException as err:
+        key = f"dataset.{err.full_key}" if getattr(err, "full_key", None) else "dataset"
+        raise ConfigError(f"{key}: {str(err).splitlines()[0]}") from None
+    module.check(merged)
+    return merged  # type: ignore[return-value]
+
+
+def shape(cfg: DictConfig) -> tuple[int, int]:
+    """(n_features, n_classes) of a checked dataset config."""
+    return _module(cfg.name).shape(cfg)
+
+
+def load(cfg: DictConfig) -> Dataset:
+    return _module(cfg.name).load(cfg)
