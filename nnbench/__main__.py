@@ -1,0 +1,47 @@
+"""``python -m nnbench [overrides]`` runs one job; ``-m`` runs a sweep, one record per job.
+
+Exit status: 0 when every job ended ok, skipped, diverged or oom (those are results); 1 when any
+job failed; 2 when the command line or the configuration is rejected before any job runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from nnbench import cli_errors, runner
+from nnbench.config import register_schema
+
+register_schema()
+_statuses: list[str] = []
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def _job(cfg: DictConfig) -> None:
+    record = runner.run(cfg, HydraConfig.get().runtime.output_dir)
+    _statuses.append(record["status"])
+    print(runner.console_line(record), flush=True)
+
+
+def main() -> int:
+    # Hydra prints multi-line reports for bad overrides; let its exceptions reach us instead, and
+    # turn them into one line. NNBENCH_TRACEBACK=1 shows the full traceback for debugging.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        _job()
+    except SystemExit:
+        raise
+    except BaseException as err:  # noqa: BLE001 - anything before or between jobs
+        if os.environ.get("NNBENCH_TRACEBACK") == "1" or isinstance(err, KeyboardInterrupt):
+            raise
+        print(f"nnbench: error: {cli_errors.one_line(err)}", file=sys.stderr)
+        return 2
+    return 1 if "failed" in _statuses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
