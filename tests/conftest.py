@@ -1,0 +1,28 @@
+"""Shared fixtures: real configs composed by Hydra from conf/, shrunk where a test allows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from nnbench.config import register_schema
+
+REPO = Path(__file__).resolve().parent.parent
+CONF = REPO / "conf"
+
+register_schema()
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    """Compose conf/config.yaml with overrides, writing any runs under tmp_path."""
+
+    def _make(*overrides: str) -> DictConfig:
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            return compose("config", overrides=[f"runs_dir={tmp_path}", *overrides])
+
+    return _make

@@ -1,0 +1,77 @@
+"""Bad configurations are refused before any training, with a message naming the key."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
+
+from nnbench.cli_errors import one_line
+from nnbench.config import ConfigError, validate
+
+
+def test_default_config_is_valid(make_cfg):
+    dataset_cfg = validate(make_cfg())
+    assert dataset_cfg.name == "moons" and dataset_cfg.n_samples == 2000
+
+
+@pytest.mark.parametrize(
+    "overrides, names",
+    [
+        (["train.lr=-1"], ["train.lr", "> 0"]),
+        (["train.lr=0"], ["train.lr"]),
+        (["train.epochs=0"], ["train.epochs"]),
+        (["train.batch_size=0"], ["train.batch_size"]),
+        (["train.loss=hinge"], ["train.loss", "bce, cross_entropy, mse"]),
+        (["train.init=xavier"], ["train.init", "he_normal"]),
+        (["framework.name=jax"], ["framework.name", "numpy, torch"]),
+        (["device.name=tpu"], ["device.name", "cpu, cuda"]),
+        (["precision.name=float8"], ["precision.name", "float32, float64"]),
+        (["arch.layer_sizes=[3,32,16,1]"], ["arch.layer_sizes[0]=3", "2 features"]),
+        (["arch.layer_sizes=[2,32,16,3]"], ["arch.layer_sizes[-1]=3", "bce"]),
+        (["arch.layer_sizes=[2]", "arch.activations=[]"], ["arch.layer_sizes"]),
+        (["arch.layer_sizes=[2,0,1]", "arch.activations=[relu,sigmoid]"], ["arch.layer_sizes[1]"]),
+        (["arch.activations=[relu,sigmoid]"], ["arch.activations", "one activation per layer"]),
+        (["arch.activations=[relu,gelu,sigmoid]"], ["arch.activations[1]", "relu, sigmoid"]),
+        (["arch.activations=[softmax,relu,sigmoid]"], ["arch.activations[0]"]),
+        (["train.loss=cross_entropy"], ["train.loss", "softmax"]),
+        (["arch=mlp_2x32x16x2"], ["train.loss='bce'", "sigmoid"]),
+        (["arch=mlp_2x32x16x2", "train.loss=mse", "arch.layer_sizes=[2,32,16,1]"],
+         ["arch.layer_sizes[-1]=1", "2"]),
+        (["bench.warmup_epochs=2000"], ["bench.warmup_epochs", "0 to 1999"]),
+        (["bench.repeats=0"], ["bench.repeats"]),
+        (["dataset.noise=-0.1"], ["dataset.noise"]),
+        (["dataset.test_size=1.5"], ["dataset.test_size"]),
+        (["dataset.name=cifar"], ["dataset.name", "moons"]),
+    ],
+)
+def test_invalid_values_and_combinations_name_the_key(make_cfg, overrides, names):
+    with pytest.raises(ConfigError) as info:
+        validate(make_cfg(*overrides))
+    message = str(info.value)
+    assert "\n" not in message
+    for name in names:
+        assert name in message
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (["framework=jax"], "framework=jax is not an option; allowed: numpy, torch"),
+        (["trian.lr=0.1"], "trian.lr is not a configuration key"),
+        (["train.lrr=0.1"], "train.lrr is not a configuration key"),
+        (["train.epochs=many"], "train.epochs: Value 'many'"),
+        (["train.batch_size=[1]"], "train.batch_size"),
+    ],
+)
+def test_composition_errors_become_one_line(make_cfg, overrides, expected):
+    with pytest.raises((HydraException, OmegaConfBaseException)) as info:
+        make_cfg(*overrides)
+    line = one_line(info.value)
+    assert "\n" not in line
+    assert line.startswith(expected)
+
+
+def test_unknown_dataset_key_is_refused(make_cfg):
+    with pytest.raises(ConfigError, match=r"dataset.nois"):
+        validate(make_cfg("+dataset.nois=0.3"))
