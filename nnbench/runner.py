@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from nnbench import data, measure
 from nnbench.config import ConfigError, to_container, validate
+from nnbench.data import DataError
 from nnbench.params import arch_string, init_params, n_params
 from nnbench.record import write_result
 from nnbench.spec import ModelSpec
@@ -145,6 +146,8 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
         record.update(
             status="failed", reason=f"invalid configuration: {err}", error_type="ConfigError"
         )
+    except DataError as err:
+        record.update(status="failed", reason=str(err), error_type="DataError")
     except Skip as skip:
         record.update(status="skipped", reason=str(skip))
     except Exception as err:  # any other fault is this job's result, not the sweep's end

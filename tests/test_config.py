@@ -43,6 +43,10 @@ def test_default_config_is_valid(make_cfg):
         (["dataset.noise=-0.1"], ["dataset.noise"]),
         (["dataset.test_size=1.5"], ["dataset.test_size"]),
         (["dataset.name=cifar"], ["dataset.name", "moons"]),
+        (["dataset=mnist", "dataset.normalize=zscore"], ["dataset.normalize", "unit, symmetric"]),
+        (["dataset=mnist", "dataset.n_train=5"], ["dataset.n_train=5", "10 to 60000"]),
+        (["dataset=fashion_mnist", "dataset.n_test=20000"], ["dataset.n_test", "10 to 10000"]),
+        (["dataset=mnist", "arch=mlp_2x32x16x1"], ["arch.layer_sizes[0]=2", "784 features"]),
     ],
 )
 def test_invalid_values_and_combinations_name_the_key(make_cfg, overrides, names):
@@ -70,6 +74,17 @@ def test_composition_errors_become_one_line(make_cfg, overrides, expected):
     line = one_line(info.value)
     assert "\n" not in line
     assert line.startswith(expected)
+
+
+def test_each_dataset_brings_a_fitting_network_and_recipe(make_cfg):
+    moons = make_cfg()
+    assert list(moons.arch.layer_sizes) == [2, 32, 16, 1] and moons.train.batch_size is None
+    fashion = make_cfg("dataset=fashion_mnist")
+    assert list(fashion.arch.layer_sizes) == [784, 128, 10]
+    assert fashion.train.loss == "cross_entropy" and fashion.train.batch_size == 64
+    assert validate(fashion).source_dir == "/usr/share/datasets/fashion-mnist"
+    # an explicit choice still wins over the dataset's default
+    assert make_cfg("dataset=mnist", "train=full_batch").train.batch_size is None
 
 
 def test_unknown_dataset_key_is_refused(make_cfg):

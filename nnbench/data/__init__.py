@@ -1,9 +1,9 @@
 """Datasets: each module in this package is one dataset with its own config schema.
 
-A dataset module provides ``Config`` (a dataclass: the keys its YAML may set), ``check(cfg)`` (value checks),
-``shape(cfg)`` (feature and class counts, known without loading anything, so a config can be checked before any
-work) and ``load(cfg) -> Dataset``. Adding a dataset is one module here, one line in ``_MODULES``
-and one YAML in ``conf/dataset/``.
+A dataset module provides ``Config`` (a dataclass: the keys its YAML may set), ``check(cfg)``
+(value checks), ``shape(cfg)`` (feature and class counts, known without loading anything, so a
+config can be checked before any work) and ``load(cfg) -> Dataset``. Adding a dataset is one
+module here, one line in ``_MODULES`` and one YAML in ``conf/dataset/``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,23 @@ from omegaconf.errors import OmegaConfBaseException
 
 from nnbench.config import ConfigError
 
-_MODULES = {"moons": "nnbench.data.moons"}
+_MODULES = {
+    "moons": "nnbench.data.moons",
+    "mnist": "nnbench.data.mnist",
+    "fashion_mnist": "nnbench.data.fashion_mnist",
+}
+
+
+class DataError(Exception):
+    """Data that cannot be had or read; the message is one line saying what was tried."""
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Arrays every trainer starts from: features (n, d) float64, labels (n,) int64."""
+    """Arrays every trainer starts from: features (n, d) floating point, labels (n,) int64.
+
+    Trainers cast the features to the run's precision; the labels are class indices.
+    """
 
     name: str
     x_train: np.ndarray

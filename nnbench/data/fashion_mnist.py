@@ -1,0 +1,26 @@
+"""Fashion-MNIST clothing images, through torchvision.datasets.FashionMNIST.
+
+Offline, the IDX files come from Debian's ``dataset-fashion-mnist`` package by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from omegaconf import DictConfig
+
+from nnbench.data import Dataset, idx_images
+from nnbench.data.idx_images import check, shape
+
+__all__ = ["Config", "check", "shape", "load"]
+
+
+@dataclass
+class Config(idx_images.Config):
+    name: str = "fashion_mnist"
+    source_dir: Optional[str] = "/usr/share/datasets/fashion-mnist"
+
+
+def load(cfg: DictConfig) -> Dataset:
+    return idx_images.load(cfg, "FashionMNIST")

@@ -1,0 +1,21 @@
+"""MNIST handwritten digits, through torchvision.datasets.MNIST."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import DictConfig
+
+from nnbench.data import Dataset, idx_images
+from nnbench.data.idx_images import check, shape
+
+__all__ = ["Config", "check", "shape", "load"]
+
+
+@dataclass
+class Config(idx_images.Config):
+    name: str = "mnist"
+
+
+def load(cfg: DictConfig) -> Dataset:
+    return idx_images.load(cfg, "MNIST")
