@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint clean bench-scaling bench-overhead
 
 install: $(STAMP)
 
@@ -29,3 +29,11 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+
+## bench-scaling: one epoch of seed 000's scaling architectures, NumPy vs torch, with MFU
+bench-scaling: $(STAMP)
+	$(BIN)/python scripts/bench_scaling.py
+
+## bench-overhead: the harness's own share of epoch time on the default moons config
+bench-overhead: $(STAMP)
+	$(BIN)/python scripts/harness_overhead.py

@@ -70,7 +70,20 @@ class TrainConfig:
 class BenchConfig:
     # Epochs trained and recorded but left out of the timing statistics (caches, allocator, JIT).
     warmup_epochs: int = 1
+    # Independent trainings; from the same start unless vary_seed (then seed + repeat).
     repeats: int = 1
+    vary_seed: bool = False
+    # Threads for both frameworks (BLAS and torch); None = every core available to the process.
+    threads: int | None = None
+    # Run each job in a fresh process, so its memory figures do not depend on the jobs before it.
+    isolate: bool = True
+    # One untimed epoch under tracemalloc and the RSS sampler before the timed runs.
+    memory_probe: bool = True
+    # Measure (once per host, cached) the matmul peak that MFU is relative to.
+    mfu: bool = True
+    inference_batch_size: int = 256
+    # Record the epoch and training time at which test accuracy first reaches this.
+    target_accuracy: float | None = None
 
 
 @dataclass
@@ -164,6 +177,12 @@ def validate(cfg: DictConfig) -> DictConfig:
 
     _positive("bench.warmup_epochs", cfg.bench.warmup_epochs, allow_zero=True)
     _positive("bench.repeats", cfg.bench.repeats)
+    _positive("bench.inference_batch_size", cfg.bench.inference_batch_size)
+    if cfg.bench.threads is not None:
+        _positive("bench.threads", cfg.bench.threads)
+    target = cfg.bench.target_accuracy
+    if target is not None and not 0 < target <= 1:
+        raise ConfigError(f"bench.target_accuracy={target} must lie in (0, 1], or be null")
     if cfg.bench.warmup_epochs >= train.epochs:
         raise ConfigError(
             f"bench.warmup_epochs={cfg.bench.warmup_epochs} leaves no timed epoch out of "

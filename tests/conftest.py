@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +17,9 @@ REPO = Path(__file__).resolve().parent.parent
 CONF = REPO / "conf"
 
 register_schema()
+# The host's matmul-peak cache lives under the user's home; tests keep their own (inherited by
+# the job processes they spawn).
+os.environ.setdefault("NNBENCH_CACHE_DIR", tempfile.mkdtemp(prefix="nnbench-test-cache-"))
 
 
 @pytest.fixture

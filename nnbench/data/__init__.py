@@ -22,6 +22,7 @@ _MODULES = {
     "moons": "nnbench.data.moons",
     "mnist": "nnbench.data.mnist",
     "fashion_mnist": "nnbench.data.fashion_mnist",
+    "synthetic": "nnbench.data.synthetic",
 }
 
 

@@ -6,7 +6,6 @@ Offline, the IDX files come from Debian's ``dataset-fashion-mnist`` package by d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from omegaconf import DictConfig
 
@@ -19,7 +18,7 @@ __all__ = ["Config", "check", "shape", "load"]
 @dataclass
 class Config(idx_images.Config):
     name: str = "fashion_mnist"
-    source_dir: Optional[str] = "/usr/share/datasets/fashion-mnist"
+    source_dir: str | None = "/usr/share/datasets/fashion-mnist"
 
 
 def load(cfg: DictConfig) -> Dataset:

@@ -18,7 +18,6 @@ import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from omegaconf import DictConfig
@@ -43,12 +42,12 @@ class Config:
     data_dir: str = "data"
     # Folder holding the four IDX files (.gz or not), used when data_dir lacks them and the
     # download fails or is off.
-    source_dir: Optional[str] = None
+    source_dir: str | None = None
     download: bool = True
     normalize: str = "unit"  # unit: [0, 1]; symmetric: [-1, 1]; standard: zero mean, unit std
     # Class-balanced subsamples, drawn with subsample_seed; null keeps the full split.
-    n_train: Optional[int] = None
-    n_test: Optional[int] = None
+    n_train: int | None = None
+    n_test: int | None = None
     subsample_seed: int = 0
 
 

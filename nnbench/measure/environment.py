@@ -1,0 +1,97 @@
+"""Where a number was measured: host, CPU, BLAS and threads, GPU, versions, commit, time."""
+
+from __future__ import annotations
+
+import platform
+import socket
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+from nnbench.measure.threads import available_cores
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=5, check=True)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _blas() -> list[dict]:
+    from threadpoolctl import threadpool_info
+
+    return [
+        {k: info.get(k) for k in ("internal_api", "version", "num_threads", "threading_layer",
+                                  "architecture", "filepath")}
+        for info in threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+
+
+def _gpu() -> dict | None:
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    info = {
+        "name": torch.cuda.get_device_name(0),
+        "count": torch.cuda.device_count(),
+        "cuda_runtime": torch.version.cuda,
+        "driver": None,
+    }
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=True)
+        info["driver"] = out.stdout.strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        pass
+    return info
+
+
+def environment(threads: int | None = None) -> dict:
+    """The fingerprint every record carries; ``threads`` is the count the job held both at."""
+    torch = sys.modules.get("torch")
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu_model": cpu_model(),
+        "cpu_cores_available": available_cores(),
+        "threads": threads,
+        "blas": _blas(),
+        "torch_threads": torch.get_num_threads() if torch is not None else None,
+        "gpu": _gpu(),
+        "python": platform.python_version(),
+        "numpy": _version("numpy"),
+        "torch": _version("torch"),
+        "hydra": _version("hydra-core"),
+        "nnbench": _version("nnbench"),
+        "git_commit": _git_commit(),
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }

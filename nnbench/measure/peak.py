@@ -1,0 +1,101 @@
+"""This host's matmul peak, the denominator of MFU, measured once and cached per host.
+
+The peak is the best GFLOP/s of a large square matmul in the same framework, dtype, device and
+thread count as the job: what the library can reach on this machine, not a datasheet figure.
+Recalibrate with ``python scripts/calibrate_peak.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from nnbench.measure.environment import cpu_model
+from nnbench.measure.threads import limited
+
+SIZES = {"cpu": 2048, "cuda": 8192}
+ROUNDS = 7
+
+
+def cache_file() -> Path:
+    root = os.environ.get("NNBENCH_CACHE_DIR") or Path.home() / ".cache" / "nnbench"
+    return Path(root) / "matmul_peak.json"
+
+
+def _key(framework: str, dtype: str, device: str, threads: int) -> str:
+    return f"{socket.gethostname()}|{cpu_model()}|{framework}|{device}|{dtype}|threads={threads}"
+
+
+def _numpy_matmul(n: int, dtype: str):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+    out = np.empty((n, n), dtype=dtype)
+    return lambda: np.matmul(a, b, out=out), lambda: None
+
+
+def _torch_matmul(n: int, dtype: str, device: str):
+    import torch
+
+    dt = getattr(torch, dtype)
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    a, b = (torch.randn(n, n, generator=gen, dtype=dt).to(device) for _ in range(2))
+    out = torch.empty(n, n, dtype=dt, device=device)
+    sync = (lambda: torch.cuda.synchronize()) if device == "cuda" else (lambda: None)
+    return lambda: torch.matmul(a, b, out=out), sync
+
+
+def calibrate(framework: str, dtype: str, device: str, threads: int | None) -> dict:
+    """Best-of-ROUNDS GFLOP/s of an n x n matmul, after one untimed warm-up call."""
+    n = SIZES[device]
+    with limited(threads) as count:
+        if framework == "numpy":
+            fn, sync = _numpy_matmul(n, dtype)
+        else:
+            fn, sync = _torch_matmul(n, dtype, device)
+        fn()
+        sync()
+        best = float("inf")
+        for _ in range(ROUNDS):
+            start = time.perf_counter()
+            fn()
+            sync()
+            best = min(best, time.perf_counter() - start)
+    return {"gflops": 2 * n**3 / best / 1e9, "n": n, "threads": count, "rounds": ROUNDS,
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _load() -> dict:
+    try:
+        return json.loads(cache_file().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _store(entries: dict) -> None:
+    path = cache_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".peak-", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(entries, f, indent=2)
+    os.replace(tmp, path)
+
+
+def matmul_peak(framework: str, dtype: str, device: str, threads: int | None,
+                recalibrate: bool = False) -> dict:
+    """The cached peak for this host and setting, measuring it on first use."""
+    from nnbench.measure.threads import available_cores
+
+    count = threads or available_cores()
+    key = _key(framework, dtype, device, count)
+    entries = _load()
+    if recalibrate or key not in entries:
+        entries = _load()  # re-read: another job may have written meanwhile
+        entries[key] = calibrate(framework, dtype, device, count)
+        _store(entries)
+    return entries[key]

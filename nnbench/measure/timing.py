@@ -1,0 +1,57 @@
+"""Clocks that wait for the device, and the statistics reported for timing samples."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+# Coefficient of variation above which a timing is flagged as noisy in the record.
+NOISY_CV = 0.10
+
+
+def timed(fn: Callable[[], object], sync: Callable[[], None]) -> tuple[object, float]:
+    """Run ``fn`` and return (its value, seconds it took).
+
+    ``sync`` waits for queued device work before each clock read, so asynchronous CUDA launches
+    can neither leave the timed region early nor leak into the next one.
+    """
+    sync()
+    start = time.perf_counter()
+    value = fn()
+    sync()
+    return value, time.perf_counter() - start
+
+
+def summarize(samples: list[float]) -> dict[str, float | int | None]:
+    """Median and spread of timing samples; the median resists the odd slow sample."""
+    arr = np.asarray(samples, dtype=np.float64)
+    if arr.size == 0:
+        return {"n": 0, "median": None, "q1": None, "q3": None, "iqr": None, "min": None,
+                "max": None, "mean": None, "cv": None}
+    q1, median, q3 = np.percentile(arr, [25, 50, 75])
+    mean = float(arr.mean())
+    return {
+        "n": int(arr.size),
+        "median": float(median),
+        "q1": float(q1),
+        "q3": float(q3),
+        "iqr": float(q3 - q1),
+        "min": float(arr.min()),
+        "max": float(arr.max()),
+        "mean": mean,
+        "cv": float(arr.std(ddof=1) / mean) if arr.size > 1 and mean > 0 else None,
+    }
+
+
+def repeat_until(fn: Callable[[], object], sync: Callable[[], None], min_seconds: float,
+                 min_calls: int) -> list[float]:
+    """Time ``fn`` call by call until both ``min_calls`` and ``min_seconds`` are reached."""
+    samples: list[float] = []
+    total = 0.0
+    while len(samples) < min_calls or total < min_seconds:
+        _, seconds = timed(fn, sync)
+        samples.append(seconds)
+        total += seconds
+    return samples

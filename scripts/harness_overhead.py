@@ -1,0 +1,85 @@
+"""How much of a timed epoch is the harness's own work, on the default moons config.
+
+Two ways of running the same NumPy float32 full-batch training, interleaved in rounds in one
+process so that both see the same machine state:
+
+- harness: the runner's timed loop (``benchmark._train``): per-epoch clock reads and syncs,
+  the batch-order generator, the trainer's epoch method, the divergence check;
+- bare: forward, backward and SGD update only (``numpy_mlp.loss_and_grads`` and the in-place
+  update), each epoch timed with two clock reads.
+
+Each round gives the median epoch time of each way (for the harness, the median of the epoch
+times it records); overhead = 1 - bare / harness, from the medians over rounds.
+
+    python scripts/harness_overhead.py [--rounds 15] [--epochs 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from nnbench import benchmark, numpy_mlp
+from nnbench.data import moons
+from nnbench.measure.threads import limited
+from nnbench.params import init_params
+from nnbench.spec import ModelSpec, targets
+
+SPEC = ModelSpec((2, 32, 16, 1), ("relu", "relu", "sigmoid"), "bce")
+
+
+def harness_epoch_s(ds, epochs: int) -> float:
+    settings = benchmark.Settings(
+        epochs=epochs, batch_size=None, shuffle=False, seed=42, warmup_epochs=0, repeats=1,
+        vary_seed=False, memory_probe=False, target_accuracy=None, inference_batch_size=256,
+        device="cpu",
+    )
+
+    def make(seed: int):
+        return numpy_mlp.NumpyTrainer(SPEC, init_params(SPEC.layer_sizes, "he_normal", seed),
+                                      "float32", "cpu", 0.5)
+
+    out: dict = {}
+    benchmark._train(make, ds, settings, out)
+    return float(np.median(out["epoch_times_s"][0]))
+
+
+def bare_epoch_s(ds, epochs: int) -> float:
+    params = {k: v.astype(np.float32) for k, v in init_params(SPEC.layer_sizes).items()}
+    x = ds.x_train.astype(np.float32)
+    t = targets(ds.y_train, SPEC, np.float32)
+    times = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        _, grads = numpy_mlp.loss_and_grads(params, SPEC, x, t)
+        for name, grad in grads.items():
+            params[name] -= 0.5 * grad
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=400)
+    args = parser.parse_args()
+    ds = moons.load(moons.Config())
+    harness, bare = [], []
+    with limited(None) as threads:
+        bare_epoch_s(ds, 50)  # warm caches and BLAS threads
+        for _ in range(args.rounds):
+            harness.append(harness_epoch_s(ds, args.epochs))
+            bare.append(bare_epoch_s(ds, args.epochs))
+    h, b = float(np.median(harness)), float(np.median(bare))
+    print(f"default moons config, NumPy float32, full batch, {threads} threads, "
+          f"{args.rounds} interleaved rounds of {args.epochs} epochs")
+    for label, values in (("harness loop", harness), ("bare compute", bare)):
+        q1, med, q3 = np.percentile(values, [25, 50, 75])
+        print(f"{label}  median {med * 1e6:8.1f} us/epoch  (IQR over rounds {(q3 - q1) * 1e6:.1f})")
+    print(f"harness overhead: {1 - b / h:.1%} of epoch time")
+
+
+if __name__ == "__main__":
+    main()
