@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install run test lint clean bench-scaling bench-overhead
+.PHONY: install run test report lint clean bench-scaling bench-overhead
 
 install: $(STAMP)
 
@@ -37,3 +37,7 @@ bench-scaling: $(STAMP)
 ## bench-overhead: the harness's own share of epoch time on the default moons config
 bench-overhead: $(STAMP)
 	$(BIN)/python scripts/harness_overhead.py
+
+## report: tables, figures and report.html from every result under runs/ -> runs/report/
+report: $(STAMP)
+	$(BIN)/python -m nnbench.report runs --out runs/report

@@ -1,0 +1,103 @@
+"""``python -m nnbench.report [RUN_DIRS...]``: tables, figures and a page from result records.
+
+``--baseline DIR --candidate DIR`` compares two sets of runs instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from nnbench.report import compare, html, plots
+from nnbench.report.collect import collect
+from nnbench.report.tables import summary_markdown
+
+
+def _write(path: Path, text: str) -> None:
+    """Whole or not at all: a temporary file beside the target, then a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def report(run_dirs: list[Path], out: Path, progress: bool = True) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    collection = collect(run_dirs, exclude=[out], progress=progress)
+    frame = collection.frame
+    written = []
+    _write(out / "results.csv", frame.to_csv(index=False))
+    _write(out / "results.json", json.dumps(collection.records, indent=1, default=str))
+    written += [out / "results.csv", out / "results.json"]
+    makers = [
+        (plots.comparison_summary, frame, "comparison_summary.png"),
+        (plots.scaling, frame, "scaling.png"),
+        (plots.loss_curves, collection.records, "loss_curves.png"),
+        (plots.confusion_matrices, collection.records, "confusion_matrices.png"),
+    ]
+    figures = []
+    for make, data, name in makers:
+        if len(data) == 0:
+            continue
+        try:
+            figure = make(data, out / name)
+        except Exception as err:  # noqa: BLE001 - one odd figure must not cost the report
+            print(f"nnbench.report: warning: {name} not drawn: {type(err).__name__}: {err}",
+                  file=sys.stderr)
+            continue
+        if figure is not None:
+            figures.append(figure)
+    _write(out / "summary.md", summary_markdown(collection, [f.name for f in figures]))
+    _write(out / "report.html", html.render(collection, figures))
+    written += figures + [out / "summary.md", out / "report.html"]
+    print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
+          f"{len(collection.incomplete)} incomplete -> {out}")
+    for item in collection.unreadable:
+        print(f"unreadable: {item['path']}: {item['error']}", file=sys.stderr)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nnbench.report", description=__doc__)
+    parser.add_argument("run_dirs", nargs="*", type=Path, default=[Path("runs")],
+                        help="folders to search for result.json (default: runs)")
+    parser.add_argument("--out", type=Path, default=Path("runs/report"),
+                        help="where to write the report (default: runs/report)")
+    parser.add_argument("--baseline", type=Path, help="runs to compare against")
+    parser.add_argument("--candidate", type=Path, help="runs compared with the baseline")
+    parser.add_argument("--alpha", type=float, default=0.002)
+    parser.add_argument("--min-change", type=float, default=0.10)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    missing = [p for p in [*args.run_dirs, args.baseline, args.candidate]
+               if p is not None and not p.exists()]
+    if missing:
+        print(f"nnbench.report: error: no such folder: {missing[0]}", file=sys.stderr)
+        return 2
+    if (args.baseline is None) != (args.candidate is None):
+        print("nnbench.report: error: --baseline and --candidate go together", file=sys.stderr)
+        return 2
+    if args.baseline is not None:
+        table = compare.compare(collect([args.baseline], progress=not args.no_progress),
+                                collect([args.candidate], progress=not args.no_progress),
+                                alpha=args.alpha, min_change=args.min_change)
+        text = table.to_markdown(index=False) if not table.empty else \
+            "no configuration with ok runs on both sides"
+        print(text)
+        args.out.mkdir(parents=True, exist_ok=True)
+        _write(args.out / "compare.md", text + "\n")
+        return 0
+    report(args.run_dirs, args.out, progress=not args.no_progress)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

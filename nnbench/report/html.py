@@ -1,0 +1,77 @@
+"""report.html: one self-contained page (figures inlined) with tables, figures, environment."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from nnbench.report.collect import Collection
+from nnbench.report.tables import headline, sections
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0 1.5em; }
+.warn { color: #b00; font-weight: bold; } code { background: #f6f6f6; padding: 0 3px; }
+"""
+
+
+# Lets a headless browser report whether every figure decoded: body[data-images-loaded="n/m"].
+IMAGE_CHECK = """
+window.addEventListener("load", () => {
+  const imgs = Array.from(document.images);
+  const ok = imgs.filter((i) => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.imagesLoaded = ok + "/" + imgs.length;
+});
+"""
+
+
+def _environment(collection: Collection) -> pd.DataFrame:
+    rows = {}
+    for rec in collection.records:
+        env = rec.get("environment") or {}
+        gpu = env.get("gpu") or {}
+        blas = ", ".join(f"{b.get('internal_api')} {b.get('version')}" for b in env.get("blas")
+                         or [])
+        row = {"host": env.get("hostname"), "cpu": env.get("cpu_model"),
+               "cores": env.get("cpu_cores_available"), "threads": env.get("threads"),
+               "blas": blas, "gpu": gpu.get("name"), "driver": gpu.get("driver"),
+               "python": env.get("python"), "numpy": env.get("numpy"),
+               "torch": env.get("torch"), "hydra": env.get("hydra"),
+               "commit": (env.get("git_commit") or "")[:12]}
+        rows[tuple(map(str, row.values()))] = row
+    return pd.DataFrame(list(rows.values()))
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "<p><em>none</em></p>"
+    text = frame.to_html(index=False, escape=True, border=0, na_rep="")
+    return text.replace("**never predicted**", '<span class="warn">never predicted</span>')
+
+
+def _figure(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def render(collection: Collection, figures: list[Path]) -> str:
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>nnbench report</title>",
+             f"<style>{STYLE}</style></head><body>", "<h1>nnbench report</h1>",
+             f"<p>{html.escape(headline(collection))}</p>"]
+    if figures:
+        parts.append("<h2>Figures</h2>")
+        for fig in figures:
+            parts += [f"<h3>{html.escape(fig.stem.replace('_', ' '))}</h3>", _figure(fig)]
+    for level, title, table in sections(collection):
+        parts.append(f"<h{level}>{html.escape(title)}</h{level}>")
+        if table is not None:
+            parts.append(_table(table))
+    parts += ["<h2>Environment of the runs</h2>", _table(_environment(collection)),
+              f"<script>{IMAGE_CHECK}</script>", "</body></html>"]
+    return "\n".join(parts)

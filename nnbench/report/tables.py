@@ -1,0 +1,180 @@
+"""Markdown tables: configurations as rows, NumPy and torch per device side by side, ratios."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nnbench.report.collect import CONFIG_KEYS, Collection
+
+# (column, title, how to compare numpy with torch); all lower-is-better but accuracy
+METRICS = [
+    ("train_time_per_epoch_s", "Training time per epoch (s, median of timed epochs)", "ratio"),
+    ("inference_latency_per_sample_s", "Inference latency per sample (s, whole test set per call)",
+     "ratio"),
+    ("inference_latency_batch1_s", "Inference latency at batch 1 (s, median call)", "ratio"),
+    ("peak_rss_mb", "Peak RSS during one training epoch (MB, whole process)", "ratio"),
+    ("peak_tracemalloc_mb", "Peak tracemalloc (MB; sees NumPy arrays, blind to torch's "
+     "allocator: not comparable across frameworks)", None),
+    ("cuda_peak_mb", "CUDA allocator peak (MB)", None),
+    ("mfu", "MFU (achieved GFLOP/s over this host's matmul peak)", None),
+    ("test_accuracy", "Test accuracy", "difference"),
+]
+
+
+def _fmt(value: float) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if abs(value) >= 1000 or (value != 0 and abs(value) < 0.01):
+        return f"{value:.3g}"
+    return f"{value:.4g}"
+
+
+def _key_text(key: str, value: object) -> object:
+    """Configuration values as a reader writes them: batch 64, not 64.0; null batch = full."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "full" if key == "batch_size" else ""
+    if isinstance(value, float) and value.is_integer() and key in ("batch_size", "epochs"):
+        return int(value)
+    return value
+
+
+def config_columns(frame: pd.DataFrame) -> list[str]:
+    """The configuration keys that vary (plus arch and precision, always shown), and the host
+    when runs come from more than one: timings of different hosts are never put in one ratio."""
+    keys = [k for k in CONFIG_KEYS if k != "experiment_name" and k in frame.columns]
+    shown = [k for k in keys if k in ("dataset", "arch", "precision")
+             or frame[k].astype(str).nunique(dropna=False) > 1]
+    if "host" in frame.columns and frame["host"].nunique() > 1:
+        shown.append("host")
+    return shown
+
+
+def _cells(group: pd.DataFrame, metric: str) -> dict[tuple[str, str], str | float]:
+    cells: dict[tuple[str, str], str | float] = {}
+    for (framework, device), runs in group.groupby(["framework", "device"], dropna=False):
+        ok = runs[runs["status"] == "ok"]
+        if not ok.empty and metric in ok and ok[metric].notna().any():
+            cells[(framework, device)] = float(ok[metric].median())
+        elif ok.empty:
+            cells[(framework, device)] = "/".join(sorted(runs["status"].astype(str).unique()))
+    return cells
+
+
+def comparison(frame: pd.DataFrame, metric: str, compare: str | None) -> pd.DataFrame:
+    keys = config_columns(frame)
+    pairs = sorted({(f, d) for f, d in zip(frame["framework"], frame["device"], strict=True)},
+                   key=lambda p: (p[1], p[0]))
+    rows = []
+    for key, group in frame.groupby(keys, dropna=False, sort=True):
+        cells = _cells(group, metric)
+        if not cells:
+            continue
+        values = key if isinstance(key, tuple) else (key,)
+        row = {k: _key_text(k, v) for k, v in zip(keys, values, strict=True)}
+        for pair in pairs:
+            value = cells.get(pair, "")
+            row[f"{pair[0]} {pair[1]}"] = value if isinstance(value, str) else _fmt(value)
+        for device in sorted({d for _, d in pairs}):
+            a, b = cells.get(("numpy", device)), cells.get(("torch", device))
+            if compare and isinstance(a, float) and isinstance(b, float) and b:
+                if compare == "ratio":
+                    row[f"numpy/torch {device}"] = f"{a / b:.2f}x"
+                else:
+                    row[f"numpy-torch {device}"] = f"{a - b:+.4f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def per_class(record: dict) -> pd.DataFrame:
+    """Precision and recall per class from the confusion matrix; a class never predicted is
+    marked, because overall accuracy can hide it (seed 002's digit 9)."""
+    cm = np.asarray(record["confusion_matrix"], dtype=float)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+    diag = np.diag(cm)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, diag / predicted, np.nan)
+        recall = np.where(actual > 0, diag / actual, np.nan)
+    classes = record.get("classes") or [str(i) for i in range(len(cm))]
+    return pd.DataFrame({
+        "class": classes,
+        "precision": [_fmt(p) if not np.isnan(p) else "n/a" for p in precision],
+        "recall": [_fmt(r) if not np.isnan(r) else "n/a" for r in recall],
+        "support": actual.astype(int),
+        "note": ["**never predicted**" if p == 0 else "" for p in predicted],
+    })
+
+
+def not_ok(collection: Collection) -> pd.DataFrame:
+    frame = collection.frame
+    rows = []
+    if not frame.empty:
+        bad = frame[frame["status"] != "ok"]
+        for _, r in bad.iterrows():
+            rows.append({"status": r["status"], "experiment": r.get("experiment_name"),
+                         "framework": r.get("framework"), "device": r.get("device"),
+                         "precision": r.get("precision"), "arch": r.get("arch"),
+                         "reason": r.get("reason"), "where": r.get("result_file")})
+    for item in collection.unreadable:
+        rows.append({"status": "unreadable", "reason": item["error"], "where": item["path"]})
+    for folder in collection.incomplete:
+        rows.append({"status": "incomplete", "reason": "job folder without result.json "
+                     "(killed or still running)", "where": folder})
+    return pd.DataFrame(rows)
+
+
+def latest_ok(frame_records: list[dict]) -> list[dict]:
+    """The newest ok record per configuration, framework and device."""
+    newest: dict[tuple, dict] = {}
+    for rec in frame_records:
+        if rec.get("status") != "ok":
+            continue
+        key = tuple(str(rec.get(k)) for k in [*CONFIG_KEYS, "framework", "device"])
+        when = (rec.get("environment") or {}).get("time_utc") or ""
+        if key not in newest or when >= (newest[key].get("environment") or {}).get("time_utc", ""):
+            newest[key] = rec
+    return list(newest.values())
+
+
+def headline(collection: Collection) -> str:
+    frame = collection.frame
+    counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
+    parts = [f"{n} {s}" for s, n in sorted(counts.items())]
+    parts += [f"{len(collection.unreadable)} unreadable"] if collection.unreadable else []
+    parts += [f"{len(collection.incomplete)} incomplete"] if collection.incomplete else []
+    return f"{len(frame)} result records: {', '.join(parts) or 'none'}."
+
+
+def sections(collection: Collection) -> list[tuple[int, str, pd.DataFrame | None]]:
+    """(heading level, title, table or None for a bare heading) in report order; shared by
+    summary.md and report.html."""
+    frame = collection.frame
+    out: list[tuple[int, str, pd.DataFrame | None]] = []
+    if not frame.empty:
+        for experiment, part in frame.groupby("experiment_name", dropna=False, sort=True):
+            out.append((2, f"Experiment: {experiment}", None))
+            for metric, title, compare in METRICS:
+                if metric in part and part[metric].notna().sum() > 0:
+                    out.append((3, title, comparison(part, metric, compare)))
+    out.append((2, "Runs that did not end ok", not_ok(collection)))
+    classes = [r for r in latest_ok(collection.records) if r.get("confusion_matrix")
+               and len(r["confusion_matrix"]) <= 20]
+    if classes:
+        out.append((2, "Per-class precision and recall (test set, newest run per "
+                       "configuration)", None))
+        for rec in classes:
+            out.append((3, f"{rec['experiment_name']} · {rec['dataset']} {rec['arch']} "
+                           f"{rec['precision']} · {rec['framework']} {rec['device']}",
+                        per_class(rec)))
+    return out
+
+
+def summary_markdown(collection: Collection, figures: list[str]) -> str:
+    lines = ["# nnbench report", "", headline(collection), ""]
+    for level, title, table in sections(collection):
+        lines += [f"{'#' * level} {title}", ""]
+        if table is not None:
+            lines += [table.to_markdown(index=False) if not table.empty else "_none_", ""]
+    if figures:
+        lines += ["## Figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
+    return "\n".join(lines)
