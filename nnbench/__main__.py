@@ -1,13 +1,15 @@
 """``python -m nnbench [overrides]`` runs one job; ``-m`` runs a sweep, one record per job.
 
-Exit status: 0 when every job ended ok, skipped, diverged or oom (those are results); 1 when any
-job failed; 2 when the command line or the configuration is rejected before any job runs.
+Exit status: 0 when every job ended ok, skipped, diverged or oom (those are results); 1 when
+any job failed; 2 when the command line or the configuration is rejected before any job runs;
+130 when interrupted (finished jobs keep their results).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -27,6 +29,11 @@ def _job(cfg: DictConfig) -> None:
     print(runner.console_line(record), flush=True)
 
 
+def _tally() -> str:
+    counts = Counter(_statuses)
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
 def main() -> int:
     # Hydra prints multi-line reports for bad overrides; let its exceptions reach us instead, and
     # turn them into one line. NNBENCH_TRACEBACK=1 shows the full traceback for debugging.
@@ -35,11 +42,21 @@ def main() -> int:
         _job()
     except SystemExit:
         raise
-    except BaseException as err:  # noqa: BLE001 - anything before or between jobs
-        if os.environ.get("NNBENCH_TRACEBACK") == "1" or isinstance(err, KeyboardInterrupt):
+    except KeyboardInterrupt:
+        print(f"nnbench: interrupted; finished jobs keep their results ({_tally() or 'none'})",
+              file=sys.stderr)
+        return 130
+    except Exception as err:  # anything before or between jobs
+        if os.environ.get("NNBENCH_TRACEBACK") == "1":
             raise
         print(f"nnbench: error: {cli_errors.one_line(err)}", file=sys.stderr)
         return 2
+    if "resumed" in _statuses:
+        ran = len(_statuses) - _statuses.count("resumed")
+        print(f"nnbench: resume: {_statuses.count('resumed')} jobs already ok, skipped; "
+              f"{ran} ran", flush=True)
+    if len(_statuses) > 1:
+        print(f"nnbench: {len(_statuses)} jobs: {_tally()}", flush=True)
     return 1 if "failed" in _statuses else 0
 
 

@@ -84,6 +84,8 @@ class BenchConfig:
     inference_batch_size: int = 256
     # Record the epoch and training time at which test accuracy first reaches this.
     target_accuracy: float | None = None
+    # Skip jobs that already have an ok result under runs_dir for the same config and code.
+    resume: bool = False
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import importlib
 import multiprocessing
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -21,11 +22,11 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from nnbench import benchmark, data
+from nnbench import benchmark, data, resume
 from nnbench.config import ConfigError, to_container, validate
 from nnbench.data import DataError
 from nnbench.measure import peak as peak_probe
-from nnbench.measure.environment import environment
+from nnbench.measure.environment import code_version, environment
 from nnbench.measure.threads import limited
 from nnbench.params import arch_string, init_params, n_params
 from nnbench.record import RESULT_FILE, read_result, write_result
@@ -123,6 +124,8 @@ def run_job(cfg: DictConfig, output_dir: str | Path) -> dict:
     record = _base_record(cfg)
     try:
         record["config"] = to_container(cfg)
+        record["code_version"] = code_version()
+        record["job_key"] = resume.job_key(record["config"], record["code_version"])
         dataset_cfg = validate(cfg)
         record["config"]["dataset"] = to_container(dataset_cfg)
         _run_job(cfg, dataset_cfg, record)
@@ -134,11 +137,20 @@ def run_job(cfg: DictConfig, output_dir: str | Path) -> dict:
     except Skip as skip:
         record.update(status="skipped", reason=str(skip))
     except Exception as err:  # any other fault is this job's result, not the sweep's end
+        if _is_oom(err):
+            _free_device_memory()
+            record.update(status="oom", reason=f"out of memory: {str(err).splitlines()[0]}",
+                          error_type=type(err).__name__)
+            return _finish(record, started, output_dir)
         trace = Path(output_dir) / "traceback.txt"
         trace.parent.mkdir(parents=True, exist_ok=True)
         trace.write_text(traceback.format_exc())
         record.update(status="failed", reason=f"{type(err).__name__}: {err}",
                       error_type=type(err).__name__, traceback_file=trace.name)
+    return _finish(record, started, output_dir)
+
+
+def _finish(record: dict, started: float, output_dir: str | Path) -> dict:
     record.setdefault("environment", environment())
     record["wall_time_s"] = time.time() - started
     record["output_dir"] = str(output_dir)
@@ -146,12 +158,62 @@ def run_job(cfg: DictConfig, output_dir: str | Path) -> dict:
     return record
 
 
+def _is_oom(err: BaseException) -> bool:
+    """CUDA's allocator error, or a host allocation that failed (NumPy raises MemoryError)."""
+    if isinstance(err, MemoryError):
+        return True
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(err, torch.cuda.OutOfMemoryError)
+
+
+def _free_device_memory() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def _worker(container: dict, output_dir: str) -> None:
-    run_job(OmegaConf.create(container), output_dir)
+    try:
+        run_job(OmegaConf.create(container), output_dir)
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the whole process group; the parent reports it. The job leaves no
+        # result, so the report lists its folder as incomplete and a resume runs it again.
+        sys.exit(130)
+
+
+_indexes: dict[str, resume.Index] = {}
+
+
+def _already_ok(cfg: DictConfig) -> tuple[str | None, str]:
+    """(path of an ok result of this very job, its key), with bench.resume; else (None, key)."""
+    key = resume.job_key(to_container(cfg), code_version())
+    if not cfg.bench.get("resume"):
+        return None, key
+    root = str(Path(cfg.get("runs_dir") or "runs").resolve())
+    if root not in _indexes:
+        _indexes[root] = resume.Index(root)
+    return _indexes[root].done(key), key
 
 
 def run(cfg: DictConfig, output_dir: str | Path) -> dict:
-    """Run one job, in a fresh process unless ``bench.isolate`` is false; return its record."""
+    """Run one job, in a fresh process unless ``bench.isolate`` is false; return its record.
+
+    With ``bench.resume`` a job that already has an ok result under ``runs_dir`` for the same
+    config and code is not run again: its folder gets a ``resumed.json`` pointing there, and the
+    returned record has status ``resumed``.
+    """
+    previous, key = _already_ok(cfg)
+    if previous is not None:
+        resume.mark_resumed(output_dir, previous)
+        return {**_base_record(cfg), "status": "resumed", "reason": f"ok result at {previous}"}
+    record = _run(cfg, output_dir)
+    root = str(Path(cfg.get("runs_dir") or "runs").resolve())
+    if record.get("status") == "ok" and root in _indexes:
+        _indexes[root].add(key, str(Path(output_dir) / RESULT_FILE))
+    return record
+
+
+def _run(cfg: DictConfig, output_dir: str | Path) -> dict:
     isolate = cfg.bench.get("isolate", True) if isinstance(cfg.bench, DictConfig) else True
     if not isolate:
         return run_job(cfg, output_dir)
@@ -160,21 +222,26 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
         target=_worker, args=(container, str(output_dir)), name="nnbench-job"
     )
     process.start()
-    process.join()
+    try:
+        process.join()
+    except KeyboardInterrupt:
+        process.join(timeout=10)  # it got the same SIGINT; give it a moment, then insist
+        if process.is_alive():
+            process.kill()
+            process.join()
+        raise
     result = Path(output_dir) / RESULT_FILE
     if process.exitcode == 0 and result.is_file():
         return read_result(result)
+    if process.exitcode == 130:
+        raise KeyboardInterrupt
+    code = process.exitcode
+    how = f"was killed by signal {-code}" if code is not None and code < 0 else \
+        f"ended with exit code {code}"
     record = _base_record(cfg)
-    record.update(
-        status="failed",
-        reason=f"the job's process ended with exit code {process.exitcode} before writing "
-               f"its result",
-        error_type="WorkerDied",
-        environment=environment(),
-        output_dir=str(output_dir),
-    )
-    write_result(output_dir, record)
-    return record
+    record.update(status="failed", error_type="WorkerDied",
+                  reason=f"the job's process {how} before writing its result")
+    return _finish(record, time.time(), output_dir)
 
 
 def console_line(record: dict) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hypothesis import settings
 from omegaconf import DictConfig
 
 from nnbench.config import register_schema
@@ -17,6 +18,10 @@ REPO = Path(__file__).resolve().parent.parent
 CONF = REPO / "conf"
 
 register_schema()
+# On CI the property tests draw the same examples every run: a red build is reproducible.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 # The host's matmul-peak cache lives under the user's home; tests keep their own (inherited by
 # the job processes they spawn).
 os.environ.setdefault("NNBENCH_CACHE_DIR", tempfile.mkdtemp(prefix="nnbench-test-cache-"))

@@ -45,6 +45,15 @@ def _git_commit() -> str | None:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
+def code_version() -> str | None:
+    """The code a result came from: the git commit ("-dirty" when edited), else the version."""
+    commit = _git_commit()
+    if commit:
+        return commit
+    version = _version("nnbench")
+    return f"nnbench {version}" if version else None
+
+
 def _blas() -> list[dict]:
     from threadpoolctl import threadpool_info
 

@@ -74,8 +74,8 @@ def collect(roots: list[str | Path], exclude: list[Path] | None = None,
             continue
         files.extend(sorted(root.rglob(RESULT_FILE)))
         for job in _job_folders(root):
-            if not (job / RESULT_FILE).exists() and not any(e in job.resolve().parents
-                                                             for e in exclude):
+            finished = (job / RESULT_FILE).exists() or (job / "resumed.json").exists()
+            if not finished and not any(e in job.resolve().parents for e in exclude):
                 out.incomplete.append(str(job))
     files = [f for f in files if not any(e in f.resolve().parents for e in exclude)]
     for path in tqdm(files, desc="reading results", unit="file", disable=not progress,

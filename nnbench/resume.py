@@ -1,0 +1,59 @@
+"""Resuming a sweep: which jobs already have an ``ok`` result for the same config and code.
+
+A job is identified by a hash of its resolved configuration (less the keys that only say where
+outputs go or whether to resume) and the code version (git commit, "-dirty" included, or the
+package version outside a git checkout). An edited config or a new commit runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from nnbench.record import RESULT_FILE
+
+IGNORED = {("runs_dir",), ("bench", "resume")}
+MARKER = "resumed.json"
+
+
+def _strip(tree: object, path: tuple = ()) -> object:
+    if isinstance(tree, dict):
+        return {k: _strip(v, (*path, k)) for k, v in sorted(tree.items())
+                if (*path, k) not in IGNORED}
+    return tree
+
+
+def job_key(config: dict, code_version: str | None) -> str:
+    text = json.dumps({"config": _strip(config), "code": code_version}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Index:
+    """The ok results under a folder, by job key; read once per sweep, updated as jobs end."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.ok: dict[str, str] = {}
+        if self.root.is_dir():
+            for path in self.root.rglob(RESULT_FILE):
+                try:
+                    rec = json.loads(path.read_text())
+                except (OSError, ValueError):
+                    continue  # an unreadable result is no proof of a finished job
+                if isinstance(rec, dict) and rec.get("status") == "ok" and rec.get("job_key"):
+                    self.ok.setdefault(rec["job_key"], str(path))
+
+    def done(self, key: str) -> str | None:
+        return self.ok.get(key)
+
+    def add(self, key: str, path: str) -> None:
+        self.ok.setdefault(key, path)
+
+
+def mark_resumed(output_dir: str | Path, previous: str) -> None:
+    """The job folder Hydra made for a skipped job says where its result already is."""
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text(json.dumps({"result": previous}) + "\n")
