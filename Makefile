@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install run test report lint clean bench-scaling bench-overhead
+.PHONY: install run test report reference lint clean bench-scaling bench-overhead
 
 install: $(STAMP)
 
@@ -41,3 +41,11 @@ bench-overhead: $(STAMP)
 ## report: tables, figures and report.html from every result under runs/ -> runs/report/
 report: $(STAMP)
 	$(BIN)/python -m nnbench.report runs --out runs/report
+
+## reference: run the seeds' experiments and commit-sized reports under runs/reference/
+EXPERIMENTS := case_study_moons compare_784x64x10 compare_wide compare_deep scaling mnist_report
+reference: $(STAMP)
+	for e in $(EXPERIMENTS); do \
+	  $(BIN)/python -m nnbench -m +experiment=$$e runs_dir=runs/reference-runs || exit $$?; \
+	  $(BIN)/python -m nnbench.report runs/reference-runs/$$e --out runs/reference/$$e --small --no-progress; \
+	done

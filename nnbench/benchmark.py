@@ -146,6 +146,12 @@ def _timing_figures(out: dict, s: Settings, n_train: int, layer_sizes: tuple[int
         matmul_peak_gflops=peak["gflops"] if peak else None,
         mfu=achieved / peak["gflops"] if peak and achieved else None,
     )
+    if out["mfu"] is not None and out["mfu"] > 1:
+        out.setdefault("warnings", []).append(
+            f"achieved {achieved:.0f} GFLOP/s exceeds the calibrated matmul peak "
+            f"({peak['gflops']:.0f}): the peak was measured on a slower moment of this host; "
+            f"recalibrate with scripts/calibrate_peak.py"
+        )
     if stats["cv"] is not None and stats["cv"] > timing.NOISY_CV:
         out.setdefault("warnings", []).append(
             f"noisy timing: epoch times vary with CV {stats['cv']:.0%} "

@@ -22,7 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from nnbench import benchmark, data, resume
+from nnbench import benchmark, data, resume, verify
 from nnbench.config import ConfigError, to_container, validate
 from nnbench.data import DataError
 from nnbench.measure import peak as peak_probe
@@ -102,6 +102,9 @@ def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
     _check_runnable(framework, device)
     trainer_cls = _trainer_class(framework)  # imports torch only for torch jobs
     ds = data.load(dataset_cfg)
+    if ds.note:
+        record["dataset"] = ds.name
+        record.setdefault("warnings", []).append(ds.note)
     spec = ModelSpec(tuple(cfg.arch.layer_sizes), tuple(cfg.arch.activations), cfg.train.loss)
     record.update(n_train=int(ds.x_train.shape[0]), n_test=int(ds.x_test.shape[0]),
                   classes=list(ds.classes))
@@ -109,10 +112,21 @@ def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
     if cfg.bench.mfu:
         peak = peak_probe.matmul_peak(framework, precision, device, cfg.bench.threads)
         record["matmul_peak"] = peak
+    if cfg.bench.get("gradient_check_seed") is not None:
+        record["gradient_check"] = {
+            "seed": cfg.bench.gradient_check_seed,
+            "max_rel_diff": verify.gradient_agreement(
+                spec, cfg.train.init, cfg.bench.gradient_check_seed, precision,
+                ds.x_train, ds.y_train),
+        }
     with limited(cfg.bench.threads) as threads:
         record["threads"] = threads
         make = functools.partial(_make_trainer, trainer_cls, spec, cfg)
-        record.update(benchmark.measure(make, ds, _settings(cfg), spec.layer_sizes, peak))
+        measured = benchmark.measure(make, ds, _settings(cfg), spec.layer_sizes, peak)
+        warnings = record.pop("warnings", []) + measured.pop("warnings", [])
+        record.update(measured)
+        if warnings:
+            record["warnings"] = warnings
         record["environment"] = environment(threads)
     if record["status"] is None:
         record["status"] = "ok"
@@ -255,6 +269,11 @@ def console_line(record: dict) -> str:
         )
         if record.get("mfu") is not None:
             line += f"  mfu {record['mfu']:.2f}"
+        if record.get("gradient_check"):
+            diffs = record["gradient_check"]["max_rel_diff"]
+            weights = "  ".join(f"{k} {diffs[k]:.1e}" for k in sorted(diffs) if k[0] == "W")
+            line += f"\n{'':>21}gradient vs autograd (max rel diff, seed " \
+                    f"{record['gradient_check']['seed']}): {weights}"
         for warning in record.get("warnings", []):
             line += f"\n{'':>21}warning: {warning}"
         return line

@@ -195,3 +195,19 @@ def test_fashion_mnist_784x128x10_reaches_084_test_accuracy(fashion_dir, make_cf
     assert record["status"] == "ok", record["reason"]
     assert record["n_train"] == 60_000 and record["epochs"] == 10
     assert record["test_accuracy"] >= 0.84
+
+
+def test_fallback_dataset_stands_in_and_says_so(fashion_dir):
+    cfg = checked_config(OmegaConf.create(
+        {"name": "mnist", "data_dir": str(fashion_dir), "download": False,
+         "fallback": "fashion_mnist", "n_train": 100, "n_test": 50}))
+    ds = load(cfg)
+    assert ds.name == "fashion_mnist" and ds.x_train.shape == (100, 784)
+    assert ds.note.startswith("fashion_mnist stands in for mnist") and "\n" not in ds.note
+
+
+def test_fallback_must_be_another_mnist_style_dataset(tmp_path):
+    from nnbench.config import ConfigError
+
+    with pytest.raises(ConfigError, match="dataset.fallback"):
+        mnist_cfg(tmp_path, fallback="moons")

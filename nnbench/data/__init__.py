@@ -8,6 +8,7 @@ module here, one line in ``_MODULES`` and one YAML in ``conf/dataset/``.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
@@ -43,6 +44,8 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     classes: tuple[str, ...]
+    # Set when this is a stand-in: the dataset asked for could not be had.
+    note: str | None = None
 
     @property
     def n_features(self) -> int:
@@ -74,4 +77,19 @@ def shape(cfg: DictConfig) -> tuple[int, int]:
 
 
 def load(cfg: DictConfig) -> Dataset:
-    return _module(cfg.name).load(cfg)
+    """Load the dataset; if it cannot be had and the config names a ``fallback`` dataset of
+    the same shape, load that one instead, saying so in ``Dataset.note``."""
+    try:
+        return _module(cfg.name).load(cfg)
+    except DataError as err:
+        fallback = cfg.get("fallback")
+        if not fallback:
+            raise
+        fields = {f.name for f in dataclasses.fields(_module(fallback).Config)}
+        shared = {k: v for k, v in OmegaConf.to_container(cfg).items()
+                  if k in fields and k not in ("name", "source_dir", "fallback")}
+        alt = checked_config(OmegaConf.create({**shared, "name": fallback}))
+        ds = _module(fallback).load(alt)
+        cause = str(err).split(". Fix:")[0]
+        return dataclasses.replace(ds, note=f"{fallback} stands in for {cfg.name}, which "
+                                            f"could not be had ({cause})")

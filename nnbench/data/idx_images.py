@@ -49,9 +49,14 @@ class Config:
     n_train: int | None = None
     n_test: int | None = None
     subsample_seed: int = 0
+    # Another MNIST-style dataset to use when this one cannot be had (e.g. offline).
+    fallback: str | None = None
 
 
 def check(cfg: DictConfig) -> None:
+    if cfg.fallback not in (None, "mnist", "fashion_mnist") or cfg.fallback == cfg.name:
+        raise ConfigError(f"dataset.fallback={cfg.fallback!r} is not another MNIST-style "
+                          f"dataset; allowed: mnist, fashion_mnist, or null")
     if cfg.normalize not in NORMALIZE:
         raise ConfigError(
             f"dataset.normalize={cfg.normalize!r} is not known; allowed: {', '.join(NORMALIZE)}"

@@ -29,14 +29,17 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
-def report(run_dirs: list[Path], out: Path, progress: bool = True) -> list[Path]:
+def report(run_dirs: list[Path], out: Path, progress: bool = True,
+           small: bool = False) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     collection = collect(run_dirs, exclude=[out], progress=progress)
     frame = collection.frame
     written = []
     _write(out / "results.csv", frame.to_csv(index=False))
-    _write(out / "results.json", json.dumps(collection.records, indent=1, default=str))
-    written += [out / "results.csv", out / "results.json"]
+    written.append(out / "results.csv")
+    if not small:  # the full records (histories, raw samples) and the page that inlines PNGs
+        _write(out / "results.json", json.dumps(collection.records, indent=1, default=str))
+        written.append(out / "results.json")
     makers = [
         (plots.comparison_summary, frame, "comparison_summary.png"),
         (plots.scaling, frame, "scaling.png"),
@@ -56,8 +59,10 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True) -> list[Path]
         if figure is not None:
             figures.append(figure)
     _write(out / "summary.md", summary_markdown(collection, [f.name for f in figures]))
-    _write(out / "report.html", html.render(collection, figures))
-    written += figures + [out / "summary.md", out / "report.html"]
+    written += [*figures, out / "summary.md"]
+    if not small:
+        _write(out / "report.html", html.render(collection, figures))
+        written.append(out / "report.html")
     print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
           f"{len(collection.incomplete)} incomplete -> {out}")
     for item in collection.unreadable:
@@ -76,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alpha", type=float, default=0.002)
     parser.add_argument("--min-change", type=float, default=0.10)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--small", action="store_true",
+                        help="only results.csv, summary.md and the figures (for committing)")
     args = parser.parse_args(argv)
     missing = [p for p in [*args.run_dirs, args.baseline, args.candidate]
                if p is not None and not p.exists()]
@@ -95,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         _write(args.out / "compare.md", text + "\n")
         return 0
-    report(args.run_dirs, args.out, progress=not args.no_progress)
+    report(args.run_dirs, args.out, progress=not args.no_progress, small=args.small)
     return 0
 
 

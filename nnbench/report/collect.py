@@ -36,7 +36,10 @@ def _flat(record: dict) -> dict:
             continue
         if isinstance(value, dict):  # statistics blocks: keep them as prefixed columns
             for sub, inner in value.items():
-                if not isinstance(inner, (dict, list)):
+                if isinstance(inner, dict):
+                    row.update({f"{key}.{sub}.{k}": v for k, v in inner.items()
+                                if not isinstance(v, (dict, list))})
+                elif not isinstance(inner, list):
                     row[f"{key}.{sub}"] = inner
         elif not isinstance(value, list):
             row[key] = value

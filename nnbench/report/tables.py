@@ -136,6 +136,23 @@ def latest_ok(frame_records: list[dict]) -> list[dict]:
     return list(newest.values())
 
 
+def gradient_checks(records: list[dict]) -> pd.DataFrame:
+    """One row per configuration and precision with a gradient comparison (both frameworks'
+    jobs compute the same comparison; the newest is shown)."""
+    rows = {}
+    for rec in latest_ok(records):
+        check = rec.get("gradient_check")
+        if not check:
+            continue
+        key = (rec.get("experiment_name"), rec.get("dataset"), rec.get("arch"),
+               rec.get("precision"))
+        diffs = check["max_rel_diff"]
+        rows[key] = {"experiment": key[0], "dataset": key[1], "arch": key[2],
+                     "precision": key[3], "seed": check["seed"],
+                     **{name: f"{diffs[name]:.2e}" for name in sorted(diffs)}}
+    return pd.DataFrame(list(rows.values()))
+
+
 def headline(collection: Collection) -> str:
     frame = collection.frame
     counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
@@ -156,6 +173,10 @@ def sections(collection: Collection) -> list[tuple[int, str, pd.DataFrame | None
             for metric, title, compare in METRICS:
                 if metric in part and part[metric].notna().sum() > 0:
                     out.append((3, title, comparison(part, metric, compare)))
+    checks = gradient_checks(collection.records)
+    if not checks.empty:
+        out.append((2, "Gradients: hand-derived NumPy against torch autograd (max relative "
+                       "difference per parameter, fresh parameters)", checks))
     out.append((2, "Runs that did not end ok", not_ok(collection)))
     classes = [r for r in latest_ok(collection.records) if r.get("confusion_matrix")
                and len(r["confusion_matrix"]) <= 20]
