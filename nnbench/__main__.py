@@ -15,7 +15,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from nnbench import cli_errors, runner
+from nnbench import callbacks, cli_errors, launchers, runner
 from nnbench.config import register_schema
 
 register_schema()
@@ -24,7 +24,9 @@ _statuses: list[str] = []
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def _job(cfg: DictConfig) -> None:
-    record = runner.run(cfg, HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    parallel = launchers.parallel_jobs(hydra_cfg)
+    record = runner.run(cfg, hydra_cfg.runtime.output_dir, parallel_jobs=parallel)
     _statuses.append(record["status"])
     print(runner.console_line(record), flush=True)
 
@@ -51,6 +53,8 @@ def main() -> int:
             raise
         print(f"nnbench: error: {cli_errors.one_line(err)}", file=sys.stderr)
         return 2
+    if callbacks.sweep_statuses:  # a sweep: its records are the truth, wherever jobs ran
+        _statuses[:] = callbacks.sweep_statuses
     if "resumed" in _statuses:
         ran = len(_statuses) - _statuses.count("resumed")
         print(f"nnbench: resume: {_statuses.count('resumed')} jobs already ok, skipped; "

@@ -86,6 +86,8 @@ class BenchConfig:
     target_accuracy: float | None = None
     # Skip jobs that already have an ok result under runs_dir for the same config and code.
     resume: bool = False
+    # Accept launchers that run jobs side by side on one host (their timings contend).
+    allow_parallel: bool = False
     # Compare NumPy's and torch's gradients at fresh parameters from this seed (null: don't).
     gradient_check_seed: int | None = None
 

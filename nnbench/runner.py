@@ -132,10 +132,15 @@ def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
         record["status"] = "ok"
 
 
-def run_job(cfg: DictConfig, output_dir: str | Path) -> dict:
-    """Run one job in this process and write its ``result.json``; return the record."""
+def run_job(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1) -> dict:
+    """Run one job in this process and write its ``result.json``; return the record.
+
+    ``parallel_jobs`` > 1 says other jobs may be running on this host meanwhile: the record is
+    marked ``exclusive: false`` and the report flags its timings.
+    """
     started = time.time()
     record = _base_record(cfg)
+    record.update(exclusive=parallel_jobs <= 1, parallel_jobs=parallel_jobs)
     try:
         record["config"] = to_container(cfg)
         record["code_version"] = code_version()
@@ -186,9 +191,9 @@ def _free_device_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def _worker(container: dict, output_dir: str) -> None:
+def _worker(container: dict, output_dir: str, parallel_jobs: int = 1) -> None:
     try:
-        run_job(OmegaConf.create(container), output_dir)
+        run_job(OmegaConf.create(container), output_dir, parallel_jobs)
     except KeyboardInterrupt:
         # Ctrl-C reaches the whole process group; the parent reports it. The job leaves no
         # result, so the report lists its folder as incomplete and a resume runs it again.
@@ -209,7 +214,7 @@ def _already_ok(cfg: DictConfig) -> tuple[str | None, str]:
     return _indexes[root].done(key), key
 
 
-def run(cfg: DictConfig, output_dir: str | Path) -> dict:
+def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1) -> dict:
     """Run one job, in a fresh process unless ``bench.isolate`` is false; return its record.
 
     With ``bench.resume`` a job that already has an ok result under ``runs_dir`` for the same
@@ -220,20 +225,32 @@ def run(cfg: DictConfig, output_dir: str | Path) -> dict:
     if previous is not None:
         resume.mark_resumed(output_dir, previous)
         return {**_base_record(cfg), "status": "resumed", "reason": f"ok result at {previous}"}
-    record = _run(cfg, output_dir)
+    if parallel_jobs > 1 and not cfg.bench.get("allow_parallel", False):
+        record = _base_record(cfg)
+        record.update(status="failed", error_type="ConfigError", exclusive=False,
+                      reason=f"invalid configuration: the launcher runs up to {parallel_jobs} "
+                             f"jobs side by side on this host, which skews their timings; run "
+                             f"them one at a time or set bench.allow_parallel=true")
+        return _finish(record, time.time(), output_dir)
+    record = _run(cfg, output_dir, parallel_jobs)
     root = str(Path(cfg.get("runs_dir") or "runs").resolve())
     if record.get("status") == "ok" and root in _indexes:
         _indexes[root].add(key, str(Path(output_dir) / RESULT_FILE))
     return record
 
 
-def _run(cfg: DictConfig, output_dir: str | Path) -> dict:
+def _run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1) -> dict:
     isolate = cfg.bench.get("isolate", True) if isinstance(cfg.bench, DictConfig) else True
     if not isolate:
-        return run_job(cfg, output_dir)
+        return run_job(cfg, output_dir, parallel_jobs)
     container = OmegaConf.to_container(cfg, resolve=True)
+    if multiprocessing.get_start_method(allow_none=True) not in (None, "spawn", "fork",
+                                                                 "forkserver"):
+        # inside a launcher's worker (joblib's loky sets its own start method, which a fresh
+        # interpreter cannot find): make the standard one the worker's default again
+        multiprocessing.set_start_method("spawn", force=True)
     process = multiprocessing.get_context("spawn").Process(
-        target=_worker, args=(container, str(output_dir)), name="nnbench-job"
+        target=_worker, args=(container, str(output_dir), parallel_jobs), name="nnbench-job"
     )
     process.start()
     try:

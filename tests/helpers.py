@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import make_blobs
 
+from nnbench import numpy_mlp
 from nnbench.numpy_mlp import NumpyTrainer
 from nnbench.params import Params, init_params
 from nnbench.spec import ModelSpec
@@ -28,3 +29,21 @@ def trainers(spec: ModelSpec, precision: str, lr: float = 0.1, init: str = "he_n
     params = init_params(spec.layer_sizes, init, seed)
     return (NumpyTrainer(spec, params, precision, "cpu", lr),
             TorchTrainer(spec, params, precision, "cpu", lr), params)
+
+
+def finite_difference_grads(params: Params, spec: ModelSpec, x: np.ndarray, t: np.ndarray,
+                            h: float = 1e-6) -> Params:
+    """Central differences of the NumPy loss, one parameter entry at a time (float64)."""
+    numeric = {}
+    for name, value in params.items():
+        grad = np.zeros_like(value)
+        for i in np.ndindex(value.shape):
+            saved = value[i]
+            value[i] = saved + h
+            up = numpy_mlp.loss_and_grads(params, spec, x, t)[0]
+            value[i] = saved - h
+            down = numpy_mlp.loss_and_grads(params, spec, x, t)[0]
+            value[i] = saved
+            grad[i] = (up - down) / (2 * h)
+        numeric[name] = grad
+    return numeric

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from helpers import trainers
+from helpers import finite_difference_grads, trainers
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
@@ -71,17 +71,9 @@ def test_numpy_gradients_match_finite_differences(case):
                for i, (_, z, _) in enumerate(cache[:-1])))
     t = targets(y, spec, np.float64)
     _, grads = numpy_mlp.loss_and_grads(params, spec, x, t)
-    for name, value in params.items():
-        numeric = np.zeros_like(value)
-        for i in np.ndindex(value.shape):
-            saved = value[i]
-            value[i] = saved + h
-            up = numpy_mlp.loss_and_grads(params, spec, x, t)[0]
-            value[i] = saved - h
-            down = numpy_mlp.loss_and_grads(params, spec, x, t)[0]
-            value[i] = saved
-            numeric[i] = (up - down) / (2 * h)
-        assert _close(grads[name], numeric, 1e-5), name
+    numeric = finite_difference_grads(params, spec, x, t, h)
+    for name in params:
+        assert _close(grads[name], numeric[name], 1e-5), name
 
 
 @settings(max_examples=150, deadline=None)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from nnbench.report.collect import Collection
-from nnbench.report.tables import headline, sections
+from nnbench.report.tables import PARALLEL_NOTE, headline, sections
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -64,6 +64,9 @@ def render(collection: Collection, figures: list[Path]) -> str:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>nnbench report</title>",
              f"<style>{STYLE}</style></head><body>", "<h1>nnbench report</h1>",
              f"<p>{html.escape(headline(collection))}</p>"]
+    frame = collection.frame
+    if "exclusive" in frame and (frame["exclusive"] == False).any():  # noqa: E712
+        parts.append(f'<p class="warn">{html.escape(PARALLEL_NOTE.replace("**", ""))}</p>')
     if figures:
         parts.append("<h2>Figures</h2>")
         for fig in figures:

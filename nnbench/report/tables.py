@@ -50,15 +50,24 @@ def config_columns(frame: pd.DataFrame) -> list[str]:
     return shown
 
 
-def _cells(group: pd.DataFrame, metric: str) -> dict[tuple[str, str], str | float]:
+PARALLEL_MARK = " (parallel)"
+
+
+def _cells(group: pd.DataFrame, metric: str) -> tuple[dict[tuple[str, str], str | float],
+                                                      set[tuple[str, str]]]:
+    """Median per framework and device (or how the runs ended), and which medians include
+    runs timed beside other jobs on the same host (``exclusive: false``)."""
     cells: dict[tuple[str, str], str | float] = {}
+    shared: set[tuple[str, str]] = set()
     for (framework, device), runs in group.groupby(["framework", "device"], dropna=False):
         ok = runs[runs["status"] == "ok"]
         if not ok.empty and metric in ok and ok[metric].notna().any():
             cells[(framework, device)] = float(ok[metric].median())
+            if "exclusive" in ok and (ok["exclusive"] == False).any():  # noqa: E712
+                shared.add((framework, device))
         elif ok.empty:
             cells[(framework, device)] = "/".join(sorted(runs["status"].astype(str).unique()))
-    return cells
+    return cells, shared
 
 
 def comparison(frame: pd.DataFrame, metric: str, compare: str | None) -> pd.DataFrame:
@@ -67,14 +76,15 @@ def comparison(frame: pd.DataFrame, metric: str, compare: str | None) -> pd.Data
                    key=lambda p: (p[1], p[0]))
     rows = []
     for key, group in frame.groupby(keys, dropna=False, sort=True):
-        cells = _cells(group, metric)
+        cells, shared = _cells(group, metric)
         if not cells:
             continue
         values = key if isinstance(key, tuple) else (key,)
         row = {k: _key_text(k, v) for k, v in zip(keys, values, strict=True)}
         for pair in pairs:
             value = cells.get(pair, "")
-            row[f"{pair[0]} {pair[1]}"] = value if isinstance(value, str) else _fmt(value)
+            text = value if isinstance(value, str) else _fmt(value)
+            row[f"{pair[0]} {pair[1]}"] = text + (PARALLEL_MARK if pair in shared else "")
         for device in sorted({d for _, d in pairs}):
             a, b = cells.get(("numpy", device)), cells.get(("torch", device))
             if compare and isinstance(a, float) and isinstance(b, float) and b:
@@ -153,6 +163,11 @@ def gradient_checks(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
+PARALLEL_NOTE = ("**Note:** figures marked (parallel) include runs timed while other jobs ran "
+                 "on the same host (a parallel launcher, `exclusive: false`): their timings "
+                 "measure contention as well as work.")
+
+
 def headline(collection: Collection) -> str:
     frame = collection.frame
     counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
@@ -192,6 +207,9 @@ def sections(collection: Collection) -> list[tuple[int, str, pd.DataFrame | None
 
 def summary_markdown(collection: Collection, figures: list[str]) -> str:
     lines = ["# nnbench report", "", headline(collection), ""]
+    frame = collection.frame
+    if "exclusive" in frame and (frame["exclusive"] == False).any():  # noqa: E712
+        lines += [PARALLEL_NOTE, ""]
     for level, title, table in sections(collection):
         lines += [f"{'#' * level} {title}", ""]
         if table is not None:

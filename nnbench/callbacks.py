@@ -1,0 +1,34 @@
+"""A Hydra callback that reads a finished sweep's statuses from its result files.
+
+Launchers that run jobs in other processes (joblib, submitit) return nothing to the process that
+started the sweep, so the sweep's exit status and tally come from the records themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+# statuses of the last sweep in this process, filled in on_multirun_end
+sweep_statuses: list[str] = []
+
+
+class SweepTally(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_statuses.clear()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_statuses.clear()
+        for job in sorted(Path(str(config.hydra.sweep.dir)).iterdir()):
+            result, resumed = job / "result.json", job / "resumed.json"
+            if result.is_file():
+                try:
+                    sweep_statuses.append(json.loads(result.read_text()).get("status", "failed"))
+                except (OSError, ValueError):
+                    sweep_statuses.append("failed")
+            elif resumed.is_file():
+                sweep_statuses.append("resumed")

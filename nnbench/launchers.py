@@ -1,0 +1,61 @@
+"""What the Hydra launcher in use means for a job's timings, and SLURM scripts as submitted.
+
+Jobs launched side by side on one host (joblib, or submitit's local executor with more than one
+job at a time) share its cores and memory bandwidth, so their clocks measure contention as well
+as work. Their records say ``exclusive: false``; timing sweeps refuse such launchers unless
+``bench.allow_parallel=true``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+
+def parallel_jobs(hydra_cfg: DictConfig | None) -> int:
+    """How many jobs of this sweep may run at once on this host (1 = exclusive)."""
+    if hydra_cfg is None:
+        return 1
+    launcher = hydra_cfg.runtime.choices.get("hydra/launcher") or "basic"
+    params = hydra_cfg.launcher
+    if "joblib" in launcher:
+        n_jobs = params.get("n_jobs", -1)
+        if n_jobs is None or n_jobs < 0:
+            import os
+
+            return os.cpu_count() or 1
+        return int(n_jobs)
+    if launcher == "submitit_local":
+        # submitit's local executor starts every job of the sweep at once; the sweep's size is
+        # not known to a job, so "at least two" is what can be said.
+        return 2
+    return 1  # basic runs jobs one after another; a cluster gives each job its own allocation
+
+
+# The submitit launcher's generic keys under the names submitit's sbatch writer uses.
+_GENERIC_TO_SLURM = {"name": "job_name", "timeout_min": "time", "tasks_per_node":
+                     "ntasks_per_node"}
+_NOT_SBATCH = {"_target_", "submitit_folder", "max_num_timeout"}
+
+
+def slurm_script(launcher: DictConfig, command: str = "python -m nnbench") -> str:
+    """The sbatch script submitit would submit for these launcher settings.
+
+    Translates the launcher config the way submitit does (generic names to sbatch names, memory
+    in GB) and renders it with submitit's own sbatch writer, without needing a cluster: for
+    checking a configuration before sending a sweep.
+    """
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    params: dict[str, Any] = OmegaConf.to_container(launcher, resolve=True)  # type: ignore[assignment]
+    folder = str(params["submitit_folder"])
+    sbatch: dict[str, Any] = {}
+    for key, value in params.items():
+        if key in _NOT_SBATCH or value is None:
+            continue
+        if key == "mem_gb":
+            sbatch["mem"] = f"{value}GB"
+        else:
+            sbatch[_GENERIC_TO_SLURM.get(key, key)] = value
+    return _make_sbatch_string(command=command, folder=folder, **sbatch)

@@ -1,0 +1,84 @@
+"""Sweeps through Hydra's launchers: submitit (local here, SLURM on a cluster) and joblib."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from nnbench.launchers import slurm_script
+from nnbench.report.__main__ import main as report_main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def sweep(tmp_path: Path, *launcher: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nnbench", "-m", "framework=numpy,torch", "train.epochs=20,30",
+         "bench.mfu=false", "bench.memory_probe=false", f"runs_dir={tmp_path}", *launcher],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def records(root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in root.rglob("result.json")]
+
+
+@pytest.mark.parametrize("launcher", [
+    ["hydra/launcher=submitit_local"],
+    ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+], ids=["submitit_local", "joblib"])
+def test_parallel_launchers_record_every_job_marked_non_exclusive(tmp_path, launcher):
+    proc = sweep(tmp_path, *launcher, "bench.allow_parallel=true")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    recs = records(tmp_path)
+    assert len(recs) == 4 and {r["status"] for r in recs} == {"ok"}
+    assert all(r["exclusive"] is False and r["parallel_jobs"] >= 2 for r in recs)
+    assert "nnbench: 4 jobs: 4 ok" in proc.stdout
+    out = tmp_path / "report"
+    assert report_main([str(tmp_path), "--out", str(out), "--no-progress", "--small"]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "4 result records: 4 ok." in summary and "(parallel)" in summary
+
+
+def test_parallel_launcher_is_refused_for_timing_unless_allowed(tmp_path):
+    proc = sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    assert proc.returncode == 1
+    recs = records(tmp_path)
+    assert len(recs) == 4 and {r["status"] for r in recs} == {"failed"}
+    assert all("bench.allow_parallel=true" in r["reason"] for r in recs)
+
+
+def test_basic_launcher_runs_are_exclusive(tmp_path):
+    proc = sweep(tmp_path)
+    assert proc.returncode == 0
+    assert all(r["exclusive"] is True and r["parallel_jobs"] == 1 for r in records(tmp_path))
+
+
+def _launcher_cfg(*overrides: str):
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("config", overrides=["+experiment=scaling", "hydra/launcher=slurm",
+                                            "hydra.sweep.dir=/scratch/nnbench/scaling",
+                                            *overrides], return_hydra_config=True).hydra.launcher
+
+
+def test_slurm_submission_for_the_scaling_experiment_follows_the_config():
+    script = slurm_script(_launcher_cfg("hydra.launcher.partition=gpu"))
+    assert script.startswith("#!/bin/bash")
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=1", "#SBATCH --time=60",
+                 "#SBATCH --cpus-per-task=8", "#SBATCH --mem=32GB", "#SBATCH --job-name=nnbench",
+                 "#SBATCH --output=/scratch/nnbench/scaling/.submitit/%j/%j_0_log.out"):
+        assert line in script.splitlines(), line
+    assert "srun" in script and "python -m nnbench" in script
+
+
+def test_slurm_settings_are_overridable_from_the_command_line():
+    script = slurm_script(_launcher_cfg("hydra.launcher.partition=long",
+                                        "hydra.launcher.timeout_min=240",
+                                        "hydra.launcher.gpus_per_node=4"))
+    lines = script.splitlines()
+    assert "#SBATCH --partition=long" in lines and "#SBATCH --time=240" in lines
+    assert "#SBATCH --gpus-per-node=4" in lines
