@@ -112,13 +112,6 @@ def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
     if cfg.bench.mfu:
         peak = peak_probe.matmul_peak(framework, precision, device, cfg.bench.threads)
         record["matmul_peak"] = peak
-    if cfg.bench.get("gradient_check_seed") is not None:
-        record["gradient_check"] = {
-            "seed": cfg.bench.gradient_check_seed,
-            "max_rel_diff": verify.gradient_agreement(
-                spec, cfg.train.init, cfg.bench.gradient_check_seed, precision,
-                ds.x_train, ds.y_train),
-        }
     with limited(cfg.bench.threads) as threads:
         record["threads"] = threads
         make = functools.partial(_make_trainer, trainer_cls, spec, cfg)
@@ -127,6 +120,15 @@ def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
         record.update(measured)
         if warnings:
             record["warnings"] = warnings
+    if cfg.bench.get("gradient_check_seed") is not None:
+        # after the measurements: the check builds a torch model too, and a NumPy job's memory
+        # figures must not include torch's libraries
+        record["gradient_check"] = {
+            "seed": cfg.bench.gradient_check_seed,
+            "max_rel_diff": verify.gradient_agreement(
+                spec, cfg.train.init, cfg.bench.gradient_check_seed, precision,
+                ds.x_train, ds.y_train),
+        }
         record["environment"] = environment(threads)
     if record["status"] is None:
         record["status"] = "ok"
@@ -203,15 +205,14 @@ def _worker(container: dict, output_dir: str, parallel_jobs: int = 1) -> None:
 _indexes: dict[str, resume.Index] = {}
 
 
-def _already_ok(cfg: DictConfig) -> tuple[str | None, str]:
-    """(path of an ok result of this very job, its key), with bench.resume; else (None, key)."""
-    key = resume.job_key(to_container(cfg), code_version())
+def _already_ok(cfg: DictConfig) -> str | None:
+    """With bench.resume, the path of an ok result of this very job under runs_dir."""
     if not cfg.bench.get("resume"):
-        return None, key
+        return None
     root = str(Path(cfg.get("runs_dir") or "runs").resolve())
     if root not in _indexes:
         _indexes[root] = resume.Index(root)
-    return _indexes[root].done(key), key
+    return _indexes[root].done(resume.job_key(to_container(cfg), code_version()))
 
 
 def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1) -> dict:
@@ -221,7 +222,7 @@ def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1) -> dict
     config and code is not run again: its folder gets a ``resumed.json`` pointing there, and the
     returned record has status ``resumed``.
     """
-    previous, key = _already_ok(cfg)
+    previous = _already_ok(cfg)
     if previous is not None:
         resume.mark_resumed(output_dir, previous)
         return {**_base_record(cfg), "status": "resumed", "reason": f"ok result at {previous}"}
@@ -234,8 +235,8 @@ def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1) -> dict
         return _finish(record, time.time(), output_dir)
     record = _run(cfg, output_dir, parallel_jobs)
     root = str(Path(cfg.get("runs_dir") or "runs").resolve())
-    if record.get("status") == "ok" and root in _indexes:
-        _indexes[root].add(key, str(Path(output_dir) / RESULT_FILE))
+    if record.get("status") == "ok" and root in _indexes and record.get("job_key"):
+        _indexes[root].add(record["job_key"], str(Path(output_dir) / RESULT_FILE))
     return record
 
 

@@ -27,12 +27,19 @@ def _label(row: pd.Series | dict) -> str:
     batch = row.get("batch_size")
     batch_text = "full" if batch is None or (isinstance(batch, float) and np.isnan(batch)) \
         else f"{int(batch)}"
-    return f"{row.get('dataset')} {row.get('arch')}\n{row.get('precision')} batch {batch_text}"
+    return f"{row.get('dataset')}\n{row.get('arch')}\n{row.get('precision')} batch {batch_text}"
 
 
 def _config_ids(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
     """One string per configuration; missing values (a full batch) compare equal as 'nan'."""
     return frame[keys].astype(object).apply(lambda r: "|".join(map(str, r.tolist())), axis=1)
+
+
+def _save(fig: plt.Figure, path: Path, dpi: int, rect: tuple | None = None) -> Path:
+    fig.tight_layout(rect=rect)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
 
 
 def _log_if_wide(ax: plt.Axes, values: np.ndarray) -> None:
@@ -97,10 +104,7 @@ def comparison_summary(frame: pd.DataFrame, path: Path) -> Path | None:
                  "range over runs)", fontsize=12)
     fig.text(0.5, 0.005, "Memory: RSS only, the one probe that sees both frameworks; "
              "tracemalloc and CUDA peaks are in the tables.", ha="center", fontsize=9)
-    fig.tight_layout(rect=(0, 0.02, 1, 0.96))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, 110, rect=(0, 0.02, 1, 0.96))
 
 
 def scaling(frame: pd.DataFrame, path: Path) -> Path | None:
@@ -129,10 +133,7 @@ def scaling(frame: pd.DataFrame, path: Path) -> Path | None:
     ax.set_title("Scaling: time per epoch against work, with this host's matmul limit")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, 110)
 
 
 def _pairs_by_config(records: list[dict], need: str) -> list[tuple[dict, dict]]:
@@ -164,7 +165,7 @@ def loss_curves(records: list[dict], path: Path) -> Path | None:
         top.plot(epochs, a[:n], color=_color("numpy", np_rec["device"]), label="numpy")
         top.plot(epochs, b[:n], "--", color=_color("torch", torch_rec["device"]), label="torch")
         top.set_yscale("log")
-        top.set_title(f"{np_rec['dataset']} {np_rec['arch']} {np_rec['precision']}", fontsize=10)
+        top.set_title(_label(np_rec).replace("\n", " "), fontsize=9)
         top.legend(fontsize=8)
         top.grid(alpha=0.3)
         diff = np.abs(a[:n] - b[:n])
@@ -178,10 +179,7 @@ def loss_curves(records: list[dict], path: Path) -> Path | None:
             top.set_ylabel("training loss")
             bottom.set_ylabel("|numpy - torch|\n(0 drawn at 1e-18)")
     fig.suptitle("Loss curves from the same start and batches; below, how far they drift apart")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, 110)
 
 
 def confusion_matrices(records: list[dict], path: Path) -> Path | None:
@@ -216,7 +214,4 @@ def confusion_matrices(records: list[dict], path: Path) -> Path | None:
                          fontsize=9, color="red" if never.any() else "black")
             ax.set_xlabel("predicted")
             ax.set_ylabel("true")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, 100)
