@@ -120,6 +120,7 @@ def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
         record.update(measured)
         if warnings:
             record["warnings"] = warnings
+        record["environment"] = environment(threads)
     if cfg.bench.get("gradient_check_seed") is not None:
         # after the measurements: the check builds a torch model too, and a NumPy job's memory
         # figures must not include torch's libraries
@@ -129,7 +130,6 @@ def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
                 spec, cfg.train.init, cfg.bench.gradient_check_seed, precision,
                 ds.x_train, ds.y_train),
         }
-        record["environment"] = environment(threads)
     if record["status"] is None:
         record["status"] = "ok"
 
