@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install run test report reference lint clean bench-scaling bench-overhead
+.PHONY: install run test report reference lint clean bench-scaling bench-overhead bench-numpy
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ clean:
 ## bench-scaling: one epoch of seed 000's scaling architectures, NumPy vs torch, with MFU
 bench-scaling: $(STAMP)
 	$(BIN)/python scripts/bench_scaling.py
+
+## bench-numpy: nnbench's NumPy network against the textbook NumPy MLP, same run, same host
+bench-numpy: $(STAMP)
+	$(BIN)/python scripts/bench_numpy.py
 
 ## bench-overhead: the harness's own share of epoch time on the default moons config
 bench-overhead: $(STAMP)

@@ -5,8 +5,8 @@ process so that both see the same machine state:
 
 - harness: the runner's timed loop (``benchmark._train``): per-epoch clock reads and syncs,
   the batch-order generator, the trainer's epoch method, the divergence check;
-- bare: forward, backward and SGD update only (``numpy_mlp.loss_and_grads`` and the in-place
-  update), each epoch timed with two clock reads.
+- bare: forward, backward and SGD update only (``numpy_mlp.Network.loss_and_grads`` and
+  ``sgd_step``), each epoch timed with two clock reads.
 
 Each round gives the median epoch time of each way (for the harness, the median of the epoch
 times it records); overhead = 1 - bare / harness, from the medians over rounds.
@@ -47,15 +47,14 @@ def harness_epoch_s(ds, epochs: int) -> float:
 
 
 def bare_epoch_s(ds, epochs: int) -> float:
-    params = {k: v.astype(np.float32) for k, v in init_params(SPEC.layer_sizes).items()}
+    net = numpy_mlp.Network(SPEC, init_params(SPEC.layer_sizes), np.float32)
     x = ds.x_train.astype(np.float32)
     t = targets(ds.y_train, SPEC, np.float32)
     times = []
     for _ in range(epochs):
         start = time.perf_counter()
-        _, grads = numpy_mlp.loss_and_grads(params, SPEC, x, t)
-        for name, grad in grads.items():
-            params[name] -= 0.5 * grad
+        net.loss_and_grads(x, t)
+        net.sgd_step(0.5)
         times.append(time.perf_counter() - start)
     return float(np.median(times))
 

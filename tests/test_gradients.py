@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 from helpers import blobs, finite_difference_grads, max_rel_diff, trainers
@@ -82,16 +84,41 @@ def _arrays(obj):
 def test_every_array_of_a_step_keeps_the_run_dtype(spec, precision):
     x, y = _data(spec)
     dtype = np.dtype(precision)
-    params = {k: v.astype(dtype) for k, v in init_params(spec.layer_sizes).items()}
+    net = numpy_mlp.Network(spec, init_params(spec.layer_sizes), dtype)
     xb = x[:64].astype(dtype)
-    t = targets(y[:64], spec, dtype)
-    z, cache = numpy_mlp.forward(params, spec, xb)
-    loss, dz = numpy_mlp.loss_and_logit_grad(spec, z, t)
-    grads = numpy_mlp.backward(params, spec, cache, dz)
-    arrays = [z, dz, *_arrays(cache), *_arrays(grads)]
+    loss, grads = net.loss_and_grads(xb, targets(y[:64], spec, dtype))
+    ws = net.workspace(64)
+    arrays = [np.asarray(loss), *_arrays(vars(ws)), *_arrays(grads)]
     assert len(arrays) > 3 * spec.n_layers
     assert {a.dtype for a in arrays if a.dtype.kind == "f"} == {dtype}
-    trainer = numpy_mlp.NumpyTrainer(spec, params, precision, "cpu", 0.1)
+    trainer = numpy_mlp.NumpyTrainer(spec, init_params(spec.layer_sizes), precision, "cpu", 0.1)
     trainer.set_train_data(x, y)
     trainer.train_epoch(np.random.default_rng(0).permutation(len(y)), 32)
     assert {p.dtype for p in trainer.params.values()} == {dtype}
+
+
+WIDE_CE = ModelSpec((5, 64, 32, 4), ("relu", "tanh", "softmax"), "cross_entropy")
+
+
+@pytest.mark.parametrize("batch_size", [None, 800])
+@pytest.mark.parametrize("spec", [MOONS, WIDE_CE], ids=_spec_id)
+def test_an_epoch_after_the_first_allocates_no_layer_sized_array(spec, batch_size):
+    """The hot loop writes into buffers allocated on first use. A later epoch allocates only
+    what NumPy allocates inside a ufunc call (a broadcasting add buffers up to ``getbufsize()``
+    elements) and a few per-sample numbers (cross-entropy picks the target logits): less than
+    any layer of these sizes, each of which a textbook step would allocate several times."""
+    x, y = _moons_data() if spec is MOONS else blobs(n=1600, n_features=5)
+    trainer = numpy_mlp.NumpyTrainer(spec, init_params(spec.layer_sizes), "float32", "cpu", 0.1)
+    trainer.set_train_data(x, y)
+    perm = None if batch_size is None else np.random.default_rng(0).permutation(len(y))
+    trainer.train_epoch(perm, batch_size)
+    tracemalloc.start()
+    try:
+        trainer.train_epoch(perm, batch_size)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    m = len(y) if batch_size is None else batch_size
+    smallest_layer_bytes = m * min(spec.layer_sizes[1:-1]) * 4
+    assert smallest_layer_bytes > 1.5 * np.getbufsize() * 4  # the bound means something
+    assert peak < smallest_layer_bytes, (peak, smallest_layer_bytes)

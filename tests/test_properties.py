@@ -47,9 +47,13 @@ def _clear_of_relu_kinks(params, spec: ModelSpec, x: np.ndarray, margin: float,
     no gradient check means anything there. An exact zero (a dead unit feeding a zero bias) is
     the same in both frameworks, which both take the derivative there as 0, but it is a kink
     for a finite difference."""
-    z_out, cache = numpy_mlp.forward(params, spec, x)
-    pre_activations = [z for _, z, _ in cache[:-1]] + [z_out]
-    for act, z in zip(spec.activations, pre_activations, strict=True):
+    net = numpy_mlp.Network(spec, params, np.float64)
+    ws = net.workspace(x.shape[0])
+    net.forward(x, ws)
+    inputs = [x, *ws.h[1:-1]]  # what each layer reads: the data, then hidden activations
+    for layer, (act, a) in enumerate(zip(spec.activations, inputs, strict=True), start=1):
+        # the network overwrites hidden pre-activations with activations: recompute them
+        z = a @ params[f"W{layer}"].T + params[f"b{layer}"]
         if act == "relu":
             near = np.abs(z) < margin
             if exact_zero_ok:
