@@ -97,7 +97,11 @@ def test_memory_figures_do_not_depend_on_job_order(make_cfg, tmp_path):
         a, b = forward[framework], backward[framework]
         assert a["status"] == b["status"] == "ok"
         for key in ("peak_rss_mb", "peak_tracemalloc_mb"):
-            assert abs(a[key] - b[key]) <= 0.10 * max(a[key], b[key]), (framework, key)
+            # within 10%, or 50 kB for torch's Python heap, which holds a few dozen objects
+            # (~0.07 MB) whose count moves with the RSS sampler thread's own allocations; an
+            # import leaking from an earlier job would add megabytes
+            bound = max(0.10 * max(a[key], b[key]), 0.05)
+            assert abs(a[key] - b[key]) <= bound, (framework, key)
     # and each probe saw its own kind: torch's training arrays are not on the Python heap
     assert forward["numpy"]["peak_tracemalloc_mb"] > forward["torch"]["peak_tracemalloc_mb"]
     assert forward["torch"]["peak_rss_mb"] > forward["numpy"]["peak_rss_mb"]  # torch's runtime
