@@ -1,6 +1,8 @@
 """Training and inference of one trainer, wrapped in the measurement probes.
 
 Order of work, and why:
+0. With ``framework.compile``: compilation of every batch shape of an epoch, timed on its own
+   (``compile_time_s``), so that no timed epoch includes it.
 1. A memory pass: one epoch from a fresh trainer under tracemalloc and the RSS sampler. The
    probes cost time (tracemalloc hooks every allocation), so they never run while timing.
 2. The timed runs: ``bench.repeats`` trainings of ``train.epochs`` epochs, every epoch timed on
@@ -36,6 +38,8 @@ class Settings:
     target_accuracy: float | None
     inference_batch_size: int
     device: str
+    backend: str = "numpy"  # the array library: numpy, cupy or torch (CUDA events, memory)
+    compile: bool = False
 
 
 def _order(seed: int, n: int, shuffle: bool):
@@ -47,6 +51,26 @@ def _order(seed: int, n: int, shuffle: bool):
 
 def _accuracy(trainer: Any, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(trainer.predict(x) == y))
+
+
+def batch_sizes(n: int, batch_size: int | None) -> list[int]:
+    """The distinct batch sizes of one epoch over n samples: full batches, then the rest."""
+    step = n if batch_size is None else min(batch_size, n)
+    return [step] + ([n % step] if n % step else [])
+
+
+def _events(s: Settings) -> timing.Events | None:
+    return timing.cuda_events(s.backend) if s.device == "cuda" else None
+
+
+def _compile(make_trainer: Callable[[int], Any], ds: Dataset, s: Settings) -> float:
+    """Seconds to compile the training step for every batch shape of an epoch (host clock:
+    compilation is host work, and it ends with the first run of the compiled kernels)."""
+    trainer = make_trainer(0)
+    trainer.set_train_data(ds.x_train, ds.y_train)
+    sizes = batch_sizes(ds.x_train.shape[0], s.batch_size)
+    _, seconds = timing.timed(functools.partial(trainer.warm_up, sizes), trainer.sync)
+    return seconds
 
 
 def _prime(make_trainer: Callable[[int], Any], ds: Dataset) -> None:
@@ -83,7 +107,8 @@ def _train(make_trainer: Callable[[int], Any], ds: Dataset, s: Settings, out: di
     n = ds.x_train.shape[0]
     epoch_times: list[list[float]] = []
     targets: list[dict] = []
-    memory.cuda_reset_peak(s.device)
+    events = _events(s)
+    memory.cuda_reset_peak(s.device, s.backend)
     trainer = None
     for repeat in range(s.repeats):
         seed = s.seed + repeat if s.vary_seed else s.seed
@@ -95,7 +120,7 @@ def _train(make_trainer: Callable[[int], Any], ds: Dataset, s: Settings, out: di
         reached = None
         for epoch in range(1, s.epochs + 1):
             epoch_fn = functools.partial(trainer.train_epoch, next(order), s.batch_size)
-            loss, seconds = timing.timed(epoch_fn, trainer.sync)
+            loss, seconds = timing.timed(epoch_fn, trainer.sync, events)
             history.append(loss)
             times.append(seconds)
             if not math.isfinite(loss):
@@ -113,7 +138,11 @@ def _train(make_trainer: Callable[[int], Any], ds: Dataset, s: Settings, out: di
         if out.get("status") == "diverged":
             break
     out["epoch_times_s"] = epoch_times
-    out["cuda_peak_mb"] = memory.cuda_peak_mb(s.device)
+    out["clock"] = "cuda_events" if events else "perf_counter"
+    out["cuda_peak_mb"] = memory.cuda_peak_mb(s.device, s.backend)
+    if out["cuda_peak_mb"] is not None:
+        out["cuda_peak_probe"] = memory.CUDA_PEAK_PROBE[s.backend]
+    out["optimizer"] = getattr(trainer, "optimizer_name", "SGD (in-place update)")
     if s.target_accuracy is not None:
         hit = [t for t in targets if t is not None]
         out["target_accuracy"] = s.target_accuracy
@@ -163,14 +192,16 @@ def _inference(trainer: Any, ds: Dataset, s: Settings) -> dict:
     x = ds.x_test
     n = x.shape[0]
     sync = trainer.sync
+    events = _events(s)
     whole = trainer.prepare(x)
-    for _ in range(3):
+    for _ in range(3):  # untimed: caches, and with torch.compile the inference graphs
         trainer.infer(whole)
-    batched = timing.repeat_until(functools.partial(trainer.infer, whole), sync, 0.2, 10)
+    batched = timing.repeat_until(functools.partial(trainer.infer, whole), sync, 0.2, 10, events)
     single = trainer.prepare(x[:1])
     for _ in range(10):
         trainer.infer(single)
-    batch1 = timing.repeat_until(functools.partial(trainer.infer, single), sync, 0.1, 100)
+    batch1 = timing.repeat_until(functools.partial(trainer.infer, single), sync, 0.1, 100,
+                                 events)
     size = min(s.inference_batch_size, n)
     chunks = [trainer.prepare(x[i:i + size]) for i in range(0, n, size)]
 
@@ -179,7 +210,7 @@ def _inference(trainer: Any, ds: Dataset, s: Settings) -> dict:
             trainer.infer(chunk)
 
     one_pass()
-    passes = timing.repeat_until(one_pass, sync, 0.2, 5)
+    passes = timing.repeat_until(one_pass, sync, 0.2, 5, events)
     batched_stats = timing.summarize(batched)
     return {
         "inference_latency_per_sample_s": batched_stats["median"] / n,
@@ -195,6 +226,8 @@ def measure(make_trainer: Callable[[int], Any], ds: Dataset, s: Settings,
             layer_sizes: tuple[int, ...], peak: dict | None) -> dict:
     """All the figures of one job; ``make_trainer(seed)`` builds a trainer from that start."""
     out: dict = {"warmup_epochs": s.warmup_epochs}
+    if s.compile:
+        out["compile_time_s"] = _compile(make_trainer, ds, s)
     if s.memory_probe:
         out.update(_memory_pass(make_trainer, ds, s))
     trainer = _train(make_trainer, ds, s, out)

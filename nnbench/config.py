@@ -16,9 +16,12 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from nnbench.precision import PRECISIONS as _PRECISIONS
+
 FRAMEWORKS = ("numpy", "torch")
 DEVICES = ("cpu", "cuda")
-PRECISIONS = ("float32", "float64")
+PRECISIONS = tuple(_PRECISIONS)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax", "identity")
 HIDDEN_ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity")
 LOSSES = ("bce", "cross_entropy", "mse")
@@ -42,6 +45,9 @@ class ArchConfig:
 @dataclass
 class FrameworkConfig:
     name: str = MISSING
+    # torch.compile the model (torch only); the compile time is recorded apart from training.
+    compile: bool = False
+    compile_mode: str = "default"
 
 
 @dataclass
@@ -52,6 +58,8 @@ class DeviceConfig:
 @dataclass
 class PrecisionConfig:
     name: str = MISSING
+    # Let CUDA float32 matmuls run on TF32 tensor cores (10-bit mantissa); torch on CUDA only.
+    tf32: bool = False
 
 
 @dataclass
@@ -129,6 +137,7 @@ def validate(cfg: DictConfig) -> DictConfig:
     _choice("framework.name", cfg.framework.name, FRAMEWORKS)
     _choice("device.name", cfg.device.name, DEVICES)
     _choice("precision.name", cfg.precision.name, PRECISIONS)
+    _check_framework_options(cfg)
     dataset_cfg = data.checked_config(cfg.dataset)
     n_features, n_classes = data.shape(dataset_cfg)
 
@@ -195,6 +204,28 @@ def validate(cfg: DictConfig) -> DictConfig:
             f"train.epochs={train.epochs}; allowed: 0 to {train.epochs - 1}"
         )
     return dataset_cfg
+
+
+def _check_framework_options(cfg: DictConfig) -> None:
+    """Settings that only mean something for some frameworks, devices or precisions."""
+    framework, device, precision = cfg.framework.name, cfg.device.name, cfg.precision.name
+    _choice("framework.compile_mode", cfg.framework.get("compile_mode", "default"), COMPILE_MODES)
+    if cfg.framework.get("compile", False) and framework != "torch":
+        raise ConfigError(
+            f"framework.compile=true applies to torch (torch.compile); this job is "
+            f"framework={framework}"
+        )
+    if cfg.precision.get("tf32", False):
+        if framework != "torch" or device != "cuda":
+            raise ConfigError(
+                f"precision.tf32=true applies to torch on CUDA; this job is "
+                f"framework={framework} device={device}"
+            )
+        if precision in ("float64", "float16", "bfloat16"):
+            raise ConfigError(
+                f"precision.tf32=true changes float32 matmuls, which precision={precision} "
+                f"has none of; use it with float32, mixed_float16 or mixed_bfloat16"
+            )
 
 
 def to_container(cfg: DictConfig) -> dict:

@@ -22,13 +22,14 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from nnbench import benchmark, data, resume, verify
+from nnbench import benchmark, data, resume, support, verify
 from nnbench.config import ConfigError, to_container, validate
 from nnbench.data import DataError
 from nnbench.measure import peak as peak_probe
 from nnbench.measure.environment import code_version, environment
 from nnbench.measure.threads import limited
 from nnbench.params import arch_string, init_params, n_params
+from nnbench.precision import NUMPY_PRECISIONS, PRECISIONS
 from nnbench.record import RESULT_FILE, read_result, write_result
 from nnbench.spec import ModelSpec
 
@@ -38,23 +39,9 @@ TRAINERS = {
 }
 
 
-class Skip(Exception):
-    """This job cannot run on this host; the message is the reason."""
-
-
 def _trainer_class(framework: str) -> Any:
     module, _, name = TRAINERS[framework].partition(":")
     return getattr(importlib.import_module(module), name)
-
-
-def _check_runnable(framework: str, device: str) -> None:
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise Skip("CUDA is not available on this host (torch.cuda.is_available() is False)")
-        if framework == "numpy":
-            raise Skip("the NumPy network runs on the CPU only; CUDA is for the torch framework")
 
 
 def _base_record(cfg: DictConfig) -> dict:
@@ -66,6 +53,8 @@ def _base_record(cfg: DictConfig) -> dict:
         "framework": cfg.framework.get("name"),
         "device": cfg.device.get("name"),
         "precision": cfg.precision.get("name"),
+        "tf32": bool(cfg.precision.get("tf32")),
+        "compile_mode": cfg.framework.get("compile_mode") if cfg.framework.get("compile") else None,
         "dataset": cfg.dataset.get("name") if isinstance(cfg.dataset, DictConfig) else None,
         "arch": arch_string(sizes),
         "layer_sizes": sizes,
@@ -89,17 +78,41 @@ def _settings(cfg: DictConfig) -> benchmark.Settings:
         warmup_epochs=b.warmup_epochs, repeats=b.repeats, vary_seed=b.vary_seed,
         memory_probe=b.memory_probe, target_accuracy=b.target_accuracy,
         inference_batch_size=b.inference_batch_size, device=cfg.device.name,
+        backend=_backend(cfg), compile=bool(cfg.framework.get("compile")),
     )
+
+
+def _backend(cfg: DictConfig) -> str:
+    """The array library a job runs on."""
+    if cfg.framework.name == "torch":
+        return "torch"
+    return "cupy" if cfg.device.name == "cuda" else "numpy"
+
+
+def _trainer_options(cfg: DictConfig) -> dict:
+    """The framework-specific settings a trainer takes beyond the shared ones."""
+    if cfg.framework.name != "torch":
+        return {}
+    return {"compile_mode": cfg.framework.compile_mode if cfg.framework.compile else None,
+            "tf32": cfg.precision.tf32}
 
 
 def _make_trainer(trainer_cls: Any, spec: ModelSpec, cfg: DictConfig, seed: int) -> Any:
     params = init_params(spec.layer_sizes, cfg.train.init, seed)
-    return trainer_cls(spec, params, cfg.precision.name, cfg.device.name, cfg.train.lr)
+    return trainer_cls(spec, params, cfg.precision.name, cfg.device.name, cfg.train.lr,
+                       **_trainer_options(cfg))
+
+
+def _precision_record(cfg: DictConfig) -> dict:
+    p = PRECISIONS[cfg.precision.name]
+    return {"param_dtype": p.param_dtype, "compute_dtype": p.compute_dtype,
+            "autocast_dtype": p.autocast_dtype, "grad_scaler": p.grad_scaler}
 
 
 def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
     framework, device, precision = cfg.framework.name, cfg.device.name, cfg.precision.name
-    _check_runnable(framework, device)
+    record.update(_precision_record(cfg))
+    support.check(framework, device, PRECISIONS[precision])
     trainer_cls = _trainer_class(framework)  # imports torch only for torch jobs
     ds = data.load(dataset_cfg)
     if ds.note:
@@ -110,7 +123,8 @@ def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
                   classes=list(ds.classes))
     peak = None
     if cfg.bench.mfu:
-        peak = peak_probe.matmul_peak(framework, precision, device, cfg.bench.threads)
+        peak = peak_probe.matmul_peak(framework, PRECISIONS[precision].compute_dtype, device,
+                                      cfg.bench.threads, tf32=bool(cfg.precision.tf32))
         record["matmul_peak"] = peak
     with limited(cfg.bench.threads) as threads:
         record["threads"] = threads
@@ -121,7 +135,10 @@ def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
         if warnings:
             record["warnings"] = warnings
         record["environment"] = environment(threads)
-    if cfg.bench.get("gradient_check_seed") is not None:
+    if cfg.bench.get("gradient_check_seed") is not None and precision not in NUMPY_PRECISIONS:
+        record.setdefault("warnings", []).append(
+            f"no gradient check: the NumPy network has no {precision} to compare against")
+    elif cfg.bench.get("gradient_check_seed") is not None:
         # after the measurements: the check builds a torch model too, and a NumPy job's memory
         # figures must not include torch's libraries
         record["gradient_check"] = {
@@ -155,7 +172,7 @@ def run_job(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1) -> 
                       error_type="ConfigError")
     except DataError as err:
         record.update(status="failed", reason=str(err), error_type="DataError")
-    except Skip as skip:
+    except support.Skip as skip:
         record.update(status="skipped", reason=str(skip))
     except Exception as err:  # any other fault is this job's result, not the sweep's end
         if _is_oom(err):
@@ -180,11 +197,14 @@ def _finish(record: dict, started: float, output_dir: str | Path) -> dict:
 
 
 def _is_oom(err: BaseException) -> bool:
-    """CUDA's allocator error, or a host allocation that failed (NumPy raises MemoryError)."""
+    """CUDA's allocator error (torch's or CuPy's), or a host allocation that failed (NumPy
+    raises MemoryError)."""
     if isinstance(err, MemoryError):
         return True
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(err, torch.cuda.OutOfMemoryError)
+    torch, cupy = sys.modules.get("torch"), sys.modules.get("cupy")
+    if torch is not None and isinstance(err, torch.cuda.OutOfMemoryError):
+        return True
+    return cupy is not None and isinstance(err, cupy.cuda.memory.OutOfMemoryError)
 
 
 def _free_device_memory() -> None:

@@ -65,16 +65,33 @@ def _blas() -> list[dict]:
     ]
 
 
+def _gpu_from_cupy() -> dict | None:
+    """For NumPy-network jobs on CuPy, which do not import torch."""
+    cupy = sys.modules.get("cupy")
+    if cupy is None:
+        return None
+    try:
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        return {"name": props["name"].decode(), "count": cupy.cuda.runtime.getDeviceCount(),
+                "cuda_runtime": str(cupy.cuda.runtime.runtimeGetVersion()),
+                "cupy": cupy.__version__, "driver": None}
+    except Exception:  # no device: the job was skipped, nothing to describe
+        return None
+
+
 def _gpu() -> dict | None:
     torch = sys.modules.get("torch")
     if torch is None or not torch.cuda.is_available():
+        info = _gpu_from_cupy()
+    else:
+        info = {
+            "name": torch.cuda.get_device_name(0),
+            "count": torch.cuda.device_count(),
+            "cuda_runtime": torch.version.cuda,
+            "driver": None,
+        }
+    if info is None:
         return None
-    info = {
-        "name": torch.cuda.get_device_name(0),
-        "count": torch.cuda.device_count(),
-        "cuda_runtime": torch.version.cuda,
-        "driver": None,
-    }
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
                              capture_output=True, text=True, timeout=10, check=True)

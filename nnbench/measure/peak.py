@@ -28,8 +28,9 @@ def cache_file() -> Path:
     return Path(root) / "matmul_peak.json"
 
 
-def _key(framework: str, dtype: str, device: str, threads: int) -> str:
-    return f"{socket.gethostname()}|{cpu_model()}|{framework}|{device}|{dtype}|threads={threads}"
+def _key(framework: str, dtype: str, device: str, threads: int, tf32: bool) -> str:
+    key = f"{socket.gethostname()}|{cpu_model()}|{framework}|{device}|{dtype}|threads={threads}"
+    return key + ("|tf32" if tf32 else "")
 
 
 def _numpy_matmul(n: int, dtype: str):
@@ -41,9 +42,22 @@ def _numpy_matmul(n: int, dtype: str):
     return lambda: np.matmul(a, b, out=out), lambda: None
 
 
-def _torch_matmul(n: int, dtype: str, device: str):
+def _cupy_matmul(n: int, dtype: str):
+    import cupy
+
+    rng = cupy.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype="float64").astype(dtype) for _ in range(2))
+    out = cupy.empty((n, n), dtype=dtype)
+    return lambda: cupy.matmul(a, b, out=out), cupy.cuda.get_current_stream().synchronize
+
+
+def _torch_matmul(n: int, dtype: str, device: str, tf32: bool):
     import torch
 
+    if device == "cuda":
+        from nnbench.torch_mlp import set_tf32
+
+        set_tf32(tf32)
     dt = getattr(torch, dtype)
     gen = torch.Generator(device="cpu").manual_seed(0)
     a, b = (torch.randn(n, n, generator=gen, dtype=dt).to(device) for _ in range(2))
@@ -52,14 +66,15 @@ def _torch_matmul(n: int, dtype: str, device: str):
     return lambda: torch.matmul(a, b, out=out), sync
 
 
-def calibrate(framework: str, dtype: str, device: str, threads: int | None) -> dict:
+def calibrate(framework: str, dtype: str, device: str, threads: int | None,
+              tf32: bool = False) -> dict:
     """Best-of-ROUNDS GFLOP/s of an n x n matmul, after one untimed warm-up call."""
     n = SIZES[device]
     with limited(threads) as count:
         if framework == "numpy":
-            fn, sync = _numpy_matmul(n, dtype)
+            fn, sync = _numpy_matmul(n, dtype) if device == "cpu" else _cupy_matmul(n, dtype)
         else:
-            fn, sync = _torch_matmul(n, dtype, device)
+            fn, sync = _torch_matmul(n, dtype, device, tf32)
         fn()
         sync()
         best = float("inf")
@@ -89,15 +104,19 @@ def _store(entries: dict) -> None:
 
 
 def matmul_peak(framework: str, dtype: str, device: str, threads: int | None,
-                recalibrate: bool = False) -> dict:
-    """The cached peak for this host and setting, measuring it on first use."""
+                recalibrate: bool = False, tf32: bool = False) -> dict:
+    """The cached peak for this host and setting, measuring it on first use.
+
+    ``dtype`` is the dtype the matmuls run in (under autocast, the autocast dtype); with
+    ``tf32`` the peak is that of TF32 matmuls, as the job's are.
+    """
     from nnbench.measure.threads import available_cores
 
     count = threads or available_cores()
-    key = _key(framework, dtype, device, count)
+    key = _key(framework, dtype, device, count, tf32)
     entries = _load()
     if recalibrate or key not in entries:
         entries = _load()  # re-read: another job may have written meanwhile
-        entries[key] = calibrate(framework, dtype, device, count)
+        entries[key] = calibrate(framework, dtype, device, count, tf32)
         _store(entries)
     return entries[key]

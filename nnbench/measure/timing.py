@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -11,17 +12,46 @@ import numpy as np
 NOISY_CV = 0.10
 
 
-def timed(fn: Callable[[], object], sync: Callable[[], None]) -> tuple[object, float]:
+# A factory of CUDA events and the seconds between two of them: see ``cuda_events``.
+Events = tuple[Callable[[], Any], Callable[[Any, Any], float]]
+
+
+def cuda_events(backend: str) -> Events:
+    """CUDA events of the array library a trainer runs on ("torch" or "cupy")."""
+    if backend == "torch":
+        import torch
+
+        return (lambda: torch.cuda.Event(enable_timing=True),
+                lambda start, stop: start.elapsed_time(stop) / 1e3)
+    if backend == "cupy":
+        import cupy
+
+        return cupy.cuda.Event, lambda start, stop: cupy.cuda.get_elapsed_time(start, stop) / 1e3
+    raise ValueError(f"no CUDA events for backend {backend!r}")
+
+
+def timed(fn: Callable[[], object], sync: Callable[[], None],
+          events: Events | None = None) -> tuple[object, float]:
     """Run ``fn`` and return (its value, seconds it took).
 
-    ``sync`` waits for queued device work before each clock read, so asynchronous CUDA launches
-    can neither leave the timed region early nor leak into the next one.
+    ``sync`` waits for queued device work before the clock starts, so earlier launches cannot
+    leak into this region. On the host clock it also waits before the clock stops; with CUDA
+    ``events`` the time is the device's own, between an event queued before ``fn`` and one
+    queued after it, read once the second has completed.
     """
     sync()
-    start = time.perf_counter()
+    if events is not None:
+        new_event, elapsed = events
+        start, stop = new_event(), new_event()
+        start.record()
+        value = fn()
+        stop.record()
+        stop.synchronize()
+        return value, elapsed(start, stop)
+    start_s = time.perf_counter()
     value = fn()
     sync()
-    return value, time.perf_counter() - start
+    return value, time.perf_counter() - start_s
 
 
 def summarize(samples: list[float]) -> dict[str, float | int | None]:
@@ -46,12 +76,12 @@ def summarize(samples: list[float]) -> dict[str, float | int | None]:
 
 
 def repeat_until(fn: Callable[[], object], sync: Callable[[], None], min_seconds: float,
-                 min_calls: int) -> list[float]:
+                 min_calls: int, events: Events | None = None) -> list[float]:
     """Time ``fn`` call by call until both ``min_calls`` and ``min_seconds`` are reached."""
     samples: list[float] = []
     total = 0.0
     while len(samples) < min_calls or total < min_seconds:
-        _, seconds = timed(fn, sync)
+        _, seconds = timed(fn, sync, events)
         samples.append(seconds)
         total += seconds
     return samples

@@ -52,6 +52,18 @@ def _flat(record: dict) -> dict:
     return row
 
 
+def label_variants(record: dict) -> dict:
+    """Fold the settings that make a different contender into the labels the report groups by:
+    a compiled torch model is its own framework column ("torch+compile"), TF32 its own
+    precision ("float32+tf32"). The result file keeps the settings as they were."""
+    mode = record.get("compile_mode")
+    if mode and record.get("framework") == "torch":
+        record["framework"] = "torch+compile" + ("" if mode == "default" else f":{mode}")
+    if record.get("tf32") and record.get("precision"):
+        record["precision"] = f"{record['precision']}+tf32"
+    return record
+
+
 def to_frame(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame([_flat(r) for r in records])
     if frame.empty:
@@ -91,5 +103,5 @@ def collect(roots: list[str | Path], exclude: list[Path] | None = None,
             out.unreadable.append({"path": str(path), "error": f"{type(err).__name__}: {err}"})
             continue
         record["result_file"] = str(path)
-        out.records.append(record)
+        out.records.append(label_variants(record))
     return out
