@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install run test report reference lint clean bench-scaling bench-overhead bench-numpy
+.PHONY: install run test report reference lint clean bench-scaling bench-overhead bench-numpy test-cuda
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ run: $(STAMP)
 ## test: the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## test-cuda: only the CUDA tests (torch precisions, TF32, compile, CuPy), on a GPU host
+test-cuda: $(STAMP)
+	$(BIN)/python -m pytest -m cuda -rs
 
 lint: $(STAMP)
 	$(BIN)/ruff check nnbench tests
