@@ -30,7 +30,7 @@ from nnbench.measure.environment import code_version, environment
 from nnbench.measure.threads import limited
 from nnbench.params import arch_string, init_params, n_params
 from nnbench.precision import NUMPY_PRECISIONS, PRECISIONS
-from nnbench.record import RESULT_FILE, read_result, write_result
+from nnbench.record import RESULT_FILE, label_variants, read_result, write_result
 from nnbench.spec import ModelSpec
 
 TRAINERS = {
@@ -298,7 +298,8 @@ def _run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1) -> dic
 
 def console_line(record: dict) -> str:
     """The one line a job prints: what ran, how fast, how well, how it ended."""
-    head = f"{record['framework']!s:>6} {record['device']!s:<4} {record['precision']!s:<8}"
+    shown = label_variants(dict(record))  # torch+compile, float32+tf32
+    head = f"{shown['framework']!s:>6} {shown['device']!s:<4} {shown['precision']!s:<8}"
     if record["status"] == "ok":
         line = (
             f"{head} ok       {record['train_time_per_epoch_s']:.3e} s/epoch  "

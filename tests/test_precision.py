@@ -13,7 +13,7 @@ from nnbench import runner, support
 from nnbench.data import moons
 from nnbench.params import init_params
 from nnbench.precision import PRECISIONS
-from nnbench.report.collect import label_variants
+from nnbench.record import label_variants
 from nnbench.spec import ModelSpec
 from nnbench.torch_mlp import TorchTrainer
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from nnbench.record import label_variants
+
 RESULT_FILE = "result.json"
 # One configuration = everything but the framework and device that are compared across it.
 CONFIG_KEYS = ["experiment_name", "dataset", "arch", "precision", "loss", "batch_size", "epochs",
@@ -50,18 +52,6 @@ def _flat(record: dict) -> dict:
     row["git_commit"] = env.get("git_commit")
     row["warnings"] = "; ".join(record.get("warnings") or []) or None
     return row
-
-
-def label_variants(record: dict) -> dict:
-    """Fold the settings that make a different contender into the labels the report groups by:
-    a compiled torch model is its own framework column ("torch+compile"), TF32 its own
-    precision ("float32+tf32"). The result file keeps the settings as they were."""
-    mode = record.get("compile_mode")
-    if mode and record.get("framework") == "torch":
-        record["framework"] = "torch+compile" + ("" if mode == "default" else f":{mode}")
-    if record.get("tf32") and record.get("precision"):
-        record["precision"] = f"{record['precision']}+tf32"
-    return record
 
 
 def to_frame(records: list[dict]) -> pd.DataFrame:

@@ -15,7 +15,8 @@ from nnbench.report.collect import CONFIG_KEYS  # noqa: E402
 from nnbench.report.tables import latest_ok  # noqa: E402
 
 COLORS = {("numpy", "cpu"): "#1f77b4", ("torch", "cpu"): "#ff7f0e",
-          ("torch", "cuda"): "#d62728", ("numpy", "cuda"): "#2ca02c"}
+          ("torch", "cuda"): "#d62728", ("numpy", "cuda"): "#2ca02c",
+          ("torch+compile", "cpu"): "#9467bd", ("torch+compile", "cuda"): "#8c564b"}
 MAX_CONFIGS = 8
 
 

@@ -93,7 +93,7 @@ def comparison(frame: pd.DataFrame, metric: str, compare: str | None) -> pd.Data
                 else:
                     row[f"numpy-torch {device}"] = f"{a - b:+.4f}"
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).fillna("")  # no ratio where a side did not run
 
 
 def per_class(record: dict) -> pd.DataFrame:
