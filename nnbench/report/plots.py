@@ -155,7 +155,8 @@ def loss_curves(records: list[dict], path: Path) -> Path | None:
     pairs = _pairs_by_config(records, "loss_history")[:MAX_CONFIGS]
     if not pairs:
         return None
-    fig, axes = plt.subplots(2, len(pairs), figsize=(4.2 * len(pairs), 6.5), squeeze=False,
+    # at least two panels wide, so that the title fits over a single pair
+    fig, axes = plt.subplots(2, len(pairs), figsize=(4.2 * max(len(pairs), 2), 6.5), squeeze=False,
                              sharex="col", gridspec_kw={"height_ratios": [2, 1]})
     for col, (np_rec, torch_rec) in enumerate(pairs):
         a = np.asarray(np_rec["loss_history"], dtype=float)
