@@ -40,7 +40,7 @@ def cuda_support(framework: str) -> str | None:
             import cupy
         except ImportError:
             return ("framework=numpy device=cuda runs the NumPy network on CUDA through CuPy, "
-                    "which is not installed (pip install 'nnbench[gpu]')")
+                    "which is not installed (pip install -e '.[gpu]' in the nnbench checkout)")
         try:
             count = cupy.cuda.runtime.getDeviceCount()
         except cupy.cuda.runtime.CUDARuntimeError as err:
