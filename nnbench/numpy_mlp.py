@@ -246,9 +246,10 @@ class Network:
                 self._activation_backward(act, d_prev, ws.h[layer - 1], ws, layer - 1)
         return g
 
-    def loss_and_grads(self, x: Any, t: Any) -> tuple[Any, Params]:
+    def loss_and_grads(self, x: Any, t: Any, ws: Workspace | None = None) -> tuple[Any, Params]:
         """Loss (0-d array) and gradients (the network's own buffers, overwritten next call)."""
-        ws = self.workspace(x.shape[0])
+        if ws is None:
+            ws = self.workspace(x.shape[0])
         ws.backward_buffers()
         self.forward(x, ws)
         loss = self.loss_and_logit_grad(ws, t)
@@ -317,15 +318,15 @@ class NumpyTrainer:
         with _errstate(xp):
             for start in range(0, n, step):
                 stop = min(start + step, n)
+                ws = net.workspace(stop - start)
+                ws.backward_buffers()
                 if order is None:
                     xb, tb = self.x[start:stop], self.t[start:stop]
                 else:
                     idx = order[start:stop]
-                    ws = net.workspace(stop - start)
-                    ws.backward_buffers()
                     xb = xp.take(self.x, idx, axis=0, out=ws.x, **self._take_mode)
                     tb = self.t[idx]
-                loss, _ = net.loss_and_grads(xb, tb)
+                loss, _ = net.loss_and_grads(xb, tb, ws)
                 net.sgd_step(self.lr)
                 total = total + loss.astype(xp.float64) * (stop - start)
         return float(total) / n

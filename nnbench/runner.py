@@ -54,7 +54,7 @@ def _base_record(cfg: DictConfig) -> dict:
         "device": cfg.device.get("name"),
         "precision": cfg.precision.get("name"),
         "tf32": bool(cfg.precision.get("tf32")),
-        "compile_mode": cfg.framework.get("compile_mode") if cfg.framework.get("compile") else None,
+        "compile_mode": _compile_mode(cfg),
         "dataset": cfg.dataset.get("name") if isinstance(cfg.dataset, DictConfig) else None,
         "arch": arch_string(sizes),
         "layer_sizes": sizes,
@@ -78,8 +78,13 @@ def _settings(cfg: DictConfig) -> benchmark.Settings:
         warmup_epochs=b.warmup_epochs, repeats=b.repeats, vary_seed=b.vary_seed,
         memory_probe=b.memory_probe, target_accuracy=b.target_accuracy,
         inference_batch_size=b.inference_batch_size, device=cfg.device.name,
-        backend=_backend(cfg), compile=bool(cfg.framework.get("compile")),
+        backend=_backend(cfg), compile=_compile_mode(cfg) is not None,
     )
+
+
+def _compile_mode(cfg: DictConfig) -> str | None:
+    """torch.compile's mode when framework.compile is set, else None (eager)."""
+    return cfg.framework.get("compile_mode", "default") if cfg.framework.get("compile") else None
 
 
 def _backend(cfg: DictConfig) -> str:
@@ -93,8 +98,7 @@ def _trainer_options(cfg: DictConfig) -> dict:
     """The framework-specific settings a trainer takes beyond the shared ones."""
     if cfg.framework.name != "torch":
         return {}
-    return {"compile_mode": cfg.framework.compile_mode if cfg.framework.compile else None,
-            "tf32": cfg.precision.tf32}
+    return {"compile_mode": _compile_mode(cfg), "tf32": cfg.precision.tf32}
 
 
 def _make_trainer(trainer_cls: Any, spec: ModelSpec, cfg: DictConfig, seed: int) -> Any:
@@ -135,17 +139,17 @@ def _run_job(cfg: DictConfig, dataset_cfg: DictConfig, record: dict) -> None:
         if warnings:
             record["warnings"] = warnings
         record["environment"] = environment(threads)
-    if cfg.bench.get("gradient_check_seed") is not None and precision not in NUMPY_PRECISIONS:
+    check_seed = cfg.bench.get("gradient_check_seed")
+    if check_seed is not None and precision not in NUMPY_PRECISIONS:
         record.setdefault("warnings", []).append(
             f"no gradient check: the NumPy network has no {precision} to compare against")
-    elif cfg.bench.get("gradient_check_seed") is not None:
+    elif check_seed is not None:
         # after the measurements: the check builds a torch model too, and a NumPy job's memory
         # figures must not include torch's libraries
         record["gradient_check"] = {
-            "seed": cfg.bench.gradient_check_seed,
+            "seed": check_seed,
             "max_rel_diff": verify.gradient_agreement(
-                spec, cfg.train.init, cfg.bench.gradient_check_seed, precision,
-                ds.x_train, ds.y_train),
+                spec, cfg.train.init, check_seed, precision, ds.x_train, ds.y_train),
         }
     if record["status"] is None:
         record["status"] = "ok"
