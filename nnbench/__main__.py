@@ -15,7 +15,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from nnbench import callbacks, cli_errors, launchers, runner
+from nnbench import run
+from nnbench.cli import console, errors, launchers, tally
 from nnbench.config import register_schema
 
 register_schema()
@@ -26,9 +27,9 @@ _statuses: list[str] = []
 def _job(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     parallel = launchers.parallel_jobs(hydra_cfg)
-    record = runner.run(cfg, hydra_cfg.runtime.output_dir, parallel_jobs=parallel)
+    record = run.run(cfg, hydra_cfg.runtime.output_dir, parallel_jobs=parallel)
     _statuses.append(record["status"])
-    print(runner.console_line(record), flush=True)
+    print(console.console_line(record), flush=True)
 
 
 def _tally() -> str:
@@ -51,10 +52,10 @@ def main() -> int:
     except Exception as err:  # anything before or between jobs
         if os.environ.get("NNBENCH_TRACEBACK") == "1":
             raise
-        print(f"nnbench: error: {cli_errors.one_line(err)}", file=sys.stderr)
+        print(f"nnbench: error: {errors.one_line(err)}", file=sys.stderr)
         return 2
-    if callbacks.sweep_statuses:  # a sweep: its records are the truth, wherever jobs ran
-        _statuses[:] = callbacks.sweep_statuses
+    if tally.sweep_statuses:  # a sweep: its records are the truth, wherever jobs ran
+        _statuses[:] = tally.sweep_statuses
     if "resumed" in _statuses:
         ran = len(_statuses) - _statuses.count("resumed")
         print(f"nnbench: resume: {_statuses.count('resumed')} jobs already ok, skipped; "

@@ -23,14 +23,13 @@ The array module ``xp`` is a parameter: NumPy on the CPU, CuPy (the same API on 
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 from nnbench.params import Params
-from nnbench.spec import ModelSpec, predicted_classes, targets
+from nnbench.spec import ModelSpec
 
 # Workspaces kept per network: training uses at most two batch sizes (full and remainder),
 # inference a few more (whole test set, batch 1, inference batches).
@@ -271,86 +270,3 @@ def loss_and_grads(params: Params, spec: ModelSpec, x: np.ndarray,
     net = Network(spec, params, dtype)
     loss, grads = net.loss_and_grads(np.ascontiguousarray(x, dtype=dtype), t)
     return float(loss), {k: v.copy() for k, v in grads.items()}
-
-
-def _errstate(xp: Any):
-    # Overflow on the way to divergence is reported by the runner as status "diverged".
-    return np.errstate(over="ignore", invalid="ignore") if xp is np else contextlib.nullcontext()
-
-
-class NumpyTrainer:
-    """Mini-batch SGD on the NumPy network, in the dtype of the run, on NumPy or CuPy."""
-
-    framework = "numpy"
-
-    def __init__(self, spec: ModelSpec, params: Params, dtype: str, device: str, lr: float):
-        self.spec = spec
-        self.device = device
-        self.xp = array_module(device)
-        self.backend = "numpy" if self.xp is np else "cupy"
-        self.dtype = np.dtype(dtype)
-        self.lr = lr
-        self.net = Network(spec, params, self.dtype, self.xp)
-        # NumPy's take buffers its output unless told how to treat out-of-range indices (a
-        # permutation has none); CuPy's take has no such argument
-        self._take_mode = {"mode": "clip"} if self.xp is np else {}
-        self.params = self.net.params
-
-    def _device_arrays(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
-        x = self.xp.asarray(np.ascontiguousarray(x, dtype=self.dtype))
-        return x, self.xp.asarray(targets(y, self.spec, self.dtype))
-
-    def set_train_data(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.x, self.t = self._device_arrays(x, y)
-
-    def train_epoch(self, perm: np.ndarray | None, batch_size: int | None) -> float:
-        """One pass over the training set; returns the sample-weighted mean of the batch losses.
-
-        ``perm`` is the epoch's sample order (None keeps the stored order, and batches are then
-        slices of the stored arrays, without a gathering copy). The loss is summed as an array
-        and read back once per epoch: on a GPU a per-step read would stall the device.
-        """
-        xp, net = self.xp, self.net
-        n = self.x.shape[0]
-        step = n if batch_size is None else batch_size
-        order = None if perm is None else xp.asarray(perm)
-        total = 0.0
-        with _errstate(xp):
-            for start in range(0, n, step):
-                stop = min(start + step, n)
-                ws = net.workspace(stop - start)
-                ws.backward_buffers()
-                if order is None:
-                    xb, tb = self.x[start:stop], self.t[start:stop]
-                else:
-                    idx = order[start:stop]
-                    xb = xp.take(self.x, idx, axis=0, out=ws.x, **self._take_mode)
-                    tb = self.t[idx]
-                loss, _ = net.loss_and_grads(xb, tb, ws)
-                net.sgd_step(self.lr)
-                total = total + loss.astype(xp.float64) * (stop - start)
-        return float(total) / n
-
-    def gradients(self, x: np.ndarray, y: np.ndarray) -> Params:
-        xb, tb = self._device_arrays(x, y)
-        _, grads = self.net.loss_and_grads(xb, tb)
-        return {k: to_host(v).copy() for k, v in grads.items()}
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        out = self.net.outputs(self.prepare(x))
-        return predicted_classes(to_host(out))
-
-    def prepare(self, x: np.ndarray) -> Any:
-        """Inputs in the run's dtype on the run's device, outside any timed inference."""
-        return self.xp.asarray(np.ascontiguousarray(x, dtype=self.dtype))
-
-    def infer(self, prepared: Any) -> Any:
-        return self.net.outputs(prepared)
-
-    def numpy_params(self) -> Params:
-        return {k: to_host(v).copy() for k, v in self.params.items()}
-
-    def sync(self) -> None:
-        """NumPy returns when the work is done; CuPy queues kernels on the device's stream."""
-        if self.xp is not np:
-            self.xp.cuda.get_current_stream().synchronize()

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -19,6 +20,8 @@ class Precision:
     param_dtype: str  # parameters, inputs and (without autocast) arithmetic
     autocast_dtype: str | None  # matmul dtype under torch.autocast; None = no autocast
     grad_scaler: bool
+    # CUDA float32 matmuls on TF32 tensor cores (precision.tf32; torch on CUDA only)
+    tf32: bool = False
 
     @property
     def compute_dtype(self) -> str:
@@ -42,9 +45,8 @@ PRECISIONS = {
         Precision("mixed_bfloat16", "float32", "bfloat16", False),
     )
 }
-# What the NumPy network computes in (NumPy has no bfloat16, and no BLAS for float16).
-NUMPY_PRECISIONS = ("float32", "float64")
 
 
-def get(name: str) -> Precision:
-    return PRECISIONS[name]
+def get(name: str, tf32: bool = False) -> Precision:
+    """The named precision, with TF32 matmuls allowed or not."""
+    return dataclasses.replace(PRECISIONS[name], tf32=tf32) if tf32 else PRECISIONS[name]

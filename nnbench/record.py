@@ -1,4 +1,10 @@
-"""The result record: one flat JSON object per job, written so it is never half there."""
+"""The result record: one flat JSON object per job, its schema defined here and nowhere else.
+
+The writer builds a ``Record`` (so a record that does not fit the schema is never written), the
+report validates every ``result.json`` it reads against the same model, and the README's field
+table is generated from it (``python scripts/record_fields.py``). ``Record.model_json_schema()``
+exports it as JSON Schema for other tools.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,131 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 2
 STATUSES = ("ok", "skipped", "diverged", "oom", "failed")
 RESULT_FILE = "result.json"
+Status = Literal["ok", "skipped", "diverged", "oom", "failed"]
+
+
+def _f(description: str, default: Any = None) -> Any:
+    return Field(default, description=description)
+
+
+class Stats(BaseModel):
+    """Median and spread of timing samples (seconds)."""
+
+    model_config = ConfigDict(extra="allow")
+    n: int | None = None
+    median: float | None = None
+    q1: float | None = None
+    q3: float | None = None
+    iqr: float | None = None
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    cv: float | None = None
+
+
+class Record(BaseModel):
+    """One job's result. Units are in the names (``_s`` seconds, ``_mb`` MiB) or said."""
+
+    # Lax where JSON is lax (1e6 for an int field, an int for a float), strict about the rest:
+    # a string where a number belongs, or an object where a name belongs, is refused.
+    model_config = ConfigDict(extra="forbid")
+
+    # -- what ran
+    schema_version: int = _f("version of this schema; records without one are version 1", 1)
+    status: Status = Field(description="ok, skipped, diverged, oom or failed")
+    reason: str | None = _f("why the status is not ok (null when ok)")
+    error_type: str | None = _f("the error's class when failed or oom")
+    traceback_file: str | None = _f("file in the job folder with the traceback of a failure")
+    experiment_name: str | None = _f("groups runs in the report")
+    framework: str | None = _f("framework.name")
+    device: str | None = _f("cpu or cuda")
+    precision: str | None = _f("precision.name")
+    tf32: bool = _f("CUDA float32 matmuls on TF32 tensor cores", False)
+    compile_mode: str | None = _f("compiler mode when the framework compiles the model")
+    dataset: str | None = _f("dataset that ran (a stand-in says so in warnings)")
+    arch: str | None = _f("layer sizes joined by x, e.g. 2x32x16x1")
+    layer_sizes: list[int] = _f("input, hidden and output sizes", [])
+    activations: list[str] = _f("one activation per layer", [])
+    n_params: int | None = _f("weights and biases")
+    loss: str | None = _f("train.loss")
+    epochs: int | None = _f("train.epochs")
+    batch_size: int | None = _f("train.batch_size (null: full batch)")
+    lr: float | None = _f("train.lr")
+    seed: int | None = _f("train.seed")
+    init: str | None = _f("train.init")
+    shuffle: bool | None = _f("train.shuffle")
+    repeats: int | None = _f("bench.repeats")
+    param_dtype: str | None = _f("dtype parameters and data are stored in")
+    compute_dtype: str | None = _f("dtype the matmuls run in")
+    autocast_dtype: str | None = _f("torch.autocast dtype (null: none)")
+    grad_scaler: bool | None = _f("a gradient scaler was used")
+    n_train: int | None = _f("training samples")
+    n_test: int | None = _f("test samples")
+    classes: list[str] = _f("class names, in label order", [])
+    config: dict[str, Any] = _f("the whole resolved configuration", {})
+    code_version: str | None = _f("git commit (-dirty when edited) or package version")
+    job_key: str | None = _f("hash of config and code: what bench.resume matches")
+    exclusive: bool = _f("no other job of the sweep ran on this host meanwhile", True)
+    parallel_jobs: int = _f("jobs the launcher may run side by side on this host", 1)
+    threads: int | None = _f("threads both frameworks were held at (BLAS, torch)")
+    warnings: list[str] = _f("what a reader should know about these figures", [])
+    # -- what came out
+    final_train_loss: float | None = _f("training loss of the last epoch")
+    train_accuracy: float | None = _f("accuracy on the training set after training")
+    test_accuracy: float | None = _f("accuracy on the test set after training")
+    loss_history: list[float | None] = _f("training loss per epoch (first repeat)", [])
+    diverged_epoch: int | None = _f("epoch whose loss was not finite")
+    confusion_matrix: list[list[int]] | None = _f("test set; rows: true class")
+    target_accuracy: float | None = _f("bench.target_accuracy")
+    time_to_target_s: float | None = _f("training time until target_accuracy (median)")
+    epochs_to_target: int | None = _f("epochs until target_accuracy (median)")
+    target_reached_in_repeats: str | None = _f("repeats that reached it, e.g. 3/3")
+    gradient_check: dict[str, Any] | None = _f("NumPy gradients vs torch autograd: seed, "
+                                               "max_rel_diff per parameter")
+    # -- training time
+    warmup_epochs: int | None = _f("epochs of every repeat left out of the statistics")
+    epoch_times_s: list[list[float]] = _f("raw seconds of every epoch, per repeat", [])
+    clock: str | None = _f("perf_counter, or cuda_events on a GPU")
+    optimizer: str | None = _f("what updated the parameters")
+    compile_time_s: float | None = _f("compiling every batch shape, timed apart")
+    train_time_per_epoch_s: float | None = _f("median of the timed epochs")
+    train_time_per_epoch_stats_s: Stats | None = _f("median, quartiles, IQR, min, max, CV")
+    train_time_per_epoch_repeat_medians_s: list[float] = _f("median of each repeat", [])
+    train_time_total_s: float | None = _f("all epochs of the first repeat")
+    train_throughput_samples_per_s: float | None = _f("training samples over the median epoch")
+    train_flops_per_epoch: int | None = _f("matmul FLOPs of one epoch, from the architecture")
+    train_flops_per_sample: int | None = _f("matmul FLOPs of one sample, forward and backward")
+    inference_flops_per_sample: int | None = _f("matmul FLOPs of one forward pass")
+    achieved_gflops: float | None = _f("training FLOPs over the median epoch, in GFLOP/s")
+    matmul_peak: dict[str, Any] | None = _f("this host's measured matmul peak, and how")
+    matmul_peak_gflops: float | None = _f("the peak, in GFLOP/s")
+    mfu: float | None = _f("achieved_gflops over matmul_peak_gflops")
+    # -- inference
+    inference_latency_per_sample_s: float | None = _f("whole test set in one call, per sample")
+    inference_batched_call_s: Stats | None = _f("statistics of the whole-test-set call")
+    inference_latency_batch1_s: float | None = _f("median one-sample call")
+    inference_latency_batch1_stats_s: Stats | None = _f("statistics of the one-sample calls")
+    inference_batch_size: int | None = _f("batch size of the throughput figure")
+    batch_throughput_samples_per_s: float | None = _f("samples per second in those batches")
+    # -- memory, each figure labelled by what it sees
+    peak_tracemalloc_mb: float | None = _f("Python heap (sees NumPy arrays, not torch's)")
+    peak_rss_mb: float | None = _f("whole process, sampled every 2 ms")
+    rss_delta_mb: float | None = _f("peak RSS above the probe's start")
+    rss_baseline_mb: float | None = _f("RSS at the probe's start")
+    memory_probe: str | None = _f("what the memory figures cover")
+    cuda_peak_mb: float | None = _f("device memory peak (null off CUDA)")
+    cuda_peak_probe: str | None = _f("which device figure cuda_peak_mb is")
+    # -- where and when
+    environment: dict[str, Any] = _f("host, CPU, BLAS, threads, GPU, versions, commit, time", {})
+    wall_time_s: float | None = _f("the whole job, set-up included")
+    output_dir: str | None = _f("the job folder")
 
 
 def _finite(value: Any) -> Any:
@@ -24,16 +151,43 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def write_result(directory: str | os.PathLike, record: dict) -> Path:
+def explain(err: ValidationError) -> str:
+    """A validation error as one line: the first field and why, and how many more."""
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "record"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def checked(data: Any) -> tuple[dict | None, str | None]:
+    """(the record with its values in their schema types, None) for a valid record, else
+    (None, its first problem: the field and why). Fields it did not have stay absent."""
+    if not isinstance(data, dict):
+        return None, f"not a result record (a JSON {type(data).__name__}, not an object)"
+    try:
+        record = Record.model_validate(data)
+    except ValidationError as err:
+        return None, explain(err)
+    return record.model_dump(exclude_unset=True), None
+
+
+def problem(data: Any) -> str | None:
+    """None when ``data`` is a valid record, else its first problem: the field and why."""
+    return checked(data)[1]
+
+
+def write_result(directory: str | os.PathLike, record: Record | dict) -> Path:
     """Write ``result.json`` atomically: a temporary file in the same folder, then a rename.
 
-    A reader sees either no result or the whole one, even if the process dies mid-write.
+    A reader sees either no result or the whole one, even if the process dies mid-write; a
+    record that does not fit the schema is refused before anything is written.
     """
-    if record.get("status") not in STATUSES:
-        raise ValueError(f"status {record.get('status')!r} is not one of {STATUSES}")
+    if not isinstance(record, Record):
+        record = Record.model_validate(record)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_finite(record), indent=2, allow_nan=False, default=str)
+    data = _finite(record.model_dump(exclude_none=False))
+    text = json.dumps(data, indent=2, allow_nan=False, default=str)
     fd, tmp = tempfile.mkstemp(prefix=".result-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w") as f:
@@ -55,11 +209,12 @@ def read_result(path: str | os.PathLike) -> dict:
 
 def label_variants(record: dict) -> dict:
     """Fold the settings that make a different contender into the labels the report groups by:
-    a compiled torch model is its own framework column ("torch+compile"), TF32 its own
-    precision ("float32+tf32"). The result file keeps the settings as they were."""
+    a compiled model is its own framework column ("torch+compile"), TF32 its own precision
+    ("float32+tf32"). The result file keeps the settings as they were."""
     mode = record.get("compile_mode")
-    if mode and record.get("framework") == "torch":
-        record["framework"] = "torch+compile" + ("" if mode == "default" else f":{mode}")
+    if mode and record.get("framework"):
+        record["framework"] = f"{record['framework']}+compile" + \
+            ("" if mode == "default" else f":{mode}")
     if record.get("tf32") and record.get("precision"):
         record["precision"] = f"{record['precision']}+tf32"
     return record

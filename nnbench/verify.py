@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnbench.numpy_mlp import NumpyTrainer
 from nnbench.params import init_params
+from nnbench.precision import Precision
 from nnbench.spec import ModelSpec
+from nnbench.trainers.numpy import NumpyTrainer
 
 
 def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -19,10 +20,17 @@ def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a - b))) / scale if scale > 0 else float(np.max(np.abs(a - b)))
 
 
-def gradient_agreement(spec: ModelSpec, init: str, seed: int, precision: str,
+def why_not(precision: Precision) -> str | None:
+    """Why the two cannot be compared in ``precision`` (None when they can)."""
+    if NumpyTrainer.skip_reason("cpu", precision) is None:
+        return None
+    return f"the NumPy network has no {precision.name} to compare against"
+
+
+def gradient_agreement(spec: ModelSpec, init: str, seed: int, precision: Precision | str,
                        x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Max relative difference between NumPy's hand-derived and torch's autograd gradients."""
-    from nnbench.torch_mlp import TorchTrainer
+    from nnbench.trainers.torch import TorchTrainer
 
     params = init_params(spec.layer_sizes, init, seed)
     ours = NumpyTrainer(spec, params, precision, "cpu", 0.1).gradients(x, y)

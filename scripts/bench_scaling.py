@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from nnbench import runner
+from nnbench import run as runner
 from nnbench.config import register_schema
 
 CONF = Path(__file__).resolve().parent.parent / "conf"

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import argparse
 
-from nnbench import support
+from nnbench.errors import ConfigError
 from nnbench.measure import peak
-from nnbench.precision import PRECISIONS
+from nnbench.precision import get
+from nnbench.trainers import load
+
+# The frameworks calibrated, as their YAML names their trainers (conf/framework/*.yaml).
+TRAINERS = {"numpy": "nnbench.trainers.numpy.NumpyTrainer",
+            "torch": "nnbench.trainers.torch.TorchTrainer"}
 
 
 def main() -> None:
@@ -20,17 +25,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="default: all available cores")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
-    for framework in ("numpy", "torch"):
+    for framework, target in TRAINERS.items():
+        trainer = load(target)
         for dtype in ("float32", "float64", "float16", "bfloat16"):
-            try:
-                support.check(framework, args.device, PRECISIONS[dtype])
-            except support.Skip as skip:
+            skip = trainer.skip_reason(args.device, get(dtype))
+            if skip:
                 print(f"{framework:<6} {args.device:<4} {dtype:<8} left out: {skip}")
                 continue
-            tf32_options = [False, True] if (framework, args.device, dtype) == (
-                "torch", "cuda", "float32") else [False]
+            tf32_options = [False]
+            try:  # TF32 where the framework accepts it for this device and dtype
+                trainer.check(framework, trainer.Options(), args.device, get(dtype, tf32=True))
+                tf32_options.append(True)
+            except ConfigError:
+                pass
             for tf32 in tf32_options:
-                result = peak.matmul_peak(framework, dtype, args.device, args.threads,
+                result = peak.matmul_peak(framework, trainer, dtype, args.device, args.threads,
                                           recalibrate=True, tf32=tf32)
                 label = dtype + ("+tf32" if tf32 else "")
                 print(f"{framework:<6} {args.device:<4} {label:<13} threads {result['threads']}: "

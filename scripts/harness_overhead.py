@@ -3,7 +3,7 @@
 Two ways of running the same NumPy float32 full-batch training, interleaved in rounds in one
 process so that both see the same machine state:
 
-- harness: the runner's timed loop (``benchmark._train``): per-epoch clock reads and syncs,
+- harness: the harness's timed loop (``benchmark._train``): per-epoch clock reads and syncs,
   the batch-order generator, the trainer's epoch method, the divergence check;
 - bare: forward, backward and SGD update only (``numpy_mlp.Network.loss_and_grads`` and
   ``sgd_step``), each epoch timed with two clock reads.
@@ -22,28 +22,28 @@ import time
 import numpy as np
 
 from nnbench import benchmark, numpy_mlp
+from nnbench.config import BenchConfig, TrainConfig
 from nnbench.data import moons
 from nnbench.measure.threads import limited
 from nnbench.params import init_params
 from nnbench.spec import ModelSpec, targets
+from nnbench.trainers.numpy import NumpyTrainer
 
 SPEC = ModelSpec((2, 32, 16, 1), ("relu", "relu", "sigmoid"), "bce")
 
 
 def harness_epoch_s(ds, epochs: int) -> float:
-    settings = benchmark.Settings(
-        epochs=epochs, batch_size=None, shuffle=False, seed=42, warmup_epochs=0, repeats=1,
-        vary_seed=False, memory_probe=False, target_accuracy=None, inference_batch_size=256,
-        device="cpu",
-    )
+    train = TrainConfig(epochs=epochs, batch_size=None, lr=0.5, loss="bce", shuffle=False,
+                        seed=42, init="he_normal")
+    bench = BenchConfig(warmup_epochs=0, repeats=1, vary_seed=False, memory_probe=False,
+                        target_accuracy=None, inference_batch_size=256)
 
     def make(seed: int):
-        return numpy_mlp.NumpyTrainer(SPEC, init_params(SPEC.layer_sizes, "he_normal", seed),
-                                      "float32", "cpu", 0.5)
+        return NumpyTrainer(SPEC, init_params(SPEC.layer_sizes, "he_normal", seed),
+                            "float32", "cpu", 0.5)
 
-    out: dict = {}
-    benchmark._train(make, ds, settings, out)
-    return float(np.median(out["epoch_times_s"][0]))
+    training, _ = benchmark._train(make, ds, train, bench)
+    return float(np.median(training.epoch_times_s[0]))
 
 
 def bare_epoch_s(ds, epochs: int) -> float:

@@ -6,10 +6,10 @@ import numpy as np
 from sklearn.datasets import make_blobs
 
 from nnbench import numpy_mlp
-from nnbench.numpy_mlp import NumpyTrainer
 from nnbench.params import Params, init_params
 from nnbench.spec import ModelSpec
-from nnbench.torch_mlp import TorchTrainer
+from nnbench.trainers.numpy import NumpyTrainer
+from nnbench.trainers.torch import TorchTrainer
 
 
 def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:

@@ -23,6 +23,7 @@ def results(root: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(root.rglob("result.json"))]
 
 
+@pytest.mark.slow
 def test_sweep_over_frameworks_and_devices_records_every_job(tmp_path):
     proc = nnbench(tmp_path, "-m", "framework=numpy,torch", "device=cpu,cuda", "train.epochs=50")
     assert proc.returncode == 0, proc.stderr
@@ -51,7 +52,7 @@ def test_sweep_over_frameworks_and_devices_records_every_job(tmp_path):
     "args, expected",
     [
         (["train.lr=-1"], "train.lr=-1.0 must be > 0"),
-        (["framework=jax"], "framework=jax is not an option; allowed: numpy, torch"),
+        (["framework=jax"], "framework=jax is not an option; allowed: numpy, textbook, torch"),
         (["arch.layer_sizes=[3,32,16,1]"], "arch.layer_sizes[0]=3 does not fit dataset 'moons'"),
         (["trian.lr=0.1"], "trian.lr is not a configuration key"),
     ],

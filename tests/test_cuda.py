@@ -10,9 +10,12 @@ import math
 import numpy as np
 import pytest
 
-from nnbench import runner, support
+from nnbench import run as runner
+from nnbench.precision import get as get_precision
+from nnbench.trainers.numpy import NumpyTrainer
+from nnbench.trainers.torch import TorchTrainer
 
-CUDA_REASON = support.cuda_support("torch")
+CUDA_REASON = TorchTrainer.skip_reason("cuda", get_precision("float32"))
 pytestmark = [
     pytest.mark.cuda,
     pytest.mark.skipif(CUDA_REASON is not None, reason=f"needs an NVIDIA GPU: {CUDA_REASON}"),
@@ -72,7 +75,7 @@ def test_compiled_cuda_training_matches_eager(make_cfg, tmp_path):
 
 
 def test_the_numpy_network_on_cupy_matches_numpy_on_the_cpu(make_cfg, tmp_path):
-    reason = support.cuda_support("numpy")
+    reason = NumpyTrainer.skip_reason("cuda", get_precision("float32"))
     if reason is not None:
         pytest.skip(reason)
     gpu = _run(make_cfg, tmp_path / "gpu", "framework=numpy", "device=cuda",

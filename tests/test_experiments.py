@@ -13,7 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from nnbench.config import validate
+from nnbench.job import resolve
 
 REPO = Path(__file__).resolve().parent.parent
 CONF = REPO / "conf"
@@ -42,7 +42,7 @@ def test_every_job_of_every_experiment_is_valid(name, tmp_path):
     jobs = sweep_jobs(name, tmp_path)
     assert len(jobs) >= 2
     for cfg in jobs:
-        validate(cfg)
+        resolve(cfg)
         assert cfg.experiment_name == name
 
 
@@ -67,6 +67,7 @@ def test_experiments_carry_the_seeds_settings(tmp_path):
                      ((784, 512, 256, 128, 10), 5000), ((1024, 1024, 1024, 1024, 10), 10000)}
 
 
+@pytest.mark.slow
 def test_case_study_runs_and_prints_the_gradient_comparison(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "nnbench", "-m", "+experiment=case_study_moons",

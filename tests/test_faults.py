@@ -16,9 +16,9 @@ import psutil
 import pytest
 import torch
 
-from nnbench import runner
-from nnbench.numpy_mlp import NumpyTrainer
+from nnbench import run as runner
 from nnbench.report.collect import collect
+from nnbench.trainers.numpy import NumpyTrainer
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = ["ok_numpy", "ok_torch", "ok_float64", "fail", "diverge", "skip"]
@@ -35,6 +35,7 @@ def results(root: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(root.rglob("result.json"))]
 
 
+@pytest.mark.slow
 def test_six_job_sweep_records_every_outcome_and_resume_reruns_only_the_rest(tmp_path):
     first = sweep(tmp_path)
     assert first.returncode == 1, first.stderr  # because one job failed
@@ -79,7 +80,8 @@ class HostMemoryTrainer(NumpyTrainer):
 @pytest.mark.parametrize("trainer", [OutOfMemoryTrainer, HostMemoryTrainer])
 def test_out_of_memory_is_a_result_and_the_next_job_runs(make_cfg, tmp_path, monkeypatch,
                                                          trainer):
-    monkeypatch.setattr(runner, "_trainer_class", lambda framework: trainer)
+    monkeypatch.setattr(type(runner.resolve(make_cfg())), "trainer_class", property(
+        lambda job: trainer))
     cfg = make_cfg("bench.isolate=false", "bench.mfu=false", "train.epochs=5")
     rec = runner.run(cfg, tmp_path / "oom")
     assert rec["status"] == "oom" and rec["reason"].startswith("out of memory")
@@ -155,6 +157,7 @@ def _wait_for_second_job(tmp_path: Path, proc: subprocess.Popen) -> None:
     raise AssertionError("the sweep never reached its second job")
 
 
+@pytest.mark.slow
 def test_sigint_during_a_sweep_keeps_finished_results_and_says_so(tmp_path):
     proc = _start_sweep(tmp_path, "20,1000000")  # job 1 is short, job 2 would run for hours
     _wait_for_second_job(tmp_path, proc)
@@ -170,6 +173,7 @@ def test_sigint_during_a_sweep_keeps_finished_results_and_says_so(tmp_path):
                 if "nnbench" in " ".join(p.cmdline())]
 
 
+@pytest.mark.slow
 def test_sweep_killed_outright_leaves_an_incomplete_folder_the_report_lists(tmp_path):
     proc = _start_sweep(tmp_path, "20,1000000")
     _wait_for_second_job(tmp_path, proc)

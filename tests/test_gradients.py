@@ -12,6 +12,7 @@ from nnbench import numpy_mlp
 from nnbench.data import moons
 from nnbench.params import init_params
 from nnbench.spec import ModelSpec, targets
+from nnbench.trainers.numpy import NumpyTrainer
 
 MOONS = ModelSpec((2, 32, 16, 1), ("relu", "relu", "sigmoid"), "bce")
 # Every loss, every activation, on a four-class problem.
@@ -91,7 +92,7 @@ def test_every_array_of_a_step_keeps_the_run_dtype(spec, precision):
     arrays = [np.asarray(loss), *_arrays(vars(ws)), *_arrays(grads)]
     assert len(arrays) > 3 * spec.n_layers
     assert {a.dtype for a in arrays if a.dtype.kind == "f"} == {dtype}
-    trainer = numpy_mlp.NumpyTrainer(spec, init_params(spec.layer_sizes), precision, "cpu", 0.1)
+    trainer = NumpyTrainer(spec, init_params(spec.layer_sizes), precision, "cpu", 0.1)
     trainer.set_train_data(x, y)
     trainer.train_epoch(np.random.default_rng(0).permutation(len(y)), 32)
     assert {p.dtype for p in trainer.params.values()} == {dtype}
@@ -108,7 +109,7 @@ def test_an_epoch_after_the_first_allocates_no_layer_sized_array(spec, batch_siz
     elements) and a few per-sample numbers (cross-entropy picks the target logits): less than
     any layer of these sizes, each of which a textbook step would allocate several times."""
     x, y = _moons_data() if spec is MOONS else blobs(n=1600, n_features=5)
-    trainer = numpy_mlp.NumpyTrainer(spec, init_params(spec.layer_sizes), "float32", "cpu", 0.1)
+    trainer = NumpyTrainer(spec, init_params(spec.layer_sizes), "float32", "cpu", 0.1)
     trainer.set_train_data(x, y)
     perm = None if batch_size is None else np.random.default_rng(0).permutation(len(y))
     trainer.train_epoch(perm, batch_size)

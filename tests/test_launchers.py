@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from nnbench.launchers import slurm_script
+from nnbench.cli.launchers import slurm_script
 from nnbench.report.__main__ import main as report_main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,6 +31,7 @@ def records(root: Path) -> list[dict]:
     ["hydra/launcher=submitit_local"],
     ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
 ], ids=["submitit_local", "joblib"])
+@pytest.mark.slow
 def test_parallel_launchers_record_every_job_marked_non_exclusive(tmp_path, launcher):
     proc = sweep(tmp_path, *launcher, "bench.allow_parallel=true")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -44,6 +45,7 @@ def test_parallel_launchers_record_every_job_marked_non_exclusive(tmp_path, laun
     assert "4 result records: 4 ok." in summary and "(parallel)" in summary
 
 
+@pytest.mark.slow
 def test_parallel_launcher_is_refused_for_timing_unless_allowed(tmp_path):
     proc = sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     assert proc.returncode == 1
@@ -52,6 +54,7 @@ def test_parallel_launcher_is_refused_for_timing_unless_allowed(tmp_path):
     assert all("bench.allow_parallel=true" in r["reason"] for r in recs)
 
 
+@pytest.mark.slow
 def test_basic_launcher_runs_are_exclusive(tmp_path):
     proc = sweep(tmp_path)
     assert proc.returncode == 0

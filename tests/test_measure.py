@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from nnbench import runner
+from nnbench import run as runner
 from nnbench.measure import flops, memory, peak, threads, timing
+from nnbench.trainers.numpy import NumpyTrainer
 
 
 def test_a_known_sleep_is_timed_within_ten_percent():
@@ -74,10 +75,10 @@ def test_thread_limit_holds_blas_and_torch_and_is_restored():
 def test_matmul_peak_is_measured_once_then_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("NNBENCH_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(peak, "SIZES", {"cpu": 256, "cuda": 256})
-    first = peak.matmul_peak("numpy", "float32", "cpu", 1)
+    first = peak.matmul_peak("numpy", NumpyTrainer, "float32", "cpu", 1)
     assert first["gflops"] > 0.1 and first["n"] == 256 and first["threads"] == 1
-    assert peak.matmul_peak("numpy", "float32", "cpu", 1) == first  # from the cache
-    again = peak.matmul_peak("numpy", "float32", "cpu", 1, recalibrate=True)
+    assert peak.matmul_peak("numpy", NumpyTrainer, "float32", "cpu", 1) == first  # from the cache
+    again = peak.matmul_peak("numpy", NumpyTrainer, "float32", "cpu", 1, recalibrate=True)
     assert again["measured_at"] >= first["measured_at"]
     assert len(peak._load()) == 1
 
@@ -90,6 +91,7 @@ def _sweep(make_cfg, tmp_path, order):
     return records
 
 
+@pytest.mark.slow
 def test_memory_figures_do_not_depend_on_job_order(make_cfg, tmp_path):
     forward = _sweep(make_cfg, tmp_path / "a", ["numpy", "torch", "numpy"])
     backward = _sweep(make_cfg, tmp_path / "b", ["torch", "numpy", "torch"])
@@ -107,6 +109,7 @@ def test_memory_figures_do_not_depend_on_job_order(make_cfg, tmp_path):
     assert forward["torch"]["peak_rss_mb"] > forward["numpy"]["peak_rss_mb"]  # torch's runtime
 
 
+@pytest.mark.slow
 def test_record_carries_timing_inference_flops_and_environment(make_cfg, tmp_path):
     cfg = make_cfg("framework=torch", "train.epochs=30", "bench.threads=1", "bench.repeats=2",
                    "bench.target_accuracy=0.8")

@@ -56,8 +56,9 @@ def test_torch_twin_starts_from_the_numpy_values_without_transposes():
 
 
 def test_result_is_written_atomically(tmp_path, monkeypatch):
-    write_result(tmp_path, {"status": "ok", "value": float("nan")})
-    assert json.loads((tmp_path / "result.json").read_text()) == {"status": "ok", "value": None}
+    write_result(tmp_path, {"status": "ok", "final_train_loss": float("nan")})
+    written = json.loads((tmp_path / "result.json").read_text())
+    assert written["status"] == "ok" and written["final_train_loss"] is None
 
     def broken_replace(src, dst):
         raise OSError("disk full")
@@ -73,3 +74,43 @@ def test_result_is_written_atomically(tmp_path, monkeypatch):
 def test_unknown_status_is_refused(tmp_path):
     with pytest.raises(ValueError, match="status"):
         write_result(tmp_path, {"status": "great"})
+
+
+def test_readme_field_table_is_the_schema():
+    """The README documents the record from the one place it is defined."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    table = subprocess.run([sys.executable, str(repo / "scripts" / "record_fields.py")],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    readme = (repo / "README.md").read_text()
+    block = readme.split("<!-- record-fields:start -->")[1].split("<!-- record-fields:end -->")[0]
+    assert block.strip() == table
+
+
+def test_a_record_that_does_not_fit_the_schema_is_named_with_its_field(tmp_path):
+    import json
+
+    import pytest as _pytest
+    from pydantic import ValidationError
+
+    from nnbench.record import problem
+    from nnbench.report.collect import collect
+
+    good = {"status": "ok", "framework": "numpy", "train_time_per_epoch_s": 0.5}
+    assert problem(good) is None
+    assert problem({**good, "train_time_per_epoch_s": "fast"}).startswith(
+        "train_time_per_epoch_s:")
+    assert problem({**good, "framework": {"name": "numpy"}}).startswith("framework:")
+    assert problem({**good, "status": "great"}).startswith("status:")
+    assert "JSON list" in problem([1, 2])
+    with _pytest.raises(ValidationError):
+        write_result(tmp_path / "refused", {**good, "lr": "fast"})
+    assert not (tmp_path / "refused" / "result.json").exists()
+    job = tmp_path / "runs" / "job"
+    job.mkdir(parents=True)
+    (job / "result.json").write_text(json.dumps({**good, "epochs": [3]}))
+    found = collect([tmp_path / "runs"], progress=False)
+    assert found.records == [] and found.invalid[0]["error"].startswith("epochs:")

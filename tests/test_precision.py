@@ -9,13 +9,16 @@ import pytest
 from conftest import CONF
 from hydra import compose, initialize_config_dir
 
-from nnbench import runner, support
+from nnbench import run as runner
 from nnbench.data import moons
 from nnbench.params import init_params
 from nnbench.precision import PRECISIONS
+from nnbench.precision import get as get_precision
 from nnbench.record import label_variants
 from nnbench.spec import ModelSpec
-from nnbench.torch_mlp import TorchTrainer
+from nnbench.trainers.numpy import NumpyTrainer
+from nnbench.trainers.torch import Options as TorchOptions
+from nnbench.trainers.torch import TorchTrainer, cpu_half_support
 
 LOW = ["float16", "bfloat16", "mixed_float16", "mixed_bfloat16"]
 QUICK = ["train.epochs=150", "bench.mfu=false", "bench.memory_probe=false"]
@@ -28,6 +31,7 @@ def float32_reference(tmp_path_factory):
     return runner.run(cfg, tmp_path_factory.mktemp("f32"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", ["numpy", "torch"])
 @pytest.mark.parametrize("precision", LOW)
 def test_half_width_and_mixed_jobs_run_or_skip_with_the_reason(
@@ -39,7 +43,7 @@ def test_half_width_and_mixed_jobs_run_or_skip_with_the_reason(
     if framework == "numpy":
         assert rec["status"] == "skipped" and f"precision={precision} is for torch" in rec["reason"]
         return
-    reason = support.cpu_half_support(p.half_width)
+    reason = cpu_half_support(p.half_width)
     if reason is not None:  # this CPU lacks the arithmetic: the record says which
         assert rec["status"] == "skipped" and reason in rec["reason"]
         return
@@ -55,8 +59,8 @@ def test_half_width_and_mixed_jobs_run_or_skip_with_the_reason(
 
 
 def test_mixed_precision_keeps_float32_parameters_and_casts_the_matmuls():
-    if support.cpu_half_support("bfloat16") is not None:
-        pytest.skip(f"mixed_bfloat16 needs CPU bfloat16: {support.cpu_half_support('bfloat16')}")
+    if cpu_half_support("bfloat16") is not None:
+        pytest.skip(f"mixed_bfloat16 needs CPU bfloat16: {cpu_half_support('bfloat16')}")
     import torch
 
     spec = ModelSpec((2, 8, 1), ("relu", "sigmoid"), "bce")
@@ -71,7 +75,8 @@ def _train(compile_mode, epochs=12):
     ds = moons.load(moons.Config())
     spec = ModelSpec((2, 32, 16, 1), ("relu", "relu", "sigmoid"), "bce")
     trainer = TorchTrainer(spec, init_params(spec.layer_sizes, "he_normal", 0), "float32",
-                           "cpu", 0.2, compile_mode=compile_mode)
+                           "cpu", 0.2, TorchOptions(compile=compile_mode is not None,
+                                                     compile_mode=compile_mode or "default"))
     trainer.set_train_data(ds.x_train, ds.y_train)
     if compile_mode:
         trainer.warm_up([500, 100])
@@ -87,6 +92,7 @@ def test_compiled_training_matches_eager_within_float32_tolerance():
     np.testing.assert_allclose(compiled, eager, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_compiled_job_records_its_compile_time_apart(make_cfg, tmp_path):
     rec = runner.run(make_cfg("framework=torch", "framework.compile=true", "train.epochs=5",
                               "bench.mfu=false", "bench.memory_probe=false"), tmp_path)
@@ -105,7 +111,7 @@ def test_report_labels_compiled_and_tf32_runs_as_their_own_contenders():
 
 
 def test_numpy_on_cuda_without_cupy_or_gpu_is_skipped_with_the_reason(make_cfg, tmp_path):
-    reason = support.cuda_support("numpy")
+    reason = NumpyTrainer.skip_reason("cuda", get_precision("float32"))
     if reason is None:
         pytest.skip("CuPy and a GPU are present: the job runs (tests/test_cuda.py)")
     rec = runner.run(make_cfg("framework=numpy", "device=cuda"), tmp_path)

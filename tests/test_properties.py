@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from nnbench import numpy_mlp
-from nnbench.config import HIDDEN_ACTIVATIONS, ConfigError, validate
+from nnbench.config import HIDDEN_ACTIVATIONS
+from nnbench.errors import ConfigError
+from nnbench.job import resolve
 from nnbench.params import init_params
 from nnbench.report.collect import collect
 from nnbench.spec import ModelSpec, targets
@@ -103,11 +105,14 @@ def test_numpy_gradients_and_a_training_step_match_torch(case, precision, batch_
 BASE = {
     "arch": {"name": "t", "layer_sizes": [2, 8, 1], "activations": ["relu", "sigmoid"]},
     "dataset": {"name": "moons"},
-    "framework": {"name": "numpy"}, "device": {"name": "cpu"}, "precision": {"name": "float32"},
+    "framework": {"name": "numpy", "_target_": "nnbench.trainers.numpy.NumpyTrainer"},
+    "device": {"name": "cpu"}, "precision": {"name": "float32"},
     "train": {"epochs": 5, "batch_size": None, "lr": 0.1, "loss": "bce", "shuffle": True,
               "seed": 0, "init": "he_normal"},
     "bench": {"warmup_epochs": 1, "repeats": 1, "inference_batch_size": 8, "threads": None,
-              "target_accuracy": None},
+              "target_accuracy": None, "vary_seed": False, "isolate": False,
+              "memory_probe": False, "mfu": False, "resume": False, "allow_parallel": False,
+              "gradient_check_seed": None},
 }
 BAD_TEXT = st.text(min_size=1, max_size=8).filter(lambda s: s.strip() and s not in
                                                    {"relu", "sigmoid", "tanh", "identity",
@@ -148,9 +153,9 @@ def invalid_configs(draw):
 @given(invalid_configs())
 def test_every_invalid_config_is_refused_naming_the_field(case):
     cfg, named = case
-    validate(OmegaConf.create(BASE))  # the base itself is fine
+    resolve(OmegaConf.create(BASE))  # the base itself is fine
     try:
-        validate(cfg)
+        resolve(cfg)
     except ConfigError as err:
         message = str(err)
         assert "\n" not in message
@@ -168,4 +173,4 @@ def test_result_reader_survives_any_bytes(blob):
         path.parent.mkdir()
         path.write_bytes(blob)
         collection = collect([folder], progress=False)
-        assert len(collection.records) + len(collection.unreadable) == 1
+        assert len(collection.records) + len(collection.unreadable) + len(collection.invalid) == 1

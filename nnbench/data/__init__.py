@@ -17,7 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from nnbench.config import ConfigError
+from nnbench.errors import ConfigError, DataError
 
 _MODULES = {
     "moons": "nnbench.data.moons",
@@ -25,10 +25,6 @@ _MODULES = {
     "fashion_mnist": "nnbench.data.fashion_mnist",
     "synthetic": "nnbench.data.synthetic",
 }
-
-
-class DataError(Exception):
-    """Data that cannot be had or read; the message is one line saying what was tried."""
 
 
 @dataclass(frozen=True)

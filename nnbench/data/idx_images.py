@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from nnbench.config import ConfigError
 from nnbench.data import DataError, Dataset
+from nnbench.errors import ConfigError
 
 FILES = (
     "train-images-idx3-ubyte",

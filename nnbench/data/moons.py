@@ -9,8 +9,8 @@ from omegaconf import DictConfig
 from sklearn.datasets import make_moons
 from sklearn.model_selection import train_test_split
 
-from nnbench.config import ConfigError
 from nnbench.data import Dataset
+from nnbench.errors import ConfigError
 
 
 @dataclass

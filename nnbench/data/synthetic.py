@@ -12,8 +12,8 @@ import numpy as np
 from omegaconf import DictConfig
 from sklearn.datasets import make_classification
 
-from nnbench.config import ConfigError
 from nnbench.data import Dataset
+from nnbench.errors import ConfigError
 
 
 @dataclass

@@ -4,10 +4,9 @@
   array buffers; blind to torch's CPU allocator and to the GPU.
 - ``RssSampler``: resident set size of the whole process, sampled on a background thread; sees
   every allocator, including pages that an allocator keeps after freeing.
-- ``cuda_peak_mb``: device memory only. For torch, the caching allocator's peak of allocated
-  bytes since the last reset; for CuPy, whose memory pool keeps no peak, the bytes the pool holds
-  after training (it keeps every block it ever needed until freed): a reserved, not allocated,
-  figure. ``CUDA_PEAK_PROBE`` names which one a record holds.
+- device memory is the trainer's own probe (``Trainer.peak_memory``), which says what its
+  figure is: torch's caching allocator has a peak of allocated bytes, CuPy's pool only what it
+  reserves.
 """
 
 from __future__ import annotations
@@ -82,38 +81,3 @@ class RssSampler:
     @property
     def delta_mb(self) -> float:
         return self.peak_mb - self.baseline_mb
-
-
-CUDA_PEAK_PROBE = {
-    "torch": "torch.cuda.max_memory_allocated (peak allocated)",
-    "cupy": "CuPy memory pool total_bytes after training (peak reserved)",
-}
-
-
-def cuda_reset_peak(device: str, backend: str = "torch") -> None:
-    if device != "cuda":
-        return
-    if backend == "cupy":
-        import cupy
-
-        cupy.cuda.get_current_stream().synchronize()
-        cupy.get_default_memory_pool().free_all_blocks()
-        return
-    import torch
-
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-
-
-def cuda_peak_mb(device: str, backend: str = "torch") -> float | None:
-    if device != "cuda":
-        return None
-    if backend == "cupy":
-        import cupy
-
-        cupy.cuda.get_current_stream().synchronize()
-        return cupy.get_default_memory_pool().total_bytes() / MB
-    import torch
-
-    torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated() / MB

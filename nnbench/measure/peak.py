@@ -16,6 +16,7 @@ from pathlib import Path
 
 from nnbench.measure.environment import cpu_model
 from nnbench.measure.threads import limited
+from nnbench.trainers.base import Trainer
 
 # Large enough that one call dwarfs dispatch overhead, small enough to calibrate in seconds.
 SIZES = {"cpu": 3072, "cuda": 8192}
@@ -33,48 +34,12 @@ def _key(framework: str, dtype: str, device: str, threads: int, tf32: bool) -> s
     return key + ("|tf32" if tf32 else "")
 
 
-def _numpy_matmul(n: int, dtype: str):
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
-    out = np.empty((n, n), dtype=dtype)
-    return lambda: np.matmul(a, b, out=out), lambda: None
-
-
-def _cupy_matmul(n: int, dtype: str):
-    import cupy
-
-    rng = cupy.random.default_rng(0)
-    a, b = (rng.standard_normal((n, n), dtype="float64").astype(dtype) for _ in range(2))
-    out = cupy.empty((n, n), dtype=dtype)
-    return lambda: cupy.matmul(a, b, out=out), cupy.cuda.get_current_stream().synchronize
-
-
-def _torch_matmul(n: int, dtype: str, device: str, tf32: bool):
-    import torch
-
-    if device == "cuda":
-        from nnbench.torch_mlp import set_tf32
-
-        set_tf32(tf32)
-    dt = getattr(torch, dtype)
-    gen = torch.Generator(device="cpu").manual_seed(0)
-    a, b = (torch.randn(n, n, generator=gen, dtype=dt).to(device) for _ in range(2))
-    out = torch.empty(n, n, dtype=dt, device=device)
-    sync = (lambda: torch.cuda.synchronize()) if device == "cuda" else (lambda: None)
-    return lambda: torch.matmul(a, b, out=out), sync
-
-
-def calibrate(framework: str, dtype: str, device: str, threads: int | None,
+def calibrate(trainer: type[Trainer], dtype: str, device: str, threads: int | None,
               tf32: bool = False) -> dict:
-    """Best-of-ROUNDS GFLOP/s of an n x n matmul, after one untimed warm-up call."""
+    """Best-of-ROUNDS GFLOP/s of the framework's n x n matmul, after one untimed call."""
     n = SIZES[device]
     with limited(threads) as count:
-        if framework == "numpy":
-            fn, sync = _numpy_matmul(n, dtype) if device == "cpu" else _cupy_matmul(n, dtype)
-        else:
-            fn, sync = _torch_matmul(n, dtype, device, tf32)
+        fn, sync = trainer.matmul_kernel(n, dtype, device, tf32)
         fn()
         sync()
         best = float("inf")
@@ -103,9 +68,10 @@ def _store(entries: dict) -> None:
     os.replace(tmp, path)
 
 
-def matmul_peak(framework: str, dtype: str, device: str, threads: int | None,
-                recalibrate: bool = False, tf32: bool = False) -> dict:
-    """The cached peak for this host and setting, measuring it on first use.
+def matmul_peak(framework: str, trainer: type[Trainer], dtype: str, device: str,
+                threads: int | None, recalibrate: bool = False, tf32: bool = False) -> dict:
+    """The cached peak of ``framework`` (its ``trainer``'s matmul) for this host and setting,
+    measuring it on first use.
 
     ``dtype`` is the dtype the matmuls run in (under autocast, the autocast dtype); with
     ``tf32`` the peak is that of TF32 matmuls, as the job's are.
@@ -117,6 +83,6 @@ def matmul_peak(framework: str, dtype: str, device: str, threads: int | None,
     entries = _load()
     if recalibrate or key not in entries:
         entries = _load()  # re-read: another job may have written meanwhile
-        entries[key] = calibrate(framework, dtype, device, count, tf32)
+        entries[key] = calibrate(trainer, dtype, device, count, tf32)
         _store(entries)
     return entries[key]

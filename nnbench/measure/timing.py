@@ -8,26 +8,11 @@ from typing import Any
 
 import numpy as np
 
-# Coefficient of variation above which a timing is flagged as noisy in the record.
-NOISY_CV = 0.10
-
-
-# A factory of CUDA events and the seconds between two of them: see ``cuda_events``.
+# A factory of CUDA events and the seconds between two recorded ones (``Trainer.cuda_events``).
 Events = tuple[Callable[[], Any], Callable[[Any, Any], float]]
 
-
-def cuda_events(backend: str) -> Events:
-    """CUDA events of the array library a trainer runs on ("torch" or "cupy")."""
-    if backend == "torch":
-        import torch
-
-        return (lambda: torch.cuda.Event(enable_timing=True),
-                lambda start, stop: start.elapsed_time(stop) / 1e3)
-    if backend == "cupy":
-        import cupy
-
-        return cupy.cuda.Event, lambda start, stop: cupy.cuda.get_elapsed_time(start, stop) / 1e3
-    raise ValueError(f"no CUDA events for backend {backend!r}")
+# Coefficient of variation above which a timing is flagged as noisy in the record.
+NOISY_CV = 0.10
 
 
 def timed(fn: Callable[[], object], sync: Callable[[], None],
@@ -76,7 +61,8 @@ def summarize(samples: list[float]) -> dict[str, float | int | None]:
 
 
 def repeat_until(fn: Callable[[], object], sync: Callable[[], None], min_seconds: float,
-                 min_calls: int, events: Events | None = None) -> list[float]:
+                 min_calls: int,
+                 events: Events | None = None) -> list[float]:
     """Time ``fn`` call by call until both ``min_calls`` and ``min_seconds`` are reached."""
     samples: list[float] = []
     total = 0.0

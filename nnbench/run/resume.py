@@ -57,3 +57,26 @@ def mark_resumed(output_dir: str | Path, previous: str) -> None:
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_text(json.dumps({"result": previous}) + "\n")
+
+
+_indexes: dict[str, Index] = {}
+
+
+def index(runs_dir: str | Path) -> Index:
+    """The index of ok results under ``runs_dir``, read once per process (a sweep)."""
+    root = str(Path(runs_dir).resolve())
+    if root not in _indexes:
+        _indexes[root] = Index(root)
+    return _indexes[root]
+
+
+def already_ok(runs_dir: str | Path, key: str) -> str | None:
+    """The path of an ok result of the job with this key under ``runs_dir``, if any."""
+    return index(runs_dir).done(key)
+
+
+def remember(runs_dir: str | Path, key: str | None, result: str | Path) -> None:
+    """A job that just ended ok, for a resumed sweep's later jobs (when an index is open)."""
+    root = str(Path(runs_dir).resolve())
+    if key and root in _indexes:
+        _indexes[root].add(key, str(result))

@@ -1,0 +1,28 @@
+"""The one line a job prints on the console, and its warnings below it."""
+
+from __future__ import annotations
+
+from nnbench.record import label_variants
+
+
+def console_line(record: dict) -> str:
+    """The one line a job prints: what ran, how fast, how well, how it ended."""
+    shown = label_variants(dict(record))  # torch+compile, float32+tf32
+    head = f"{shown['framework']!s:>6} {shown['device']!s:<4} {shown['precision']!s:<8}"
+    if record["status"] == "ok":
+        line = (
+            f"{head} ok       {record['train_time_per_epoch_s']:.3e} s/epoch  "
+            f"test_accuracy {record['test_accuracy']:.4f}  final_train_loss "
+            f"{record['final_train_loss']:.6g}"
+        )
+        if record.get("mfu") is not None:
+            line += f"  mfu {record['mfu']:.2f}"
+        if record.get("gradient_check"):
+            diffs = record["gradient_check"]["max_rel_diff"]
+            weights = "  ".join(f"{k} {diffs[k]:.1e}" for k in sorted(diffs) if k[0] == "W")
+            line += f"\n{'':>21}gradient vs autograd (max rel diff, seed " \
+                    f"{record['gradient_check']['seed']}): {weights}"
+        for warning in record.get("warnings", []):
+            line += f"\n{'':>21}warning: {warning}"
+        return line
+    return f"{head} {record['status']:<8} {record['reason']}"

@@ -1,0 +1,158 @@
+"""The configuration validated and resolved once into a typed ``Job``, before anything runs.
+
+Hydra composes a ``DictConfig``; ``resolve`` turns it into plain typed values: the schema's
+sections as dataclasses, the ``Precision`` looked up, the framework's trainer class found and
+its options checked, the dataset's own schema merged and its shape known. Whatever is wrong
+raises ``ConfigError`` with one line naming the key; whatever this host cannot run is a
+``skip_reason``, decided without starting a worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from nnbench import data
+from nnbench.config import (
+    DEVICES,
+    PRECISIONS,
+    ArchConfig,
+    BenchConfig,
+    TrainConfig,
+    choice,
+    validate,
+)
+from nnbench.errors import ConfigError
+from nnbench.params import arch_string, n_params
+from nnbench.precision import Precision, get
+from nnbench.spec import ModelSpec
+from nnbench.trainers.base import Options, Trainer, load
+
+# Keys of a framework YAML that are the harness's, not the trainer's options.
+FRAMEWORK_KEYS = ("name", "_target_")
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one job needs, typed; picklable, so a fresh worker process gets it whole."""
+
+    framework: str
+    trainer_target: str
+    options: Options
+    device: str
+    precision: Precision
+    arch: ArchConfig
+    train: TrainConfig
+    bench: BenchConfig
+    dataset: DictConfig  # merged with the dataset module's own schema
+    n_features: int
+    n_classes: int
+    experiment_name: str
+    runs_dir: str
+    config: dict[str, Any]  # the whole resolved configuration, as the record keeps it
+
+    @property
+    def trainer_class(self) -> type[Trainer]:
+        return load(self.trainer_target)
+
+    @property
+    def spec(self) -> ModelSpec:
+        return ModelSpec(tuple(self.arch.layer_sizes), tuple(self.arch.activations),
+                         self.train.loss)
+
+    @property
+    def compile_mode(self) -> str | None:
+        return self.trainer_class.compile_mode(self.options)
+
+    def skip_reason(self) -> str | None:
+        """Why this host cannot run the job, or None; asks only the trainer class."""
+        return self.trainer_class.skip_reason(self.device, self.precision)
+
+    def describe(self) -> dict[str, Any]:
+        """The record's fields that say what ran."""
+        sizes = list(self.arch.layer_sizes)
+        p = self.precision
+        return {
+            "experiment_name": self.experiment_name, "framework": self.framework,
+            "device": self.device, "precision": p.name, "tf32": p.tf32,
+            "compile_mode": self.compile_mode, "dataset": str(self.dataset.name),
+            "arch": arch_string(sizes), "layer_sizes": sizes,
+            "activations": list(self.arch.activations), "n_params": n_params(sizes),
+            "loss": self.train.loss, "epochs": self.train.epochs,
+            "batch_size": self.train.batch_size, "lr": float(self.train.lr),
+            "seed": self.train.seed, "init": self.train.init, "shuffle": self.train.shuffle,
+            "repeats": self.bench.repeats, "param_dtype": p.param_dtype,
+            "compute_dtype": p.compute_dtype, "autocast_dtype": p.autocast_dtype,
+            "grad_scaler": p.grad_scaler,
+        }
+
+
+def _line(err: OmegaConfBaseException) -> str:
+    key = getattr(err, "full_key", None)
+    head = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
+    return f"{key}: {head}" if key and key not in head else head
+
+
+SECTIONS = {"arch": ArchConfig, "train": TrainConfig, "bench": BenchConfig}
+
+
+def _section(cfg: DictConfig, name: str) -> Any:
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(SECTIONS[name]),
+                                                   cfg[name]))
+    except OmegaConfBaseException as err:
+        raise ConfigError(_line(err)) from None
+
+
+def _framework(node: Any) -> tuple[str, str, type[Trainer], Options]:
+    if not isinstance(node, DictConfig) or not node.get("name") or not node.get("_target_"):
+        raise ConfigError("framework needs a name and a _target_ naming its trainer class "
+                          "(see conf/framework/numpy.yaml)")
+    name, target = str(node.name), str(node._target_)
+    cls = load(target)
+    if name != cls.name:
+        raise ConfigError(f"framework.name={name!r} is not the name of its trainer {target} "
+                          f"({cls.name!r}); choose a framework with framework=NAME")
+    given = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items()
+             if k not in FRAMEWORK_KEYS}
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(cls.Options), given)
+        options = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None)
+        allowed = [f.name for f in dataclasses.fields(cls.Options)]
+        raise ConfigError(
+            f"framework.{key or ''}: {str(err).splitlines()[0]}; framework={name} takes "
+            f"{', '.join(allowed) if allowed else 'no options'}") from None
+    return name, target, cls, options
+
+
+def resolve(cfg: DictConfig) -> Job:
+    """Validate ``cfg`` and resolve it into a ``Job``; raise ``ConfigError`` on the first
+    problem, naming the key and what is allowed."""
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as err:
+        raise ConfigError(_line(err)) from None
+    # every interpolation resolved in the whole config's context (${runs_dir} in a dataset path)
+    cfg = OmegaConf.create(config)
+    name, target, cls, options = _framework(cfg.framework)
+    device = str(cfg.device.name)
+    choice("device.name", device, DEVICES)
+    choice("precision.name", cfg.precision.name, PRECISIONS)
+    precision = get(str(cfg.precision.name), bool(cfg.precision.get("tf32", False)))
+    cls.check(name, options, device, precision)
+    dataset = data.checked_config(cfg.dataset)
+    n_features, n_classes = data.shape(dataset)
+    arch, train, bench = (_section(cfg, s) for s in ("arch", "train", "bench"))
+    validate(arch, train, bench, str(dataset.name), n_features, n_classes)
+    config["dataset"] = OmegaConf.to_container(dataset, resolve=True)
+    return Job(framework=name, trainer_target=target, options=options, device=device,
+               precision=precision, arch=arch, train=train, bench=bench, dataset=dataset,
+               n_features=n_features, n_classes=n_classes,
+               experiment_name=str(cfg.get("experiment_name")),
+               runs_dir=str(cfg.get("runs_dir") or "runs"), config=config)

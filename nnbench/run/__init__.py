@@ -1,0 +1,69 @@
+"""Running jobs: resolve the configuration once, then decide how the job runs.
+
+``run(cfg, output_dir)`` is the whole path of one job: the config resolved into a ``Job``
+(or a ``failed`` record saying what is wrong with it), an ok result already there
+(``bench.resume``), a launcher that would time jobs side by side, a job this host cannot run
+(``skipped``, decided here, before any worker starts), and otherwise the job itself, in a fresh
+process (``isolated``) or in this one (``local``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from nnbench.errors import ConfigError
+from nnbench.job import Job, resolve
+from nnbench.record import RESULT_FILE
+from nnbench.run import local, resume
+from nnbench.run.isolated import run_isolated
+
+
+def _refused(cfg: DictConfig, err: ConfigError, output_dir: str | Path) -> dict:
+    """A configuration that cannot be resolved still leaves a record saying why."""
+    fields = {"status": "failed", "reason": f"invalid configuration: {err}",
+              "error_type": "ConfigError", "experiment_name": cfg.get("experiment_name")}
+    for section in ("framework", "device", "precision"):
+        node = cfg.get(section)
+        fields[section] = str(node.get("name")) if isinstance(node, DictConfig) else None
+    return local.finish(fields, time.time(), output_dir).model_dump()
+
+
+def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> dict:
+    """Run a resolved job as the config says; return its record (status ``resumed`` for a job
+    that already has an ok result under ``runs_dir``, whose folder then points there)."""
+    head = local.head_fields(job, parallel_jobs)
+    if job.bench.resume:
+        previous = resume.already_ok(job.runs_dir, head["job_key"])
+        if previous is not None:
+            resume.mark_resumed(output_dir, previous)
+            return {**head, "status": "resumed", "reason": f"ok result at {previous}"}
+    started = time.time()
+    if parallel_jobs > 1 and not job.bench.allow_parallel:
+        head.update(status="failed", error_type="ConfigError", exclusive=False,
+                    reason=f"invalid configuration: the launcher runs up to {parallel_jobs} "
+                           f"jobs side by side on this host, which skews their timings; run "
+                           f"them one at a time or set bench.allow_parallel=true")
+        return local.finish(head, started, output_dir).model_dump()
+    reason = job.skip_reason()
+    if reason:  # no worker for a job that cannot run here
+        head.update(status="skipped", reason=reason)
+        return local.finish(head, started, output_dir).model_dump()
+    if job.bench.isolate:
+        record = run_isolated(job, output_dir, parallel_jobs)
+    else:
+        record = local.run_job(job, output_dir, parallel_jobs).model_dump()
+    if record.get("status") == "ok":
+        resume.remember(job.runs_dir, record.get("job_key"), Path(output_dir) / RESULT_FILE)
+    return record
+
+
+def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1) -> dict:
+    """Run one job from its Hydra config and write its ``result.json``; return the record."""
+    try:
+        job = resolve(cfg)
+    except ConfigError as err:
+        return _refused(cfg, err, output_dir)
+    return run_resolved(job, output_dir, parallel_jobs)

@@ -1,0 +1,145 @@
+"""One job in this process: data, parameters, the trainer inside the probes, one record.
+
+This is the only module that knows about all the others. Every job ends with a record,
+whatever happens; its status says how it ended. The record is assembled once, at the end, from
+the job's description and the typed measurements, and written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from nnbench import benchmark, data, verify
+from nnbench.errors import DataError, Skip
+from nnbench.job import Job
+from nnbench.measure import peak as peak_probe
+from nnbench.measure.environment import code_version, environment
+from nnbench.measure.figures import Measurements
+from nnbench.measure.threads import limited
+from nnbench.params import init_params
+from nnbench.record import SCHEMA_VERSION, Record, write_result
+from nnbench.run import resume
+from nnbench.trainers.base import Trainer
+
+
+def _make_trainer(job: Job, cls: type[Trainer], seed: int) -> Trainer:
+    params = init_params(job.spec.layer_sizes, job.train.init, seed)
+    return cls(job.spec, params, job.precision, job.device, job.train.lr, job.options)
+
+
+def measurement_fields(m: Measurements) -> dict[str, Any]:
+    """The record's fields from the typed measurements, and the status they imply."""
+    training = m.training
+    out: dict[str, Any] = {"warmup_epochs": m.warmup_epochs, "compile_time_s": m.compile_time_s}
+    for part in (m.memory, m.accuracy, m.inference, training.target):
+        if part is not None:
+            out.update(dataclasses.asdict(part))
+    timing = dataclasses.asdict(m.timing)
+    warnings = timing.pop("warnings")
+    out.update(timing)
+    out.update({k: v for k, v in dataclasses.asdict(training).items()
+                if k not in ("divergence", "target")})
+    out["warnings"] = warnings
+    if training.divergence is not None:
+        out.update(status="diverged", reason=training.divergence.reason,
+                   diverged_epoch=training.divergence.epoch)
+    else:
+        out["status"] = "ok"
+    return out
+
+
+def _gradient_check(job: Job, ds: data.Dataset) -> dict[str, Any]:
+    seed = job.bench.gradient_check_seed
+    if seed is None:
+        return {}
+    why_not = verify.why_not(job.precision)
+    if why_not:
+        return {"warnings": [f"no gradient check: {why_not}"]}
+    # after the measurements: the check builds a torch model too, and a NumPy job's memory
+    # figures must not include torch's libraries
+    diffs = verify.gradient_agreement(job.spec, job.train.init, seed, job.precision,
+                                      ds.x_train, ds.y_train)
+    return {"gradient_check": {"seed": seed, "max_rel_diff": diffs}}
+
+
+def _execute(job: Job) -> dict[str, Any]:
+    reason = job.skip_reason()
+    if reason:
+        raise Skip(reason)
+    cls = job.trainer_class
+    ds = data.load(job.dataset)
+    fields: dict[str, Any] = {"n_train": int(ds.x_train.shape[0]),
+                              "n_test": int(ds.x_test.shape[0]), "classes": list(ds.classes)}
+    warnings = []
+    if ds.note:
+        fields["dataset"] = ds.name
+        warnings.append(ds.note)
+    bench = job.bench
+    peak = None
+    if bench.mfu:
+        peak = peak_probe.matmul_peak(job.framework, cls, job.precision.compute_dtype,
+                                      job.device, bench.threads, tf32=job.precision.tf32)
+        fields["matmul_peak"] = peak
+    with limited(bench.threads) as threads:
+        make = functools.partial(_make_trainer, job, cls)
+        measured = benchmark.measure(make, ds, job.train, bench, job.spec.layer_sizes, peak,
+                                     compiles=job.compile_mode is not None)
+        fields.update(measurement_fields(measured), threads=threads,
+                      environment=environment(threads))
+    check = _gradient_check(job, ds)
+    fields["warnings"] = warnings + fields["warnings"] + check.pop("warnings", [])
+    return {**fields, **check}
+
+
+def _failure(job: Job, err: Exception, output_dir: str | Path) -> dict[str, Any]:
+    name = type(err).__name__
+    if isinstance(err, DataError):
+        return {"status": "failed", "reason": str(err), "error_type": name}
+    if isinstance(err, Skip):
+        return {"status": "skipped", "reason": str(err)}
+    cls = job.trainer_class
+    if cls.is_oom(err):
+        cls.free_memory()
+        return {"status": "oom", "reason": f"out of memory: {str(err).splitlines()[0]}",
+                "error_type": name}
+    trace = Path(output_dir) / "traceback.txt"
+    trace.parent.mkdir(parents=True, exist_ok=True)
+    trace.write_text(traceback.format_exc())
+    return {"status": "failed", "reason": f"{name}: {err}", "error_type": name,
+            "traceback_file": trace.name}
+
+
+def finish(fields: dict[str, Any], started: float, output_dir: str | Path) -> Record:
+    """Assemble the record from its fields, stamp time and place, and write it."""
+    fields.setdefault("environment", environment())
+    record = Record(**fields, wall_time_s=time.time() - started, output_dir=str(output_dir))
+    write_result(output_dir, record)
+    return record
+
+
+def head_fields(job: Job, parallel_jobs: int = 1) -> dict[str, Any]:
+    """What every record of this job says, however it ends."""
+    version = code_version()
+    return {**job.describe(), "schema_version": SCHEMA_VERSION, "config": job.config,
+            "code_version": version, "job_key": resume.job_key(job.config, version),
+            "exclusive": parallel_jobs <= 1, "parallel_jobs": parallel_jobs}
+
+
+def run_job(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> Record:
+    """Run one job in this process and write its ``result.json``; return the record.
+
+    ``parallel_jobs`` > 1 says other jobs may be running on this host meanwhile: the record is
+    marked ``exclusive: false`` and the report flags its timings.
+    """
+    started = time.time()
+    fields = head_fields(job, parallel_jobs)
+    try:
+        fields.update(_execute(job))
+    except Exception as err:  # any fault is this job's result, not the sweep's end
+        fields.update(_failure(job, err, output_dir))
+    return finish(fields, started, output_dir)

@@ -1,0 +1,9 @@
+"""Frameworks: one module each, one ``Trainer`` subclass each (the interface is ``base``).
+
+A framework YAML in ``conf/framework/`` names its class in ``_target_``; ``base.load`` imports
+it. Nothing outside this package asks which framework a job runs.
+"""
+
+from nnbench.trainers.base import Options, Trainer, load
+
+__all__ = ["Options", "Trainer", "load"]

@@ -1,0 +1,163 @@
+"""The interface every framework implements: the seam the whole harness turns on.
+
+A framework is one module with a ``Trainer`` subclass plus one YAML in ``conf/framework/``
+whose ``_target_`` names the class. The harness never asks which framework it holds (as
+benchopt never asks which solver): it asks the class what it can run (``skip_reason``), which
+framework-specific settings it takes (``Options``, ``check``), and then drives the instance
+through the same few calls: set the data, train an epoch over a given order, predict, sync. The
+probes get what they need from the instance too: CUDA events, the device's peak memory, and the
+matmul whose speed is the MFU peak.
+
+Every trainer starts from the same NumPy parameters (``nnbench.params``) and sees the same
+batches (one permutation per epoch, handed in), so their loss histories can be compared number
+for number.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from nnbench.errors import ConfigError
+from nnbench.measure.timing import Events
+from nnbench.params import Params
+from nnbench.precision import Precision, get
+from nnbench.spec import ModelSpec
+
+# One large matmul, and the call that waits for it: what the MFU peak is measured with.
+MatmulKernel = tuple[Callable[[], object], Callable[[], None]]
+
+
+@dataclass
+class Options:
+    """Settings of one framework beyond ``name`` and ``_target_`` (none by default); a trainer
+    with settings of its own declares a subclass, and its YAML may set exactly those keys."""
+
+
+class Trainer(ABC):
+    """Mini-batch SGD on the MLP of ``spec``, from ``params``, in ``precision`` on ``device``."""
+
+    # The name its YAML gives it (framework.name): the record's and the report's label.
+    name: ClassVar[str]
+    Options: ClassVar[type[Options]] = Options
+    # What the record says trained the parameters.
+    optimizer_name: ClassVar[str] = "SGD"
+
+    # -- what the framework can run: decided from the configuration, before anything is built
+
+    @classmethod
+    def skip_reason(cls, device: str, precision: Precision) -> str | None:
+        """None when this host can run the framework on ``device`` in ``precision``, else
+        why not (the job is then recorded as ``skipped`` with that reason)."""
+        return None
+
+    @classmethod
+    def check(cls, name: str, options: Options, device: str, precision: Precision) -> None:
+        """Raise ``ConfigError`` for settings that mean nothing for this framework."""
+        if precision.tf32:
+            raise ConfigError(f"precision.tf32=true applies to CUDA float32 matmuls (torch on "
+                              f"CUDA); this job is framework={name} device={device}")
+
+    @classmethod
+    def compile_mode(cls, options: Options) -> str | None:
+        """The compiler mode when the framework compiles the model (the record and the report
+        show a compiled model as its own contender), else None."""
+        return None
+
+    @classmethod
+    @abstractmethod
+    def matmul_kernel(cls, n: int, dtype: str, device: str, tf32: bool) -> MatmulKernel:
+        """An n x n matmul in this framework's library: the denominator of MFU."""
+
+    @classmethod
+    def is_oom(cls, err: BaseException) -> bool:
+        """Whether ``err`` is an out-of-memory error (status ``oom``): a host allocation that
+        failed, or a GPU allocator's (torch's and CuPy's are both ``OutOfMemoryError``)."""
+        return isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError"
+
+    @classmethod
+    def free_memory(cls) -> None:
+        """Give cached device memory back after an out-of-memory error."""
+        return None
+
+    # -- one training run
+
+    def __init__(self, spec: ModelSpec, params: Params, precision: Precision | str, device: str,
+                 lr: float, options: Options | None = None):
+        self.spec = spec
+        self.precision = get(precision) if isinstance(precision, str) else precision
+        self.device = device
+        self.lr = lr
+        self.options = options if options is not None else type(self).Options()
+
+    @abstractmethod
+    def set_train_data(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Take the training set (features float64/float32, labels int64 class indices) into
+        the framework's own form, on its device, before any epoch is timed."""
+
+    @abstractmethod
+    def train_epoch(self, perm: np.ndarray | None, batch_size: int | None) -> float:
+        """One pass in the order ``perm`` (None: stored order), ``batch_size`` samples a step
+        (None: full batch); return the sample-weighted mean training loss, read back once."""
+
+    @abstractmethod
+    def prepare(self, x: np.ndarray) -> Any:
+        """Inputs in the form ``infer`` takes, moved once, outside any timed inference."""
+
+    @abstractmethod
+    def infer(self, prepared: Any) -> Any:
+        """Output activations for prepared inputs (may be queued on a device: see ``sync``)."""
+
+    @abstractmethod
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted class indices for ``x`` as a NumPy array."""
+
+    @abstractmethod
+    def numpy_params(self) -> Params:
+        """The current parameters as NumPy arrays (W as (out, in), b as (out,))."""
+
+    def sync(self) -> None:
+        """Wait for queued device work; host libraries return when the work is done."""
+        return None
+
+    def warm_up(self, batch_sizes: list[int]) -> None:
+        """Compile every batch shape of an epoch (frameworks that compile); timed apart."""
+        return None
+
+    def gradients(self, x: np.ndarray, y: np.ndarray) -> Params:
+        """Gradients of the loss at the current parameters, without updating them."""
+        raise NotImplementedError(f"{type(self).__name__} does not expose gradients")
+
+    # -- what the probes need
+
+    def cuda_events(self) -> Events | None:
+        """CUDA events of this framework's library when it runs on a GPU, else None."""
+        return None
+
+    def reset_peak_memory(self) -> None:
+        """Start the device's peak-memory count afresh (nothing to do off CUDA)."""
+        return None
+
+    def peak_memory(self) -> tuple[float | None, str | None]:
+        """(device peak in MB, what the figure is) since the reset; (None, None) off CUDA."""
+        return None, None
+
+
+def load(target: str) -> type[Trainer]:
+    """The trainer class a framework YAML names in ``_target_`` ("package.module.Class")."""
+    module_name, _, class_name = str(target).rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name) if module_name else None
+    except ImportError as err:
+        raise ConfigError(f"framework._target_={target!r} cannot be imported: {err}") from None
+    except AttributeError:
+        cls = None
+    if not (isinstance(cls, type) and issubclass(cls, Trainer)):
+        raise ConfigError(f"framework._target_={target!r} is not a trainer class (a subclass of "
+                          f"nnbench.trainers.base.Trainer, written as package.module.Class)")
+    return cls

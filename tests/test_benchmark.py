@@ -1,0 +1,141 @@
+"""``benchmark.measure`` with a fake trainer: no torch, no subprocess, no real training.
+
+The fake records what the harness asked of it, so the tests can check the order of work, the
+batches handed in, what is timed and what is left out, without depending on any clock.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from nnbench import benchmark
+from nnbench.config import BenchConfig, TrainConfig
+from nnbench.data import Dataset
+from nnbench.spec import ModelSpec
+from nnbench.trainers.base import Trainer
+
+SPEC = ModelSpec((2, 4, 1), ("relu", "sigmoid"), "bce")
+RNG = np.random.default_rng(0)
+DS = Dataset("fake", RNG.standard_normal((10, 2)), np.arange(10) % 2,
+             RNG.standard_normal((6, 2)), np.arange(6) % 2, ("a", "b"))
+
+
+class Fake(Trainer):
+    """Loss 1/epoch; a quarter more of the samples right each epoch; NaN from ``nan_at``."""
+
+    name = "fake"
+    calls: list = []
+    nan_at: int | None = None
+
+    @classmethod
+    def matmul_kernel(cls, n, dtype, device, tf32):
+        return (lambda: None), (lambda: None)
+
+    def __init__(self, seed: int):
+        super().__init__(SPEC, {}, "float32", "cpu", 0.1)
+        self.seed, self.epoch = seed, 0
+        Fake.calls.append(("build", seed))
+
+    def set_train_data(self, x, y):
+        Fake.calls.append(("data", len(x)))
+
+    def train_epoch(self, perm, batch_size):
+        self.epoch += 1
+        Fake.calls.append(("epoch", None if perm is None else tuple(perm), batch_size))
+        return math.nan if self.nan_at and self.epoch >= self.nan_at else 1.0 / self.epoch
+
+    def prepare(self, x):
+        return x
+
+    def infer(self, prepared):
+        return prepared
+
+    def predict(self, x):
+        right = min(len(x), int(len(x) * 0.25 * self.epoch))
+        return np.where(np.arange(len(x)) < right, np.arange(len(x)) % 2, 1 - np.arange(len(x)) % 2)
+
+    def numpy_params(self):
+        return {}
+
+    def warm_up(self, batch_sizes):
+        Fake.calls.append(("warm_up", tuple(batch_sizes)))
+
+
+def _cfgs(**bench):
+    train = TrainConfig(epochs=5, batch_size=4, lr=0.1, loss="bce", shuffle=True, seed=3,
+                        init="he_normal")
+    defaults = dict(warmup_epochs=1, repeats=2, vary_seed=False, threads=None, isolate=False,
+                    memory_probe=False, mfu=False, inference_batch_size=4,
+                    target_accuracy=None, resume=False, allow_parallel=False,
+                    gradient_check_seed=None)
+    return train, BenchConfig(**{**defaults, **bench})
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    Fake.calls, Fake.nan_at = [], None
+
+
+def test_every_epoch_is_timed_and_warm_up_epochs_are_left_out_of_the_statistics():
+    train, bench = _cfgs()
+    m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
+    assert [len(times) for times in m.training.epoch_times_s] == [5, 5]
+    assert m.timing.train_time_per_epoch_stats_s["n"] == 2 * (5 - 1)
+    assert m.training.loss_history == pytest.approx([1, 1 / 2, 1 / 3, 1 / 4, 1 / 5])
+    assert m.accuracy.final_train_loss == pytest.approx(1 / 5)
+    assert m.memory is None and m.compile_time_s is None
+    assert m.inference is not None and m.inference.inference_batch_size == 4
+
+
+def test_repeats_see_the_same_batches_and_a_fresh_permutation_every_epoch():
+    train, bench = _cfgs()
+    benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
+    epochs = [c for c in Fake.calls if c[0] == "epoch"]
+    first, second = epochs[:5], epochs[5:]
+    assert first == second  # same seed, same order: repeats are replicas
+    assert len({c[1] for c in first}) == 5  # each epoch its own permutation
+    assert all(sorted(c[1]) == list(range(10)) and c[2] == 4 for c in first)
+
+
+def test_vary_seed_gives_each_repeat_its_own_start_and_order():
+    train, bench = _cfgs(vary_seed=True)
+    benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
+    assert [c[1] for c in Fake.calls if c[0] == "build"] == [3, 4]
+    epochs = [c for c in Fake.calls if c[0] == "epoch"]
+    assert epochs[:5] != epochs[5:]
+
+
+def test_divergence_is_a_value_and_stops_training_and_inference():
+    Fake.nan_at = 3
+    train, bench = _cfgs()
+    m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
+    assert m.training.divergence is not None and m.training.divergence.epoch == 3
+    assert "epoch 3" in m.training.divergence.reason
+    assert len(m.training.epoch_times_s) == 1  # no second repeat after a divergence
+    assert m.accuracy.test_accuracy is None and m.inference is None
+
+
+def test_time_to_target_is_the_first_epoch_that_reaches_it():
+    train, bench = _cfgs(target_accuracy=0.5)
+    m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
+    assert m.training.target.epochs_to_target == 2  # 3 of 6 right at epoch 2
+    assert m.training.target.target_reached_in_repeats == "2/2"
+
+
+def test_compiling_trainers_compile_every_batch_shape_before_the_timed_runs():
+    train, bench = _cfgs()
+    m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes, compiles=True)
+    assert Fake.calls[2] == ("warm_up", (4, 2))  # 10 samples: batches of 4 and a rest of 2
+    assert m.compile_time_s is not None and m.compile_time_s >= 0
+
+
+def test_memory_pass_runs_one_untimed_epoch_from_a_fresh_trainer():
+    train, bench = _cfgs(memory_probe=True, repeats=1)
+    m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
+    assert m.memory is not None and m.memory.peak_rss_mb > 0
+    builds = [c for c in Fake.calls if c[0] == "build"]
+    assert len(builds) == 3  # priming, memory pass, the timed run
+    assert len(m.training.epoch_times_s[0]) == 5  # the untimed epochs are not in the samples
