@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from nnbench.report import compare, html, plots
 from nnbench.report.collect import collect
-from nnbench.report.tables import summary_markdown
+from nnbench.report.tables import DEFAULT_PAIR, summary_markdown
 
 
 def _write(path: Path, text: str) -> None:
@@ -30,7 +31,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def report(run_dirs: list[Path], out: Path, progress: bool = True,
-           small: bool = False) -> list[Path]:
+           small: bool = False, pair: tuple[str, str] = DEFAULT_PAIR) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     collection = collect(run_dirs, exclude=[out], progress=progress)
     frame = collection.frame
@@ -43,8 +44,9 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
     makers = [
         (plots.comparison_summary, frame, "comparison_summary.png"),
         (plots.scaling, frame, "scaling.png"),
-        (plots.loss_curves, collection.records, "loss_curves.png"),
-        (plots.confusion_matrices, collection.records, "confusion_matrices.png"),
+        (functools.partial(plots.loss_curves, pair=pair), collection.records, "loss_curves.png"),
+        (functools.partial(plots.confusion_matrices, pair=pair), collection.records,
+         "confusion_matrices.png"),
     ]
     figures = []
     for make, data, name in makers:
@@ -58,15 +60,17 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
             continue
         if figure is not None:
             figures.append(figure)
-    _write(out / "summary.md", summary_markdown(collection, [f.name for f in figures]))
+    _write(out / "summary.md", summary_markdown(collection, [f.name for f in figures], pair))
     written += [*figures, out / "summary.md"]
     if not small:
-        _write(out / "report.html", html.render(collection, figures))
+        _write(out / "report.html", html.render(collection, figures, pair))
         written.append(out / "report.html")
     print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
-          f"{len(collection.incomplete)} incomplete -> {out}")
+          f"{len(collection.invalid)} invalid, {len(collection.incomplete)} incomplete -> {out}")
     for item in collection.unreadable:
         print(f"unreadable: {item['path']}: {item['error']}", file=sys.stderr)
+    for item in collection.invalid:
+        print(f"invalid: {item['path']}: {item['error']}", file=sys.stderr)
     return written
 
 
@@ -80,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidate", type=Path, help="runs compared with the baseline")
     parser.add_argument("--alpha", type=float, default=0.002)
     parser.add_argument("--min-change", type=float, default=0.10)
+    parser.add_argument("--pair", default=",".join(DEFAULT_PAIR), metavar="A,B",
+                        help="the two frameworks whose ratio the tables show "
+                             "(default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--small", action="store_true",
                         help="only results.csv, summary.md and the figures (for committing)")
@@ -88,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
                if p is not None and not p.exists()]
     if missing:
         print(f"nnbench.report: error: no such folder: {missing[0]}", file=sys.stderr)
+        return 2
+    pair = tuple(name.strip() for name in args.pair.split(","))
+    if len(pair) != 2 or not all(pair) or pair[0] == pair[1]:
+        print(f"nnbench.report: error: --pair={args.pair!r} must name two different frameworks, "
+              f"e.g. numpy,torch", file=sys.stderr)
         return 2
     if (args.baseline is None) != (args.candidate is None):
         print("nnbench.report: error: --baseline and --candidate go together", file=sys.stderr)
@@ -102,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         _write(args.out / "compare.md", text + "\n")
         return 0
-    report(args.run_dirs, args.out, progress=not args.no_progress, small=args.small)
+    report(args.run_dirs, args.out, progress=not args.no_progress, small=args.small,
+           pair=pair)
     return 0
 
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from nnbench.record import label_variants
+from nnbench.record import RESULT_FILE, checked, label_variants
 
-RESULT_FILE = "result.json"
 # One configuration = everything but the framework and device that are compared across it.
 CONFIG_KEYS = ["experiment_name", "dataset", "arch", "precision", "loss", "batch_size", "epochs",
                "lr", "init"]
@@ -24,6 +23,7 @@ NESTED = {"config", "environment", "loss_history", "epoch_times_s", "confusion_m
 class Collection:
     records: list[dict] = field(default_factory=list)
     unreadable: list[dict] = field(default_factory=list)  # {"path", "error"}
+    invalid: list[dict] = field(default_factory=list)  # read, but not a valid record
     incomplete: list[str] = field(default_factory=list)  # job folders with no result
 
     @property
@@ -87,10 +87,12 @@ def collect(roots: list[str | Path], exclude: list[Path] | None = None,
                      leave=False):
         try:
             record = json.loads(path.read_text())
-            if not isinstance(record, dict) or "status" not in record:
-                raise ValueError("not a result record (no 'status')")
         except (OSError, UnicodeDecodeError, ValueError) as err:
             out.unreadable.append({"path": str(path), "error": f"{type(err).__name__}: {err}"})
+            continue
+        record, wrong = checked(record)  # against the record schema, before any use
+        if wrong is not None:
+            out.invalid.append({"path": str(path), "error": wrong})
             continue
         record["result_file"] = str(path)
         out.records.append(label_variants(record))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from nnbench.report.collect import Collection
-from nnbench.report.tables import PARALLEL_NOTE, headline, sections
+from nnbench.report.tables import DEFAULT_PAIR, PARALLEL_NOTE, headline, sections
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -60,7 +60,8 @@ def _figure(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
-def render(collection: Collection, figures: list[Path]) -> str:
+def render(collection: Collection, figures: list[Path],
+           pair: tuple[str, str] = DEFAULT_PAIR) -> str:
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>nnbench report</title>",
              f"<style>{STYLE}</style></head><body>", "<h1>nnbench report</h1>",
              f"<p>{html.escape(headline(collection))}</p>"]
@@ -71,7 +72,7 @@ def render(collection: Collection, figures: list[Path]) -> str:
         parts.append("<h2>Figures</h2>")
         for fig in figures:
             parts += [f"<h3>{html.escape(fig.stem.replace('_', ' '))}</h3>", _figure(fig)]
-    for level, title, table in sections(collection):
+    for level, title, table in sections(collection, pair):
         parts.append(f"<h{level}>{html.escape(title)}</h{level}>")
         if table is not None:
             parts.append(_table(table))

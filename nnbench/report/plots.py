@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from nnbench.report.collect import CONFIG_KEYS  # noqa: E402
-from nnbench.report.tables import latest_ok  # noqa: E402
+from nnbench.report.tables import DEFAULT_PAIR, latest_ok  # noqa: E402
 
 COLORS = {("numpy", "cpu"): "#1f77b4", ("torch", "cpu"): "#ff7f0e",
           ("torch", "cuda"): "#d62728", ("numpy", "cuda"): "#2ca02c",
@@ -137,8 +137,10 @@ def scaling(frame: pd.DataFrame, path: Path) -> Path | None:
     return _save(fig, path, 110)
 
 
-def _pairs_by_config(records: list[dict], need: str) -> list[tuple[dict, dict]]:
-    """(numpy record, torch record) per configuration, on the same device where possible."""
+def _pairs_by_config(records: list[dict], need: str,
+                     pair: tuple[str, str]) -> list[tuple[dict, dict]]:
+    """(first record, second record) of the pair per configuration, on the same device where
+    possible."""
     by_key: dict[tuple, dict[str, dict]] = {}
     for rec in latest_ok(records):
         if not rec.get(need):
@@ -148,11 +150,13 @@ def _pairs_by_config(records: list[dict], need: str) -> list[tuple[dict, dict]]:
         current = slot.get(rec["framework"])
         if current is None or rec.get("device") == "cpu":
             slot[rec["framework"]] = rec
-    return [(s["numpy"], s["torch"]) for s in by_key.values() if "numpy" in s and "torch" in s]
+    first, second = pair
+    return [(s[first], s[second]) for s in by_key.values() if first in s and second in s]
 
 
-def loss_curves(records: list[dict], path: Path) -> Path | None:
-    pairs = _pairs_by_config(records, "loss_history")[:MAX_CONFIGS]
+def loss_curves(records: list[dict], path: Path,
+                pair: tuple[str, str] = DEFAULT_PAIR) -> Path | None:
+    pairs = _pairs_by_config(records, "loss_history", pair)[:MAX_CONFIGS]
     if not pairs:
         return None
     # at least two panels wide, so that the title fits over a single pair
@@ -164,8 +168,8 @@ def loss_curves(records: list[dict], path: Path) -> Path | None:
         n = min(a.size, b.size)
         epochs = np.arange(1, n + 1)
         top, bottom = axes[0, col], axes[1, col]
-        top.plot(epochs, a[:n], color=_color("numpy", np_rec["device"]), label="numpy")
-        top.plot(epochs, b[:n], "--", color=_color("torch", torch_rec["device"]), label="torch")
+        top.plot(epochs, a[:n], color=_color(pair[0], np_rec["device"]), label=pair[0])
+        top.plot(epochs, b[:n], "--", color=_color(pair[1], torch_rec["device"]), label=pair[1])
         top.set_yscale("log")
         top.set_title(_label(np_rec).replace("\n", " "), fontsize=9)
         top.legend(fontsize=8)
@@ -179,19 +183,20 @@ def loss_curves(records: list[dict], path: Path) -> Path | None:
         bottom.grid(alpha=0.3)
         if col == 0:
             top.set_ylabel("training loss")
-            bottom.set_ylabel("|numpy - torch|\n(0 drawn at 1e-18)")
+            bottom.set_ylabel(f"|{pair[0]} - {pair[1]}|\n(0 drawn at 1e-18)")
     fig.suptitle("Loss curves from the same start and batches; below, how far they drift apart")
     return _save(fig, path, 110)
 
 
-def confusion_matrices(records: list[dict], path: Path) -> Path | None:
-    pairs = [p for p in _pairs_by_config(records, "confusion_matrix")
+def confusion_matrices(records: list[dict], path: Path,
+                       pair: tuple[str, str] = DEFAULT_PAIR) -> Path | None:
+    pairs = [p for p in _pairs_by_config(records, "confusion_matrix", pair)
              if len(p[0]["confusion_matrix"]) <= 20][:4]
     if not pairs:
         return None
     fig, axes = plt.subplots(len(pairs), 2, figsize=(11, 5 * len(pairs)), squeeze=False)
-    for row, pair in enumerate(pairs):
-        for col, rec in enumerate(pair):
+    for row, both in enumerate(pairs):
+        for col, rec in enumerate(both):
             ax = axes[row, col]
             cm = np.asarray(rec["confusion_matrix"])
             k = cm.shape[0]

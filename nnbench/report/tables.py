@@ -7,7 +7,11 @@ import pandas as pd
 
 from nnbench.report.collect import CONFIG_KEYS, Collection
 
-# (column, title, how to compare numpy with torch); all lower-is-better but accuracy
+# The two frameworks whose ratio the tables show: the question nnbench exists to answer. Any
+# other pair can be asked for (python -m nnbench.report --pair A,B).
+DEFAULT_PAIR = ("numpy", "torch")
+
+# (column, title, how to compare the pair); all lower-is-better but accuracy
 METRICS = [
     ("train_time_per_epoch_s", "Training time per epoch (s, median of timed epochs)", "ratio"),
     ("inference_latency_per_sample_s", "Inference latency per sample (s, whole test set per call)",
@@ -70,7 +74,8 @@ def _cells(group: pd.DataFrame, metric: str) -> tuple[dict[tuple[str, str], str 
     return cells, shared
 
 
-def comparison(frame: pd.DataFrame, metric: str, compare: str | None) -> pd.DataFrame:
+def comparison(frame: pd.DataFrame, metric: str, compare: str | None,
+               pair: tuple[str, str] = DEFAULT_PAIR) -> pd.DataFrame:
     keys = config_columns(frame)
     pairs = sorted({(f, d) for f, d in zip(frame["framework"], frame["device"], strict=True)},
                    key=lambda p: (p[1], p[0]))
@@ -81,17 +86,17 @@ def comparison(frame: pd.DataFrame, metric: str, compare: str | None) -> pd.Data
             continue
         values = key if isinstance(key, tuple) else (key,)
         row = {k: _key_text(k, v) for k, v in zip(keys, values, strict=True)}
-        for pair in pairs:
-            value = cells.get(pair, "")
+        for column in pairs:
+            value = cells.get(column, "")
             text = value if isinstance(value, str) else _fmt(value)
-            row[f"{pair[0]} {pair[1]}"] = text + (PARALLEL_MARK if pair in shared else "")
+            row[f"{column[0]} {column[1]}"] = text + (PARALLEL_MARK if column in shared else "")
         for device in sorted({d for _, d in pairs}):
-            a, b = cells.get(("numpy", device)), cells.get(("torch", device))
+            a, b = cells.get((pair[0], device)), cells.get((pair[1], device))
             if compare and isinstance(a, float) and isinstance(b, float) and b:
                 if compare == "ratio":
-                    row[f"numpy/torch {device}"] = f"{a / b:.2f}x"
+                    row[f"{pair[0]}/{pair[1]} {device}"] = f"{a / b:.2f}x"
                 else:
-                    row[f"numpy-torch {device}"] = f"{a - b:+.4f}"
+                    row[f"{pair[0]}-{pair[1]} {device}"] = f"{a - b:+.4f}"
         rows.append(row)
     return pd.DataFrame(rows).fillna("")  # no ratio where a side did not run
 
@@ -127,6 +132,9 @@ def not_ok(collection: Collection) -> pd.DataFrame:
                          "reason": r.get("reason"), "where": r.get("result_file")})
     for item in collection.unreadable:
         rows.append({"status": "unreadable", "reason": item["error"], "where": item["path"]})
+    for item in collection.invalid:
+        rows.append({"status": "invalid", "reason": f"not a valid record: {item['error']}",
+                     "where": item["path"]})
     for folder in collection.incomplete:
         rows.append({"status": "incomplete", "reason": "job folder without result.json "
                      "(killed or still running)", "where": folder})
@@ -173,11 +181,13 @@ def headline(collection: Collection) -> str:
     counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
     parts = [f"{n} {s}" for s, n in sorted(counts.items())]
     parts += [f"{len(collection.unreadable)} unreadable"] if collection.unreadable else []
+    parts += [f"{len(collection.invalid)} invalid"] if collection.invalid else []
     parts += [f"{len(collection.incomplete)} incomplete"] if collection.incomplete else []
     return f"{len(frame)} result records: {', '.join(parts) or 'none'}."
 
 
-def sections(collection: Collection) -> list[tuple[int, str, pd.DataFrame | None]]:
+def sections(collection: Collection, pair: tuple[str, str] = DEFAULT_PAIR
+             ) -> list[tuple[int, str, pd.DataFrame | None]]:
     """(heading level, title, table or None for a bare heading) in report order; shared by
     summary.md and report.html."""
     frame = collection.frame
@@ -187,7 +197,7 @@ def sections(collection: Collection) -> list[tuple[int, str, pd.DataFrame | None
             out.append((2, f"Experiment: {experiment}", None))
             for metric, title, compare in METRICS:
                 if metric in part and part[metric].notna().sum() > 0:
-                    out.append((3, title, comparison(part, metric, compare)))
+                    out.append((3, title, comparison(part, metric, compare, pair)))
     checks = gradient_checks(collection.records)
     if not checks.empty:
         out.append((2, "Gradients: hand-derived NumPy against torch autograd (max relative "
@@ -205,12 +215,13 @@ def sections(collection: Collection) -> list[tuple[int, str, pd.DataFrame | None
     return out
 
 
-def summary_markdown(collection: Collection, figures: list[str]) -> str:
+def summary_markdown(collection: Collection, figures: list[str],
+                     pair: tuple[str, str] = DEFAULT_PAIR) -> str:
     lines = ["# nnbench report", "", headline(collection), ""]
     frame = collection.frame
     if "exclusive" in frame and (frame["exclusive"] == False).any():  # noqa: E712
         lines += [PARALLEL_NOTE, ""]
-    for level, title, table in sections(collection):
+    for level, title, table in sections(collection, pair):
         lines += [f"{'#' * level} {title}", ""]
         if table is not None:
             lines += [table.to_markdown(index=False) if not table.empty else "_none_", ""]
