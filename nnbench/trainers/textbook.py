@@ -1,0 +1,78 @@
+"""The textbook NumPy MLP (``nnbench.textbook_mlp``) as a trainer: the baseline the seeds write.
+
+Parameters in a dict, samples as columns, a new array for every operation, float64 ReLU masks
+and the loss as ``log(p + eps)``: what ``make bench-numpy`` measures nnbench's network against,
+and, as ``framework=textbook``, a contender of its own. It trains ReLU networks with a sigmoid
+output and binary cross-entropy, or a softmax output and cross-entropy, on the CPU.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from nnbench.errors import ConfigError
+from nnbench.params import Params
+from nnbench.precision import Precision
+from nnbench.spec import ModelSpec, predicted_classes
+from nnbench.textbook_mlp import TextbookMLP
+from nnbench.trainers.base import MatmulKernel, Options, Trainer
+from nnbench.trainers.numpy import NumpyTrainer
+
+OUTPUTS = {"bce": "sigmoid", "cross_entropy": "softmax"}
+
+
+class TextbookTrainer(Trainer):
+    name = "textbook"
+    optimizer_name: ClassVar[str] = "gradient descent (new arrays every step)"
+
+    @classmethod
+    def skip_reason(cls, device: str, precision: Precision) -> str | None:
+        if device != "cpu":
+            return "the textbook MLP is plain NumPy: it runs on the CPU only"
+        if precision.name not in ("float32", "float64"):
+            return f"precision={precision.name}: the textbook MLP computes in float32 or float64"
+        return None
+
+    @classmethod
+    def matmul_kernel(cls, n: int, dtype: str, device: str, tf32: bool) -> MatmulKernel:
+        return NumpyTrainer.matmul_kernel(n, dtype, device, tf32)  # the same np.matmul
+
+    def __init__(self, spec: ModelSpec, params: Params, precision: Precision | str, device: str,
+                 lr: float, options: Options | None = None):
+        super().__init__(spec, params, precision, device, lr, options)
+        if set(spec.activations[:-1]) - {"relu"} or OUTPUTS.get(spec.loss) != \
+                spec.output_activation:
+            raise ConfigError("framework=textbook trains ReLU networks with a sigmoid output and "
+                              "train.loss=bce, or a softmax output and train.loss=cross_entropy")
+        self.model = TextbookMLP(params, self.precision.param_dtype)
+
+    def set_train_data(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.model.set_train_data(x, y)
+        self.x, self.y = self.model.x, self.model.y  # samples as columns
+
+    def train_epoch(self, perm: np.ndarray | None, batch_size: int | None) -> float:
+        n = self.x.shape[1]
+        step = n if batch_size is None else batch_size
+        model, total = self.model, 0.0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for start in range(0, n, step):
+                cols = slice(start, start + step) if perm is None else perm[start:start + step]
+                model.x, model.y = self.x[:, cols], self.y[:, cols]
+                total += model.train_epoch(self.lr) * model.x.shape[1]
+        model.x, model.y = self.x, self.y
+        return total / n
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x.T, dtype=self.model.dtype)
+
+    def infer(self, prepared: np.ndarray) -> np.ndarray:
+        return self.model.forward(prepared)[0]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return predicted_classes(self.infer(self.prepare(x)).T)
+
+    def numpy_params(self) -> Params:
+        return {k: (v.reshape(-1) if k.startswith("b") else v).copy()
+                for k, v in self.model.params.items()}
