@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install run test report reference lint clean bench-scaling bench-overhead bench-numpy test-cuda
+.PHONY: install run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy test-cuda
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ run: $(STAMP)
 ## test: the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## test-fast: the suite without the slow end-to-end tests (whole sweeps, real data), for the edit loop
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
 
 ## test-cuda: only the CUDA tests (torch precisions, TF32, compile, CuPy), on a GPU host
 test-cuda: $(STAMP)

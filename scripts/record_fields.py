@@ -1,0 +1,45 @@
+"""Print the result record's fields as a Markdown table, from the schema in nnbench/record.py.
+
+The README's field table is this output; a test keeps the two the same. With --json, print the
+JSON Schema instead (for other tools that read result.json).
+
+    python scripts/record_fields.py [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+
+from nnbench.record import Record
+
+
+def _type(annotation: object) -> str:
+    text = str(annotation).replace("typing.", "").replace("nnbench.record.", "")
+    text = re.sub(r"<class '([\w.]+)'>", r"\1", text)
+    return text.replace("Literal['ok', 'skipped', 'diverged', 'oom', 'failed']", "status")
+
+
+def table() -> str:
+    lines = ["| field | type | meaning |", "|---|---|---|"]
+    for name, info in Record.model_fields.items():
+        kind = _type(info.annotation).replace("|", "or")
+        lines.append(f"| `{name}` | {kind} | {info.description or ''} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the JSON Schema")
+    args = parser.parse_args()
+    if args.json:
+        json.dump(Record.model_json_schema(), sys.stdout, indent=1)
+        print()
+    else:
+        print(table())
+
+
+if __name__ == "__main__":
+    main()
