@@ -3,9 +3,9 @@
 Where the files come from, in order: ``data_dir`` as torchvision lays it out
 (``<data_dir>/<Class>/raw/train-images-idx3-ubyte``, ...); torchvision's download; the four IDX
 files (gzipped or not) in ``source_dir``, unpacked into that layout. Nothing enters ``data_dir``
-until it is whole: downloads land in a temporary folder first, unpacked files are checked and
-then renamed into place. Preprocessed float32 arrays are cached per dataset and normalization,
-so a sweep decodes the IDX files once.
+until it is whole: downloads land in a temporary folder first, unpacked files are checked while
+they are copied and then renamed into place (``nnbench.files``). Preprocessed float32 arrays are
+cached per dataset and normalization, so a sweep decodes the IDX files once.
 """
 
 from __future__ import annotations
@@ -13,17 +13,24 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
 import struct
-import tempfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from omegaconf import DictConfig
 
 from nnbench.config import ConfigError
 from nnbench.data import DataError, Dataset
+from nnbench.files import (
+    TEMP_PREFIX,
+    atomic_write,
+    remove_stale_temporaries,
+    temporary_folder,
+)
 
 FILES = (
     "train-images-idx3-ubyte",
@@ -73,34 +80,42 @@ def shape(cfg: DictConfig) -> tuple[int, int]:
     return N_FEATURES, N_CLASSES
 
 
+def _read_header(read: Callable[[int], bytes], where: str,
+                 expected_magic: int) -> tuple[bytes, tuple[int, ...]]:
+    """An IDX header's bytes and dimensions, from ``read``; ``where`` names the file."""
+    header = read(4)
+    if len(header) < 4:
+        raise DataError(f"{where} is empty or truncated: no IDX header")
+    magic = struct.unpack(">I", header)[0]
+    if magic != expected_magic:
+        raise DataError(
+            f"{where} is not the expected IDX file: magic number 0x{magic:08x}, "
+            f"expected 0x{expected_magic:08x}"
+        )
+    ndim = magic & 0xFF
+    dims_raw = read(4 * ndim)
+    if len(dims_raw) < 4 * ndim:
+        raise DataError(f"{where} is truncated inside its IDX header")
+    return header + dims_raw, struct.unpack(f">{ndim}I", dims_raw)
+
+
+def _size_error(where: str, dims: tuple[int, ...], size: int, unpacked: bool = False) -> str:
+    expected = 4 + 4 * len(dims) + int(np.prod(dims))
+    has = f"it holds {size} bytes uncompressed" if unpacked else f"the file has {size} bytes"
+    return (f"{where} is truncated or corrupted: its header promises {'x'.join(map(str, dims))} "
+            f"({expected} bytes), {has}")
+
+
 def check_idx(path: Path, expected_magic: int) -> tuple[int, ...]:
     """Read an IDX header and make sure the file holds exactly the bytes the header promises."""
     try:
         with open(path, "rb") as f:
-            header = f.read(4)
-            if len(header) < 4:
-                raise DataError(f"{path} is empty or truncated: no IDX header")
-            magic = struct.unpack(">I", header)[0]
-            if magic != expected_magic:
-                raise DataError(
-                    f"{path} is not the expected IDX file: magic number 0x{magic:08x}, "
-                    f"expected 0x{expected_magic:08x}"
-                )
-            ndim = magic & 0xFF
-            dims_raw = f.read(4 * ndim)
+            header, dims = _read_header(f.read, str(path), expected_magic)
+        size = path.stat().st_size
     except OSError as err:
         raise DataError(f"cannot read {path}: {err.strerror or err}") from None
-    if len(dims_raw) < 4 * ndim:
-        raise DataError(f"{path} is truncated inside its IDX header")
-    dims = struct.unpack(f">{ndim}I", dims_raw)
-    expected = 4 + 4 * ndim + int(np.prod(dims))
-    size = path.stat().st_size
-    if size != expected:
-        shape_text = "x".join(map(str, dims))
-        raise DataError(
-            f"{path} is truncated or corrupted: its header promises {shape_text} "
-            f"({expected} bytes), the file has {size} bytes"
-        )
+    if size != len(header) + int(np.prod(dims)):
+        raise DataError(_size_error(str(path), dims, size))
     return dims
 
 
@@ -126,9 +141,7 @@ def _have_raw(raw: Path) -> bool:
 def _download(tv_name: str, data_dir: Path, raw: Path) -> None:
     """torchvision's download into a scratch folder; the files move into data_dir only when all
     four arrived and unpacked."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=data_dir))
-    try:
+    with temporary_folder(data_dir, "download") as scratch:
         _tv_class(tv_name)(str(scratch), train=True, download=True)
         fetched = _raw_folder(scratch, tv_name)
         for name in FILES:
@@ -136,11 +149,45 @@ def _download(tv_name: str, data_dir: Path, raw: Path) -> None:
         raw.mkdir(parents=True, exist_ok=True)
         for name in FILES:
             os.replace(fetched / name, raw / name)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _unpack_from_source(source: Path, raw: Path) -> None:
+def _copy_idx(src: Path, fout: IO[bytes], expected_magic: int) -> None:
+    """Copy (gunzipping a .gz) one IDX file into ``fout``, checking it on the way: the magic
+    number, and exactly the bytes its header promises. Any fault reading it is a DataError
+    naming ``src``."""
+    gz = src.suffix == ".gz"
+
+    def fail(problem: str) -> DataError:
+        return DataError(f"cannot use {src}: {problem}")
+
+    def read(n: int) -> bytes:
+        try:
+            return fin.read(n)
+        except gzip.BadGzipFile as err:
+            raise fail(f"not a valid gzip file ({err})") from None
+        except EOFError:
+            raise fail("truncated gzip data (it ends before its end-of-stream marker)") from None
+        except zlib.error as err:
+            raise fail(f"corrupt gzip data ({err})") from None
+        except OSError as err:
+            raise fail(err.strerror or str(err)) from None
+
+    try:
+        fin = gzip.open(src, "rb") if gz else open(src, "rb")
+    except OSError as err:
+        raise fail(err.strerror or str(err)) from None
+    with fin:
+        header, dims = _read_header(read, str(src), expected_magic)
+        fout.write(header)
+        body = 0
+        while chunk := read(1 << 20):
+            body += len(chunk)
+            fout.write(chunk)
+    if body != int(np.prod(dims)):
+        raise DataError(_size_error(str(src), dims, len(header) + body, unpacked=gz))
+
+
+def _unpack_from_source(source: Path, raw: Path, data_dir: Path) -> None:
     """Copy (and gunzip) the four IDX files from source into raw, each checked before renaming.
 
     Debian's dataset-fashion-mnist recompressed the .gz files, so their md5 differs from the
@@ -155,19 +202,14 @@ def _unpack_from_source(source: Path, raw: Path) -> None:
     missing = [name for name in FILES if name not in found]
     if missing:
         raise DataError(f"source_dir {source} lacks {', '.join(missing)} (.gz or not)")
-    raw.mkdir(parents=True, exist_ok=True)
     for name, src in found.items():
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}-", dir=raw)
+        target = raw / name
         try:
-            opener = gzip.open if src.suffix == ".gz" else open
-            with opener(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
-                shutil.copyfileobj(fin, fout, length=1 << 20)
-            check_idx(Path(tmp), _magic(name))
-            os.replace(tmp, raw / name)
-        except (OSError, EOFError, gzip.BadGzipFile, DataError) as err:
-            Path(tmp).unlink(missing_ok=True)
-            detail = str(err).replace(tmp, "unpacked copy")
-            raise DataError(f"cannot use {src}: {detail}") from None
+            raw.mkdir(parents=True, exist_ok=True)
+            atomic_write(target, lambda f, src=src, name=name: _copy_idx(src, f, _magic(name)))
+        except OSError as err:  # writing: reading faults are DataErrors naming the source
+            raise DataError(f"dataset.data_dir={data_dir}: cannot write {target} "
+                            f"({err.strerror or err})") from None
 
 
 def _download_error(err: Exception) -> str:
@@ -195,7 +237,7 @@ def ensure_raw(cfg: DictConfig, tv_name: str) -> Path:
     if cfg.source_dir:
         source = Path(cfg.source_dir).expanduser()
         if source.is_dir():
-            _unpack_from_source(source, raw)
+            _unpack_from_source(source, raw, data_dir)
             return raw
         tried.append(f"source_dir {source} does not exist")
     else:
@@ -249,7 +291,23 @@ def _decode(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
 ARRAYS = ("x_train", "y_train", "x_test", "y_test", "classes")
 
 
+# Temporaries that earlier versions made with tempfile.mkstemp (no pid in the name): removed
+# once they are STALE_AFTER_S old.
+_LEGACY_TEMPORARIES = {"cache": (".cache-",), "raw": tuple(f".{name}-" for name in FILES),
+                       "data_dir": (".download-",)}
+
+
+def _remove_stale_temporaries(cfg: DictConfig, tv_name: str) -> None:
+    """What writers killed outright (SIGKILL, power loss) left in this dataset's folders."""
+    data_dir = Path(cfg.data_dir).expanduser()
+    for folder, legacy in ((data_dir, "data_dir"), (_raw_folder(data_dir, tv_name), "raw"),
+                           (_cache_path(cfg).parent, "cache")):
+        for prefix in (TEMP_PREFIX, *_LEGACY_TEMPORARIES[legacy]):
+            remove_stale_temporaries(folder, prefix)
+
+
 def _cached_arrays(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
+    _remove_stale_temporaries(cfg, tv_name)
     path = _cache_path(cfg)
     if path.is_file():
         try:
@@ -259,14 +317,7 @@ def _cached_arrays(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
             path.unlink(missing_ok=True)  # a damaged cache is rebuilt, never trusted
     arrays = _decode(cfg, tv_name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cache-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.savez(f, **arrays))
     return arrays
 
 
