@@ -1,9 +1,12 @@
-"""Half-written files in the data layer, each fault injected for real."""
+"""Damaged caches, half-written files and unusable folders, each fault injected for real."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -13,6 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_files import dead_pid, temporary_of
 from test_idx_images import FILES, files_under, mnist_cfg, write_idx_set
@@ -34,6 +38,72 @@ def umask_022():
     old = os.umask(0o022)
     yield
     os.umask(old)
+
+
+# --- the dataset cache -----------------------------------------------------------------------
+
+def test_truncated_cache_is_rebuilt_and_the_warning_names_it(tmp_path):
+    write_idx_set(tmp_path / "src", gz=True)
+    cfg = mnist_cfg(tmp_path)
+    first = load(cfg)
+    cache = idx_images._cache_path(cfg)
+    cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])
+    with pytest.warns(CacheWarning) as caught:
+        again = load(cfg)
+    (message,) = [str(w.message) for w in caught]
+    assert str(cache) in message and "damaged cache" in message and "\n" not in message
+    np.testing.assert_array_equal(again.x_train, first.x_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # rebuilt whole: trusted from now on
+        np.testing.assert_array_equal(load(cfg).y_test, first.y_test)
+
+
+def _good_arrays(cfg) -> dict:
+    with np.load(idx_images._cache_path(cfg)) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+@pytest.mark.parametrize("damage", [
+    "x_train float64", "x_train 783 columns", "y_test int32", "y_train too short",
+    "label 10", "classes missing", "extra array", "nan feature", "object classes", "empty file",
+    "a pipe",
+])
+def test_cache_with_wrong_arrays_is_discarded_and_rebuilt(tmp_path, damage):
+    write_idx_set(tmp_path / "src", gz=False)
+    cfg = mnist_cfg(tmp_path)
+    first = load(cfg)
+    arrays = _good_arrays(cfg)
+    if damage == "x_train float64":
+        arrays["x_train"] = arrays["x_train"].astype(np.float64)
+    elif damage == "x_train 783 columns":
+        arrays["x_train"] = arrays["x_train"][:, :783]
+    elif damage == "y_test int32":
+        arrays["y_test"] = arrays["y_test"].astype(np.int32)
+    elif damage == "y_train too short":
+        arrays["y_train"] = arrays["y_train"][:-1]
+    elif damage == "label 10":
+        arrays["y_train"][0] = 10
+    elif damage == "classes missing":
+        del arrays["classes"]
+    elif damage == "extra array":
+        arrays["extra"] = np.zeros(3)
+    elif damage == "nan feature":
+        arrays["x_test"][0, 0] = np.nan
+    elif damage == "object classes":
+        arrays["classes"] = np.array(list(arrays["classes"]), dtype=object)
+    cache = idx_images._cache_path(cfg)
+    if damage == "empty file":
+        cache.write_bytes(b"")
+    elif damage == "a pipe":  # reading it would block forever
+        cache.unlink()
+        os.mkfifo(cache)
+    else:
+        np.savez(cache, **arrays)
+    with pytest.warns(CacheWarning, match=re.escape(str(cache))):
+        ds = load(cfg)
+    np.testing.assert_array_equal(ds.x_train, first.x_train)
+    np.testing.assert_array_equal(ds.y_train, first.y_train)
+    assert set(_good_arrays(cfg)) == set(idx_images.ARRAYS)  # rewritten
 
 
 # --- half-written files ----------------------------------------------------------------------
@@ -127,3 +197,82 @@ def test_dataset_files_get_the_umask_default_mode(tmp_path, umask_022):
     load(cfg)
     made = [idx_images._cache_path(cfg)] + [tmp_path / "data/MNIST/raw" / n for n in FILES]
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in made} == {"0o644"}
+
+
+# --- unusable data_dir -----------------------------------------------------------------------
+
+READ_ONLY_LOAD = textwrap.dedent("""
+    import json, sys, warnings
+    from omegaconf import OmegaConf
+    from nnbench.data import DataError, checked_config, load
+
+    cfg = checked_config(OmegaConf.create(json.loads(sys.argv[1])))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ds = load(cfg)
+            out = {"n_train": int(ds.x_train.shape[0])}
+        except DataError as err:
+            out = {"error": str(err)}
+    out["warnings"] = [f"{w.category.__name__}: {w.message}" for w in caught]
+    print(json.dumps(out))
+""")
+
+
+def load_read_only(data_dir: Path, **cfg) -> dict:
+    """Load, in a child process, with ``data_dir`` (and everything in it) read-only to it: its
+    folders lose write permission, and root's child drops the capabilities that override
+    permission bits (as a root-squashed NFS client or a plain user would have it)."""
+    for sub in [data_dir, *data_dir.rglob("*")]:
+        if sub.is_dir():
+            sub.chmod(0o555)
+    base = {"name": "mnist", "data_dir": str(data_dir), "download": False}
+    command = [sys.executable, "-c", READ_ONLY_LOAD, json.dumps({**base, **cfg})]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: cannot make a folder read-only")
+        command = [setpriv, "--bounding-set=-dac_override,-dac_read_search,-fowner", *command]
+    try:
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    finally:
+        for sub in [data_dir, *data_dir.rglob("*")]:
+            if sub.is_dir():
+                sub.chmod(0o755)  # so that pytest can clean up
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_read_only_data_dir_with_the_files_runs_without_a_cache_and_warns(tmp_path):
+    write_idx_set(tmp_path / "data" / "MNIST" / "raw", gz=False)
+    out = load_read_only(tmp_path / "data")
+    assert out.get("n_train") == 40, out
+    cache = tmp_path / "data" / "nnbench-cache"
+    (warning,) = out["warnings"]
+    assert warning.startswith("CacheWarning: cannot write the cache") and str(cache) in warning
+    assert not cache.exists() and temporaries(tmp_path / "data") == []
+
+
+def test_read_only_data_dir_without_the_files_is_one_line_naming_it(tmp_path):
+    write_idx_set(tmp_path / "src", gz=True)
+    (tmp_path / "data").mkdir()
+    out = load_read_only(tmp_path / "data", source_dir=str(tmp_path / "src"))
+    error = out["error"]
+    assert error.startswith(f"dataset.data_dir={tmp_path / 'data'} is not writable"), error
+    assert "\n" not in error and out["warnings"] == []
+
+
+@pytest.mark.parametrize("where", ["a file", "under /proc", "/proc itself"])
+def test_unusable_data_dir_is_one_line_naming_the_key_and_path(tmp_path, where):
+    write_idx_set(tmp_path / "src", gz=True)
+    data_dir = {"a file": tmp_path / "data.txt", "under /proc": Path("/proc/nnbench-data"),
+                "/proc itself": Path("/proc")}[where]
+    if where == "a file":
+        data_dir.write_text("not a folder")
+    with pytest.raises(DataError) as info:
+        load(mnist_cfg(tmp_path, data_dir=str(data_dir)))
+    message = str(info.value)
+    assert message.startswith(f"dataset.data_dir={data_dir} ") and "\n" not in message
+    expected = {"a file": "is not a folder", "under /proc": "cannot be created",
+                "/proc itself": "is not writable"}[where]
+    assert expected in message

@@ -6,6 +6,10 @@ files (gzipped or not) in ``source_dir``, unpacked into that layout. Nothing ent
 until it is whole: downloads land in a temporary folder first, unpacked files are checked while
 they are copied and then renamed into place (``nnbench.files``). Preprocessed float32 arrays are
 cached per dataset and normalization, so a sweep decodes the IDX files once.
+
+The cache is a convenience, never a reason to fail: one that cannot be read or does not hold
+what this module writes is discarded and rebuilt, and one that cannot be written (a read-only
+``data_dir``) is done without; each says so in a ``CacheWarning`` naming the file.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import gzip
 import hashlib
 import os
 import struct
+import tempfile
+import warnings
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +33,7 @@ from nnbench.config import ConfigError
 from nnbench.data import DataError, Dataset
 from nnbench.files import (
     TEMP_PREFIX,
+    CacheWarning,
     atomic_write,
     remove_stale_temporaries,
     temporary_folder,
@@ -219,12 +226,38 @@ def _download_error(err: Exception) -> str:
     return (causes or lines or [type(err).__name__])[0]
 
 
+def data_dir_of(cfg: DictConfig) -> Path:
+    """``dataset.data_dir``, which must be a folder if it exists (it is created when needed)."""
+    data_dir = Path(cfg.data_dir).expanduser()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataError(f"dataset.data_dir={data_dir} is not a folder (a file of that name "
+                        f"exists); pass a folder, which is created if it does not exist")
+    return data_dir
+
+
+def _check_writable(cfg: DictConfig, data_dir: Path, raw: Path) -> None:
+    """Fail early and plainly when data_dir lacks the files and cannot take them either."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"dataset.data_dir={data_dir} cannot be created "
+                        f"({err.strerror or err}) and {cfg.name} is not there") from None
+    try:
+        with tempfile.TemporaryFile(dir=data_dir):  # unnamed where the system allows
+            pass
+    except OSError as err:
+        raise DataError(f"dataset.data_dir={data_dir} is not writable ({err.strerror or err}) "
+                        f"and does not hold {cfg.name} ({raw} lacks its IDX files)") from None
+
+
 def ensure_raw(cfg: DictConfig, tv_name: str) -> Path:
     """The raw folder torchvision reads, filled from data_dir, the network or source_dir."""
-    data_dir = Path(cfg.data_dir).expanduser()
+    data_dir = data_dir_of(cfg)
     raw = _raw_folder(data_dir, tv_name)
     if _have_raw(raw):
         return raw
+    if cfg.download or cfg.source_dir:
+        _check_writable(cfg, data_dir, raw)
     tried = []
     if cfg.download:
         try:
@@ -239,7 +272,8 @@ def ensure_raw(cfg: DictConfig, tv_name: str) -> Path:
         if source.is_dir():
             _unpack_from_source(source, raw, data_dir)
             return raw
-        tried.append(f"source_dir {source} does not exist")
+        tried.append(f"source_dir {source} " +
+                     ("is not a folder" if source.exists() else "does not exist"))
     else:
         tried.append("no dataset.source_dir is set")
     raise DataError(
@@ -306,18 +340,80 @@ def _remove_stale_temporaries(cfg: DictConfig, tv_name: str) -> None:
             remove_stale_temporaries(folder, prefix)
 
 
+class _BadCache(Exception):
+    """The cache file reads, but does not hold what ``_decode`` makes; the message says how."""
+
+
+def _valid_cache(arrays: dict[str, np.ndarray]) -> None:
+    """Raise _BadCache saying what is wrong unless ``arrays`` is what ``_decode`` makes."""
+    if set(arrays) != set(ARRAYS):
+        raise _BadCache(f"holds arrays {sorted(arrays)}, expected {sorted(ARRAYS)}")
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.float32 or x.ndim != 2 or x.shape[1] != N_FEATURES or not len(x):
+            raise _BadCache(f"x_{split} is {x.dtype} {x.shape}, expected float32 (n, "
+                            f"{N_FEATURES})")
+        if y.dtype != np.int64 or y.shape != (x.shape[0],):
+            raise _BadCache(f"y_{split} is {y.dtype} {y.shape}, expected int64 "
+                            f"({x.shape[0]},)")
+        if y.min() < 0 or y.max() >= N_CLASSES:
+            raise _BadCache(f"y_{split} has labels outside 0..{N_CLASSES - 1}")
+        if not np.isfinite(x).all():
+            raise _BadCache(f"x_{split} has non-finite values")
+    classes = arrays["classes"]
+    if classes.dtype.kind != "U" or classes.shape != (N_CLASSES,):
+        raise _BadCache(f"classes is {classes.dtype} {classes.shape}, expected "
+                        f"{N_CLASSES} strings")
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None: absent, or damaged (then discarded, with a warning)."""
+    if not (path.exists() or path.is_symlink()):
+        return None
+    try:
+        if not path.is_file():  # a folder, or a pipe that would block the read
+            raise _BadCache("not a regular file")
+        # our own file object: np.load leaks the one it opens when the archive is damaged
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":  # else np.load would try to unpickle it
+                raise _BadCache("not an .npz archive")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        _valid_cache(arrays)
+        return arrays
+    except Exception as err:  # noqa: BLE001 - whatever is wrong with it, it is not trusted
+        reason = (str(err).splitlines() or [""])[0]
+        if not isinstance(err, _BadCache):
+            reason = f"{type(err).__name__}: {reason}" if reason else type(err).__name__
+        try:
+            path.unlink()
+            action = "rebuilding it"
+        except OSError as unlink_err:
+            action = f"cannot remove it ({unlink_err.strerror}); this job goes without"
+        warnings.warn(f"discarded the damaged cache {path} ({reason}); {action}",
+                      CacheWarning, stacklevel=2)
+        return None
+
+
+def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Cache the arrays; a folder that cannot take them costs only the warning."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    except OSError as err:
+        warnings.warn(f"cannot write the cache {path} ({err.strerror or err}); this job "
+                      f"decoded the IDX files without one", CacheWarning, stacklevel=2)
+
+
 def _cached_arrays(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
+    data_dir_of(cfg)
     _remove_stale_temporaries(cfg, tv_name)
     path = _cache_path(cfg)
-    if path.is_file():
-        try:
-            with np.load(path) as npz:
-                return {k: npz[k] for k in ARRAYS}
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # a damaged cache is rebuilt, never trusted
-    arrays = _decode(cfg, tv_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    arrays = _read_cache(path)
+    if arrays is None:
+        arrays = _decode(cfg, tv_name)
+        _write_cache(path, arrays)
     return arrays
 
 
