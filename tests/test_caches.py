@@ -23,7 +23,8 @@ from test_idx_images import FILES, files_under, mnist_cfg, write_idx_set
 
 from nnbench import files
 from nnbench.data import DataError, idx_images, load
-from nnbench.files import TEMP_PREFIX, CacheWarning
+from nnbench.files import TEMP_PREFIX, CacheWarning, cache_warnings
+from nnbench.measure import peak
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -104,6 +105,73 @@ def test_cache_with_wrong_arrays_is_discarded_and_rebuilt(tmp_path, damage):
     np.testing.assert_array_equal(ds.x_train, first.x_train)
     np.testing.assert_array_equal(ds.y_train, first.y_train)
     assert set(_good_arrays(cfg)) == set(idx_images.ARRAYS)  # rewritten
+
+
+# --- the matmul-peak cache -------------------------------------------------------------------
+
+@pytest.fixture
+def cheap_peak(tmp_path, monkeypatch):
+    """A private peak cache and a calibration of a few milliseconds."""
+    monkeypatch.setenv("NNBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(peak, "SIZES", {"cpu": 64, "cuda": 64})
+    monkeypatch.setattr(peak, "ROUNDS", 2)
+    return peak.cache_file()
+
+
+BAD_PEAK_FILES = {
+    "a list": "[]",
+    "a number": "3.5",
+    "entry a string": '{"K": "fast"}',
+    "entry a list": '{"K": [1, 2]}',
+    "no gflops": '{"K": {"n": 64}}',
+    "gflops a string": '{"K": {"gflops": "12.5"}}',
+    "gflops negative": '{"K": {"gflops": -4.0}}',
+    "gflops zero": '{"K": {"gflops": 0}}',
+    "gflops NaN": '{"K": {"gflops": NaN}}',
+    "gflops true": '{"K": {"gflops": true}}',
+    "truncated": '{"K": {"gflo',
+    "binary": "\udcff\udcfe",
+    "a pipe": None,
+}
+
+
+@pytest.mark.parametrize("content", BAD_PEAK_FILES.values(), ids=BAD_PEAK_FILES.keys())
+def test_peak_cache_of_the_wrong_shape_is_discarded_and_recalibrated(cheap_peak, content):
+    key = peak._key("numpy", "float32", "cpu", 1, False)
+    cheap_peak.parent.mkdir(parents=True)
+    if content is None:  # reading it would block forever
+        os.mkfifo(cheap_peak)
+    else:
+        cheap_peak.write_bytes(content.replace("K", key).encode("utf-8", "surrogateescape"))
+    with pytest.warns(CacheWarning, match=re.escape(str(cheap_peak))):
+        measured = peak.matmul_peak("numpy", "float32", "cpu", 1)
+    assert measured["gflops"] > 0 and measured["n"] == 64
+    stored = json.loads(cheap_peak.read_text())
+    assert stored == {key: measured}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        assert peak.matmul_peak("numpy", "float32", "cpu", 1) == measured  # cached now
+
+
+def test_one_bad_peak_entry_is_dropped_and_the_others_kept(cheap_peak):
+    cheap_peak.parent.mkdir(parents=True)
+    other = {"gflops": 123.0, "n": 3072, "threads": 4}
+    cheap_peak.write_text(json.dumps({"other-host|x": other, "broken": {"gflops": "x"}}))
+    with pytest.warns(CacheWarning, match="'broken'"):
+        measured = peak.matmul_peak("numpy", "float32", "cpu", 1)
+    stored = json.loads(cheap_peak.read_text())
+    assert stored["other-host|x"] == other and "broken" not in stored
+    assert measured in stored.values()
+
+
+def test_peak_cache_that_cannot_be_written_still_gives_the_peak(cheap_peak):
+    cheap_peak.parent.write_text("a file where the cache folder should be")
+    with cache_warnings() as found:
+        measured = peak.matmul_peak("numpy", "float32", "cpu", 1)
+    assert measured["gflops"] > 0
+    assert [m.split(" (")[0] for m in found] == [
+        f"discarded the matmul-peak cache {cheap_peak}",
+        f"cannot write the matmul-peak cache {cheap_peak}"]
 
 
 # --- half-written files ----------------------------------------------------------------------
