@@ -165,14 +165,17 @@ def cache_warnings() -> Iterator[list[str]]:
     one-line strings in the list it yields, filled when the block ends; other warnings are
     passed on as usual."""
     found: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CacheWarning)
-        yield found
-    for w in caught:
-        if issubclass(w.category, CacheWarning):
-            found.append(str(w.message))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CacheWarning)
+            yield found
+    finally:  # also when the block raised: no warning is lost
+        for w in caught:
+            if issubclass(w.category, CacheWarning):
+                found.append(str(w.message))
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno,
+                                       source=w.source)
 
 
 @contextlib.contextmanager

@@ -121,3 +121,7 @@ def test_cache_warnings_are_collected_every_time_and_others_pass_on():
     with pytest.warns(DeprecationWarning, match="unrelated"), cache_warnings() as found:
         warnings.warn("unrelated", DeprecationWarning, stacklevel=1)
     assert found == []
+    with pytest.raises(RuntimeError), cache_warnings() as found:  # kept when the block fails
+        warnings.warn("discarded /x/z", CacheWarning, stacklevel=1)
+        raise RuntimeError("and then the load failed")
+    assert found == ["discarded /x/z"]
