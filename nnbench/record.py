@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nnbench.files import write_text
 
 SCHEMA_VERSION = 2
 STATUSES = ("ok", "skipped", "diverged", "oom", "failed")
@@ -188,18 +189,7 @@ def write_result(directory: str | os.PathLike, record: Record | dict) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     data = _finite(record.model_dump(exclude_none=False))
     text = json.dumps(data, indent=2, allow_nan=False, default=str)
-    fd, tmp = tempfile.mkstemp(prefix=".result-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        target = directory / RESULT_FILE
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text(directory / RESULT_FILE, text + "\n")
 
 
 def read_result(path: str | os.PathLike) -> dict:

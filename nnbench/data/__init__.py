@@ -74,7 +74,10 @@ def shape(cfg: DictConfig) -> tuple[int, int]:
 
 def load(cfg: DictConfig) -> Dataset:
     """Load the dataset; if it cannot be had and the config names a ``fallback`` dataset of
-    the same shape, load that one instead, saying so in ``Dataset.note``."""
+    the same shape, load that one instead, saying so in ``Dataset.note``.
+
+    A cache that had to be discarded or could not be written is no error: the data are decoded
+    again, and an ``nnbench.files.CacheWarning`` (Python's ``warnings``) names the file."""
     try:
         return _module(cfg.name).load(cfg)
     except DataError as err:

@@ -3,34 +3,43 @@
 Where the files come from, in order: ``data_dir`` as torchvision lays it out
 (``<data_dir>/<Class>/raw/train-images-idx3-ubyte``, ...); torchvision's download; the four IDX
 files (gzipped or not) in ``source_dir``, unpacked into that layout. Nothing enters ``data_dir``
-until it is whole: downloads land in a temporary folder first, unpacked files are checked and
-then renamed into place. Preprocessed float32 arrays are cached per dataset and normalization,
-so a sweep decodes the IDX files once.
+until it is whole: downloads land in a temporary folder first, unpacked files are checked while
+they are copied and then renamed into place (``nnbench.files``). Preprocessed float32 arrays are
+cached per dataset and normalization, so a sweep decodes the IDX files once.
+
+The cache is a convenience, never a reason to fail: one that cannot be read or does not hold
+what this module writes is discarded and rebuilt, and one that cannot be written (a read-only
+``data_dir``) is done without; each says so in a ``CacheWarning`` naming the file.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import os
-import shutil
-import struct
-import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import DictConfig
 
-from nnbench.data import DataError, Dataset
-from nnbench.errors import ConfigError
-
-FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
+from nnbench.data import Dataset
+from nnbench.data.idx_files import (
+    FILES,
+    check_idx,
+    data_dir_of,
+    ensure_raw,
+    magic_number,
+    raw_folder,
+    tv_class,
 )
+from nnbench.errors import ConfigError
+from nnbench.files import (
+    TEMP_PREFIX,
+    CacheWarning,
+    atomic_write,
+    remove_stale_temporaries,
+)
+
 NORMALIZE = ("unit", "symmetric", "standard")
 N_TRAIN, N_TEST, N_FEATURES, N_CLASSES = 60_000, 10_000, 784, 10
 CACHE_VERSION = 1  # bump when the preprocessing changes, so stale caches are not trusted
@@ -73,140 +82,6 @@ def shape(cfg: DictConfig) -> tuple[int, int]:
     return N_FEATURES, N_CLASSES
 
 
-def check_idx(path: Path, expected_magic: int) -> tuple[int, ...]:
-    """Read an IDX header and make sure the file holds exactly the bytes the header promises."""
-    try:
-        with open(path, "rb") as f:
-            header = f.read(4)
-            if len(header) < 4:
-                raise DataError(f"{path} is empty or truncated: no IDX header")
-            magic = struct.unpack(">I", header)[0]
-            if magic != expected_magic:
-                raise DataError(
-                    f"{path} is not the expected IDX file: magic number 0x{magic:08x}, "
-                    f"expected 0x{expected_magic:08x}"
-                )
-            ndim = magic & 0xFF
-            dims_raw = f.read(4 * ndim)
-    except OSError as err:
-        raise DataError(f"cannot read {path}: {err.strerror or err}") from None
-    if len(dims_raw) < 4 * ndim:
-        raise DataError(f"{path} is truncated inside its IDX header")
-    dims = struct.unpack(f">{ndim}I", dims_raw)
-    expected = 4 + 4 * ndim + int(np.prod(dims))
-    size = path.stat().st_size
-    if size != expected:
-        shape_text = "x".join(map(str, dims))
-        raise DataError(
-            f"{path} is truncated or corrupted: its header promises {shape_text} "
-            f"({expected} bytes), the file has {size} bytes"
-        )
-    return dims
-
-
-def _magic(name: str) -> int:
-    return 0x00000803 if "images" in name else 0x00000801
-
-
-def _tv_class(name: str) -> type:
-    # torchvision is imported only to decode or download: a cached dataset loads without it.
-    import torchvision.datasets
-
-    return getattr(torchvision.datasets, name)
-
-
-def _raw_folder(data_dir: Path, tv_name: str) -> Path:
-    return data_dir / tv_name / "raw"
-
-
-def _have_raw(raw: Path) -> bool:
-    return all((raw / name).is_file() for name in FILES)
-
-
-def _download(tv_name: str, data_dir: Path, raw: Path) -> None:
-    """torchvision's download into a scratch folder; the files move into data_dir only when all
-    four arrived and unpacked."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=data_dir))
-    try:
-        _tv_class(tv_name)(str(scratch), train=True, download=True)
-        fetched = _raw_folder(scratch, tv_name)
-        for name in FILES:
-            check_idx(fetched / name, _magic(name))
-        raw.mkdir(parents=True, exist_ok=True)
-        for name in FILES:
-            os.replace(fetched / name, raw / name)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _unpack_from_source(source: Path, raw: Path) -> None:
-    """Copy (and gunzip) the four IDX files from source into raw, each checked before renaming.
-
-    Debian's dataset-fashion-mnist recompressed the .gz files, so their md5 differs from the
-    one torchvision knows; unpacking them ourselves avoids that check while keeping the layout.
-    """
-    found = {}
-    for name in FILES:
-        for candidate in (source / name, source / f"{name}.gz"):
-            if candidate.is_file():
-                found[name] = candidate
-                break
-    missing = [name for name in FILES if name not in found]
-    if missing:
-        raise DataError(f"source_dir {source} lacks {', '.join(missing)} (.gz or not)")
-    raw.mkdir(parents=True, exist_ok=True)
-    for name, src in found.items():
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}-", dir=raw)
-        try:
-            opener = gzip.open if src.suffix == ".gz" else open
-            with opener(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
-                shutil.copyfileobj(fin, fout, length=1 << 20)
-            check_idx(Path(tmp), _magic(name))
-            os.replace(tmp, raw / name)
-        except (OSError, EOFError, gzip.BadGzipFile, DataError) as err:
-            Path(tmp).unlink(missing_ok=True)
-            detail = str(err).replace(tmp, "unpacked copy")
-            raise DataError(f"cannot use {src}: {detail}") from None
-
-
-def _download_error(err: Exception) -> str:
-    """The cause of a failed torchvision download, in a few words (it reports one per mirror)."""
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    causes = [nxt for ln, nxt in zip(lines, lines[1:], strict=False) if ln.endswith("got:")]
-    return (causes or lines or [type(err).__name__])[0]
-
-
-def ensure_raw(cfg: DictConfig, tv_name: str) -> Path:
-    """The raw folder torchvision reads, filled from data_dir, the network or source_dir."""
-    data_dir = Path(cfg.data_dir).expanduser()
-    raw = _raw_folder(data_dir, tv_name)
-    if _have_raw(raw):
-        return raw
-    tried = []
-    if cfg.download:
-        try:
-            _download(tv_name, data_dir, raw)
-            return raw
-        except Exception as err:  # noqa: BLE001 - any download failure falls through to source_dir
-            tried.append(f"download failed ({_download_error(err)})")
-    else:
-        tried.append("download is off (dataset.download=false)")
-    if cfg.source_dir:
-        source = Path(cfg.source_dir).expanduser()
-        if source.is_dir():
-            _unpack_from_source(source, raw)
-            return raw
-        tried.append(f"source_dir {source} does not exist")
-    else:
-        tried.append("no dataset.source_dir is set")
-    raise DataError(
-        f"cannot find {cfg.name} in {raw}: {'; '.join(tried)}. Fix: put the four IDX files "
-        f"({', '.join(FILES)}, .gz or not) in a folder and pass dataset.source_dir=FOLDER, "
-        f"or run once with network access"
-    )
-
-
 def _normalize(images: np.ndarray, how: str, stats: tuple[float, float] | None) -> np.ndarray:
     x = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255)
     if how == "symmetric":
@@ -226,11 +101,11 @@ def _cache_path(cfg: DictConfig) -> Path:
 def _decode(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
     raw = ensure_raw(cfg, tv_name)
     for name in FILES:  # a clear error naming the file, before torchvision trips over it
-        check_idx(raw / name, _magic(name))
+        check_idx(raw / name, magic_number(name))
     root = str(raw.parent.parent)
-    tv_class = _tv_class(tv_name)
-    train = tv_class(root, train=True, download=False)
-    test = tv_class(root, train=False, download=False)
+    dataset_class = tv_class(tv_name)
+    train = dataset_class(root, train=True, download=False)
+    test = dataset_class(root, train=False, download=False)
     train_images = train.data.numpy()
     x_train = _normalize(train_images, cfg.normalize, None)
     stats = None
@@ -242,31 +117,102 @@ def _decode(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
         "y_train": train.targets.numpy().astype(np.int64),
         "x_test": _normalize(test.data.numpy(), cfg.normalize, stats),
         "y_test": test.targets.numpy().astype(np.int64),
-        "classes": np.array(tv_class.classes),
+        "classes": np.array(dataset_class.classes),
     }
 
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test", "classes")
 
 
-def _cached_arrays(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
-    path = _cache_path(cfg)
-    if path.is_file():
-        try:
-            with np.load(path) as npz:
-                return {k: npz[k] for k in ARRAYS}
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # a damaged cache is rebuilt, never trusted
-    arrays = _decode(cfg, tv_name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cache-", suffix=".npz", dir=path.parent)
+# Temporaries that earlier versions made with tempfile.mkstemp (no pid in the name): removed
+# once they are STALE_AFTER_S old.
+_LEGACY_TEMPORARIES = {"cache": (".cache-",), "raw": tuple(f".{name}-" for name in FILES),
+                       "data_dir": (".download-",)}
+
+
+def _remove_stale_temporaries(cfg: DictConfig, tv_name: str) -> None:
+    """What writers killed outright (SIGKILL, power loss) left in this dataset's folders."""
+    data_dir = Path(cfg.data_dir).expanduser()
+    for folder, legacy in ((data_dir, "data_dir"), (raw_folder(data_dir, tv_name), "raw"),
+                           (_cache_path(cfg).parent, "cache")):
+        for prefix in (TEMP_PREFIX, *_LEGACY_TEMPORARIES[legacy]):
+            remove_stale_temporaries(folder, prefix)
+
+
+class _BadCache(Exception):
+    """The cache file reads, but does not hold what ``_decode`` makes; the message says how."""
+
+
+def _valid_cache(arrays: dict[str, np.ndarray]) -> None:
+    """Raise _BadCache saying what is wrong unless ``arrays`` is what ``_decode`` makes."""
+    if set(arrays) != set(ARRAYS):
+        raise _BadCache(f"holds arrays {sorted(arrays)}, expected {sorted(ARRAYS)}")
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.dtype != np.float32 or x.ndim != 2 or x.shape[1] != N_FEATURES or not len(x):
+            raise _BadCache(f"x_{split} is {x.dtype} {x.shape}, expected float32 (n, "
+                            f"{N_FEATURES})")
+        if y.dtype != np.int64 or y.shape != (x.shape[0],):
+            raise _BadCache(f"y_{split} is {y.dtype} {y.shape}, expected int64 "
+                            f"({x.shape[0]},)")
+        if y.min() < 0 or y.max() >= N_CLASSES:
+            raise _BadCache(f"y_{split} has labels outside 0..{N_CLASSES - 1}")
+        if not np.isfinite(x).all():
+            raise _BadCache(f"x_{split} has non-finite values")
+    classes = arrays["classes"]
+    if classes.dtype.kind != "U" or classes.shape != (N_CLASSES,):
+        raise _BadCache(f"classes is {classes.dtype} {classes.shape}, expected "
+                        f"{N_CLASSES} strings")
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None: absent, or damaged (then discarded, with a warning)."""
+    if not (path.exists() or path.is_symlink()):
+        return None
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        if not path.is_file():  # a folder, or a pipe that would block the read
+            raise _BadCache("not a regular file")
+        # our own file object: np.load leaks the one it opens when the archive is damaged
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":  # else np.load would try to unpickle it
+                raise _BadCache("not an .npz archive")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        _valid_cache(arrays)
+        return arrays
+    except Exception as err:  # noqa: BLE001 - whatever is wrong with it, it is not trusted
+        reason = (str(err).splitlines() or [""])[0]
+        if not isinstance(err, _BadCache):
+            reason = f"{type(err).__name__}: {reason}" if reason else type(err).__name__
+        try:
+            path.unlink()
+            action = "rebuilding it"
+        except OSError as unlink_err:
+            action = f"cannot remove it ({unlink_err.strerror}); this job goes without"
+        warnings.warn(f"discarded the damaged cache {path} ({reason}); {action}",
+                      CacheWarning, stacklevel=2)
+        return None
+
+
+def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Cache the arrays; a folder that cannot take them costs only the warning."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    except OSError as err:
+        warnings.warn(f"cannot write the cache {path} ({err.strerror or err}); this job "
+                      f"decoded the IDX files without one", CacheWarning, stacklevel=2)
+
+
+def _cached_arrays(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
+    data_dir_of(cfg)
+    _remove_stale_temporaries(cfg, tv_name)
+    path = _cache_path(cfg)
+    arrays = _read_cache(path)
+    if arrays is None:
+        arrays = _decode(cfg, tv_name)
+        _write_cache(path, arrays)
     return arrays
 
 

@@ -8,12 +8,14 @@ Recalibrate with ``python scripts/calibrate_peak.py``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
-import tempfile
 import time
+import warnings
 from pathlib import Path
 
+from nnbench.files import CacheWarning, remove_stale_temporaries, write_text
 from nnbench.measure.environment import cpu_model
 from nnbench.measure.threads import limited
 from nnbench.trainers.base import Trainer
@@ -52,20 +54,58 @@ def calibrate(trainer: type[Trainer], dtype: str, device: str, threads: int | No
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+def _valid_entry(entry: object) -> str | None:
+    """What is wrong with one cached measurement, or None if it is usable."""
+    if not isinstance(entry, dict):
+        return f"is a {type(entry).__name__}, not an object"
+    gflops = entry.get("gflops")
+    if isinstance(gflops, bool) or not isinstance(gflops, (int, float)):
+        return f"has gflops={gflops!r}, not a number"
+    if not math.isfinite(gflops) or gflops <= 0:
+        return f"has gflops={gflops!r}, not a positive finite number"
+    return None
+
+
+def _discard(path: Path, reason: str) -> dict:
+    warnings.warn(f"discarded the matmul-peak cache {path} ({reason}); recalibrating",
+                  CacheWarning, stacklevel=4)
+    return {}
+
+
 def _load() -> dict:
+    """The cached measurements; a file that cannot be read or parsed, or an entry of the wrong
+    shape, is dropped with a CacheWarning naming the file (it is rewritten on the next store)."""
+    path = cache_file()
+    if path.exists() and not path.is_file():  # a folder, or a pipe that would block the read
+        return _discard(path, "not a regular file")
     try:
-        return json.loads(cache_file().read_text())
-    except (OSError, ValueError):
+        entries = json.loads(path.read_text())
+    except FileNotFoundError:
         return {}
+    except (OSError, ValueError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        return _discard(path, f"{type(err).__name__}: {(reason.splitlines() or [''])[0]}")
+    if not isinstance(entries, dict):
+        return _discard(path, f"a JSON {type(entries).__name__}, not an object")
+    bad = {key: why for key, entry in entries.items() if (why := _valid_entry(entry))}
+    for key, why in bad.items():
+        warnings.warn(f"discarded entry {key!r} of the matmul-peak cache {path} (it {why})",
+                      CacheWarning, stacklevel=3)
+        del entries[key]
+    return entries
 
 
 def _store(entries: dict) -> None:
+    """Write the cache whole; where it cannot be written the measurement is kept for this job
+    only, with a CacheWarning."""
     path = cache_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".peak-", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(entries, f, indent=2)
-    os.replace(tmp, path)
+    remove_stale_temporaries(path.parent, ".peak-")  # what earlier versions' writers left
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text(path, json.dumps(entries, indent=2) + "\n")
+    except OSError as err:
+        warnings.warn(f"cannot write the matmul-peak cache {path} ({err.strerror or err}); "
+                      f"the peak is measured again by the next job", CacheWarning, stacklevel=3)
 
 
 def matmul_peak(framework: str, trainer: type[Trainer], dtype: str, device: str,
@@ -82,7 +122,10 @@ def matmul_peak(framework: str, trainer: type[Trainer], dtype: str, device: str,
     key = _key(framework, dtype, device, count, tf32)
     entries = _load()
     if recalibrate or key not in entries:
-        entries = _load()  # re-read: another job may have written meanwhile
-        entries[key] = calibrate(trainer, dtype, device, count, tf32)
+        measured = calibrate(trainer, dtype, device, count, tf32)
+        with warnings.catch_warnings():  # the first read already said what was wrong
+            warnings.simplefilter("ignore", CacheWarning)
+            entries = _load()  # re-read: another job may have written meanwhile
+        entries[key] = measured
         _store(entries)
     return entries[key]

@@ -8,26 +8,13 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from nnbench.files import write_text
 from nnbench.report import compare, html, plots
 from nnbench.report.collect import collect
 from nnbench.report.tables import DEFAULT_PAIR, summary_markdown
-
-
-def _write(path: Path, text: str) -> None:
-    """Whole or not at all: a temporary file beside the target, then a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def report(run_dirs: list[Path], out: Path, progress: bool = True,
@@ -36,10 +23,10 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
     collection = collect(run_dirs, exclude=[out], progress=progress)
     frame = collection.frame
     written = []
-    _write(out / "results.csv", frame.to_csv(index=False))
+    write_text(out / "results.csv", frame.to_csv(index=False))
     written.append(out / "results.csv")
     if not small:  # the full records (histories, raw samples) and the page that inlines PNGs
-        _write(out / "results.json", json.dumps(collection.records, indent=1, default=str))
+        write_text(out / "results.json", json.dumps(collection.records, indent=1, default=str))
         written.append(out / "results.json")
     makers = [
         (plots.comparison_summary, frame, "comparison_summary.png"),
@@ -60,10 +47,10 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
             continue
         if figure is not None:
             figures.append(figure)
-    _write(out / "summary.md", summary_markdown(collection, [f.name for f in figures], pair))
+    write_text(out / "summary.md", summary_markdown(collection, [f.name for f in figures], pair))
     written += [*figures, out / "summary.md"]
     if not small:
-        _write(out / "report.html", html.render(collection, figures, pair))
+        write_text(out / "report.html", html.render(collection, figures, pair))
         written.append(out / "report.html")
     print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
           f"{len(collection.invalid)} invalid, {len(collection.incomplete)} incomplete -> {out}")
@@ -112,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             "no configuration with ok runs on both sides"
         print(text)
         args.out.mkdir(parents=True, exist_ok=True)
-        _write(args.out / "compare.md", text + "\n")
+        write_text(args.out / "compare.md", text + "\n")
         return 0
     report(args.run_dirs, args.out, progress=not args.no_progress, small=args.small,
            pair=pair)

@@ -16,6 +16,7 @@ from typing import Any
 
 from nnbench import benchmark, data, verify
 from nnbench.errors import DataError, Skip
+from nnbench.files import cache_warnings, write_text
 from nnbench.job import Job
 from nnbench.measure import peak as peak_probe
 from nnbench.measure.environment import code_version, environment
@@ -72,18 +73,21 @@ def _execute(job: Job) -> dict[str, Any]:
     if reason:
         raise Skip(reason)
     cls = job.trainer_class
-    ds = data.load(job.dataset)
+    # a damaged cache is rebuilt, not a failure; what was discarded is said in the record
+    with cache_warnings() as warnings:
+        ds = data.load(job.dataset)
     fields: dict[str, Any] = {"n_train": int(ds.x_train.shape[0]),
                               "n_test": int(ds.x_test.shape[0]), "classes": list(ds.classes)}
-    warnings = []
     if ds.note:
         fields["dataset"] = ds.name
         warnings.append(ds.note)
     bench = job.bench
     peak = None
     if bench.mfu:
-        peak = peak_probe.matmul_peak(job.framework, cls, job.precision.compute_dtype,
-                                      job.device, bench.threads, tf32=job.precision.tf32)
+        with cache_warnings() as found:
+            peak = peak_probe.matmul_peak(job.framework, cls, job.precision.compute_dtype,
+                                          job.device, bench.threads, tf32=job.precision.tf32)
+        warnings += found
         fields["matmul_peak"] = peak
     with limited(bench.threads) as threads:
         make = functools.partial(_make_trainer, job, cls)
@@ -109,7 +113,7 @@ def _failure(job: Job, err: Exception, output_dir: str | Path) -> dict[str, Any]
                 "error_type": name}
     trace = Path(output_dir) / "traceback.txt"
     trace.parent.mkdir(parents=True, exist_ok=True)
-    trace.write_text(traceback.format_exc())
+    write_text(trace, traceback.format_exc())
     return {"status": "failed", "reason": f"{name}: {err}", "error_type": name,
             "traceback_file": trace.name}
 
