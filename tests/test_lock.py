@@ -23,15 +23,17 @@ def test_installed_versions_are_the_locked_ones() -> None:
         pytest.skip(f"the lock was made on {header['platform']}, this is "
                     f"{sysconfig.get_platform()}: run make lock here to pin this platform's set")
     bad = mismatches(pins)
-    assert not bad, "not installed at the locked version (make install reinstalls from the lock):\n" \
-        + "\n".join(f"  {n}: locked {v['locked']}, installed {v['installed'] or 'missing'}"
-                    for n, v in bad.items())
+    lines = [f"  {n}: locked {v['locked']}, installed {v['installed'] or 'missing'}"
+             for n, v in bad.items()]
+    assert not bad, "not at the locked version (make install reinstalls from the lock):\n" \
+        + "\n".join(lines)
 
 
 def test_lock_status_names_what_differs(tmp_path: Path) -> None:
     lock = tmp_path / "lock.txt"
+    pytest_pin = f"pytest=={pytest.__version__}\n"
     lock.write_text("# made: 2000-01-01\n# platform: nowhere\n"
-                    "numpy==0.0.1\nno-such-package-anywhere==1.0\npytest==" + pytest.__version__ + "\n")
+                    "numpy==0.0.1\nno-such-package-anywhere==1.0\n" + pytest_pin)
     status = lock_status(lock)
     assert status is not None
     assert status["matches"] is False
@@ -41,8 +43,7 @@ def test_lock_status_names_what_differs(tmp_path: Path) -> None:
     assert len(status["pins_sha256"]) == 12
 
     # The digest is of the pins alone: a new header or another order does not change it.
-    lock.write_text("pytest==" + pytest.__version__ + "\nno-such-package-anywhere==1.0\n"
-                    "numpy==0.0.1\n")
+    lock.write_text(pytest_pin + "no-such-package-anywhere==1.0\nnumpy==0.0.1\n")
     assert lock_status(lock)["pins_sha256"] == status["pins_sha256"]
 
     lock.write_text("numpy>=1.26\n")
