@@ -1,20 +1,27 @@
 # Every target installs what it needs on first use: a .venv at the repo root, with nnbench
-# installed in editable mode. The stamp file is remade when pyproject.toml changes.
+# installed in editable mode at the versions requirements/lock.txt pins. The stamp file is
+# remade when pyproject.toml or the lock changes. `make install LOCK=` installs unpinned.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LOCK   ?= requirements/lock.txt
+PIN    := $(if $(LOCK),-c $(LOCK))
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy test-cuda
+.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy test-cuda
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet $(PIN) --upgrade pip
+	$(BIN)/python -m pip install --quiet $(PIN) -e '.[dev]'
 	touch $(STAMP)
+
+## lock: resolve '.[dev]' afresh in a throwaway venv and pin every package in requirements/lock.txt
+lock:
+	PYTHON=$(PYTHON) scripts/lock.sh $(or $(LOCK),requirements/lock.txt)
 
 ## run: the default sweep on the built-in two-moons data (override with SWEEP="...")
 run: $(STAMP)

@@ -10,6 +10,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from nnbench.measure.lock import lock_status
 from nnbench.measure.threads import available_cores
 
 
@@ -119,5 +120,7 @@ def environment(threads: int | None = None) -> dict:
         "hydra": _version("hydra-core"),
         "nnbench": _version("nnbench"),
         "git_commit": _git_commit(),
+        # whether every package is at the version requirements/lock.txt pins (null: no lock)
+        "lock": lock_status(),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

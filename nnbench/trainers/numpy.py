@@ -19,7 +19,7 @@ from nnbench.trainers.base import Events, MatmulKernel, Options, Trainer
 
 # What the network computes in: NumPy has no bfloat16, and no BLAS for float16.
 PRECISIONS = ("float32", "float64")
-CUPY_INSTALL = "pip install -e '.[gpu]' in the nnbench checkout"
+CUPY_INSTALL = "pip install -c requirements/lock.txt -e '.[gpu]' in the nnbench checkout"
 
 
 def _errstate(xp: Any):
