@@ -1,0 +1,17 @@
+"""nnbench's SLURM launcher as a Hydra plugin (Hydra loads launchers only from hydra_plugins).
+
+The code is in nnbench.slurm_launcher; this registers its config as ``hydra/launcher:
+nnbench_slurm``, the base of conf/hydra/launcher/slurm.yaml.
+"""
+
+from hydra.core.config_store import ConfigStore
+
+from nnbench.slurm_launcher import SlurmConf, SlurmSweepLauncher
+
+
+class SlurmLauncher(SlurmSweepLauncher):
+    """``hydra/launcher=slurm``: see nnbench.slurm_launcher."""
+
+
+ConfigStore.instance().store(group="hydra/launcher", name="nnbench_slurm", node=SlurmConf,
+                             provider="nnbench")
