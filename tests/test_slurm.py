@@ -163,6 +163,16 @@ def test_a_job_slurm_will_never_start_stops_the_wait():
     assert never.value.reason == "PartitionConfig" and never.value.jobs == ["8_0", "8_1"]
 
 
+def test_threads_follow_the_slurm_allocation(monkeypatch):
+    from nnbench.measure.threads import available_cores
+
+    for key, value in JOB_ENV.items():
+        monkeypatch.setenv(key, value)
+    assert available_cores() == 1  # one CPU allocated, however many the machine has
+    monkeypatch.delenv("SLURM_JOB_ID")
+    assert available_cores() == len(os.sched_getaffinity(0))
+
+
 # --- a real cluster ---------------------------------------------------------------------------
 
 def _missing_packages() -> list[str]:
