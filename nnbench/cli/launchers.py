@@ -36,7 +36,7 @@ def parallel_jobs(hydra_cfg: DictConfig | None) -> int:
 # The submitit launcher's generic keys under the names submitit's sbatch writer uses.
 _GENERIC_TO_SLURM = {"name": "job_name", "timeout_min": "time", "tasks_per_node":
                      "ntasks_per_node"}
-_NOT_SBATCH = {"_target_", "submitit_folder", "max_num_timeout"}
+_NOT_SBATCH = {"_target_", "submitit_folder", "max_num_timeout", "stalled_patience_min"}
 
 
 def slurm_script(launcher: DictConfig, command: str = "python -m nnbench") -> str:
@@ -52,7 +52,7 @@ def slurm_script(launcher: DictConfig, command: str = "python -m nnbench") -> st
     folder = str(params["submitit_folder"])
     sbatch: dict[str, Any] = {}
     for key, value in params.items():
-        if key in _NOT_SBATCH or value is None:
+        if key in _NOT_SBATCH or value is None or (key == "exclusive" and value is False):
             continue
         if key == "mem_gb":
             sbatch["mem"] = f"{value}GB"
