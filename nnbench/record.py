@@ -85,9 +85,14 @@ class Record(BaseModel):
     config: dict[str, Any] = _f("the whole resolved configuration", {})
     code_version: str | None = _f("git commit (-dirty when edited) or package version")
     job_key: str | None = _f("hash of config and code: what bench.resume matches")
-    exclusive: bool = _f("no other job of the sweep ran on this host meanwhile", True)
+    exclusive: bool | None = _f("no other job could run on this host meanwhile (inside a "
+                                "scheduler's job: what its allocation shows; null: unknown)",
+                                True)
     parallel_jobs: int = _f("jobs the launcher may run side by side on this host", 1)
     threads: int | None = _f("threads both frameworks were held at (BLAS, torch)")
+    scheduler: dict[str, Any] | None = _f("the scheduler's job: SLURM job id, array task, node, "
+                                          "partition, CPUs and memory allocated, whether "
+                                          "exclusive and how that was determined (null: none)")
     warnings: list[str] = _f("what a reader should know about these figures", [])
     # -- what came out
     final_train_loss: float | None = _f("training loss of the last epoch")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nnbench import slurm
+from nnbench.measure import scheduler as slurm
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "local_slurm.sh"
@@ -106,7 +106,7 @@ def test_which_pending_reasons_mean_never(reason, never):
 def test_exclusive_is_asked_for_by_default_and_can_be_turned_off():
     from hydra import compose, initialize_config_dir
 
-    from nnbench.launchers import slurm_script
+    from nnbench.cli.launchers import slurm_script
 
     def launcher(*overrides):
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -134,11 +134,11 @@ class _Run:
 
 
 def test_without_accounting_jobs_are_followed_with_squeue_and_sacct_is_told_once(caplog):
-    from nnbench.slurm_launcher import GONE, _watcher_class
+    from nnbench.cli.slurm_watch import GONE, watcher_class
 
     run = _Run(["7_0|COMPLETED|vm|None", "7_1|TIMEOUT|vm|TimeLimit",
                 "7_[2-3%4]|PENDING||Resources"])
-    watcher = _watcher_class()(run=run)
+    watcher = watcher_class()(run=run)
     for job in ("7_0", "7_1", "7_2", "7_3", "7_4"):
         watcher.register_job(job)
     with caplog.at_level("WARNING"):
@@ -153,12 +153,12 @@ def test_without_accounting_jobs_are_followed_with_squeue_and_sacct_is_told_once
 
 
 def test_a_job_slurm_will_never_start_stops_the_wait():
-    from nnbench.slurm_launcher import _NeverStarts, _watcher_class
+    from nnbench.cli.slurm_watch import NeverStarts, watcher_class
 
-    watcher = _watcher_class()(run=_Run(["8_[0-1%2]|PENDING||PartitionConfig"]))
+    watcher = watcher_class()(run=_Run(["8_[0-1%2]|PENDING||PartitionConfig"]))
     watcher.register_job("8_0")
     watcher.register_job("8_1")
-    with pytest.raises(_NeverStarts) as never:
+    with pytest.raises(NeverStarts) as never:
         watcher.update()
     assert never.value.reason == "PartitionConfig" and never.value.jobs == ["8_0", "8_1"]
 
@@ -256,10 +256,6 @@ def test_a_sweep_through_slurm_ends_with_a_record_per_job(four_job_sweep):
 
 
 @pytest.mark.slurm
-@pytest.mark.xfail(strict=True, reason="INTEGRATION: passes once the runner records "
-                   "nnbench.slurm.scheduler_info() as `scheduler`, takes `exclusive` from it "
-                   "and uses nnbench.slurm.allocated_cpus() as the thread count; then remove "
-                   "this mark")
 def test_slurm_records_say_what_the_job_was_given(four_job_sweep):
     _, runs = four_job_sweep
     for rec in records(runs):
@@ -269,6 +265,19 @@ def test_slurm_records_say_what_the_job_was_given(four_job_sweep):
         # --exclusive: the job holds the whole node, and its threads are the node's CPUs
         assert scheduler["exclusive"] is True and rec["exclusive"] is True
         assert scheduler["cpus_allocated"] == os.cpu_count() == rec["threads"]
+
+
+@pytest.mark.slurm
+def test_a_shared_allocation_is_recorded_as_not_exclusive_with_its_cpus(cluster, tmp_path):
+    proc, _ = nnbench(cluster, tmp_path, "framework=numpy,torch", "train.epochs=5",
+                      "hydra.launcher.cpus_per_task=1", "hydra.launcher.exclusive=false")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    recs = records(tmp_path)
+    assert len(recs) == 2 and {r["status"] for r in recs} == {"ok"}
+    for rec in recs:  # one CPU of a node others may use: not exclusive, one thread
+        assert rec["scheduler"]["cpus_allocated"] == 1 == rec["threads"]
+        assert rec["scheduler"]["exclusive"] is False and rec["exclusive"] is False
+        assert "1 of the" in rec["scheduler"]["exclusive_how"]
 
 
 @pytest.mark.slurm

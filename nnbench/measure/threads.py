@@ -10,7 +10,7 @@ from contextlib import contextmanager
 def available_cores() -> int:
     """The cores this process may use: its SLURM allocation inside a SLURM job (SLURM may leave
     the affinity at every core of a node it shares with other jobs), else its CPU affinity."""
-    from nnbench.slurm import allocated_cpus
+    from nnbench.measure.scheduler import allocated_cpus
 
     allocated = allocated_cpus()
     if allocated:

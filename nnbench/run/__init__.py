@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -21,13 +22,19 @@ from nnbench.run import local, resume
 from nnbench.run.isolated import run_isolated
 
 
-def _refused(cfg: DictConfig, err: ConfigError, output_dir: str | Path) -> dict:
-    """A configuration that cannot be resolved still leaves a record saying why."""
-    fields = {"status": "failed", "reason": f"invalid configuration: {err}",
-              "error_type": "ConfigError", "experiment_name": cfg.get("experiment_name")}
-    for section in ("framework", "device", "precision"):
-        node = cfg.get(section)
-        fields[section] = str(node.get("name")) if isinstance(node, DictConfig) else None
+def failed_record(cfg: DictConfig, output_dir: str | Path, reason: str, error_type: str,
+                  **extra: Any) -> dict:
+    """Write the ``failed`` record of a job that never ran or never wrote one (a configuration
+    that cannot be resolved, a scheduler's job killed from outside): what ran as far as the
+    config says, and why it did not end."""
+    try:
+        fields = local.head_fields(resolve(cfg))
+    except ConfigError:  # what can be read of a config that does not resolve
+        fields = {"experiment_name": cfg.get("experiment_name")}
+        for section in ("framework", "device", "precision"):
+            node = cfg.get(section)
+            fields[section] = str(node.get("name")) if isinstance(node, DictConfig) else None
+    fields.update(status="failed", reason=reason, error_type=error_type, **extra)
     return local.finish(fields, time.time(), output_dir).model_dump()
 
 
@@ -65,5 +72,5 @@ def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1) -> dict
     try:
         job = resolve(cfg)
     except ConfigError as err:
-        return _refused(cfg, err, output_dir)
+        return failed_record(cfg, output_dir, f"invalid configuration: {err}", "ConfigError")
     return run_resolved(job, output_dir, parallel_jobs)

@@ -21,6 +21,7 @@ from nnbench.job import Job
 from nnbench.measure import peak as peak_probe
 from nnbench.measure.environment import code_version, environment
 from nnbench.measure.figures import Measurements
+from nnbench.measure.scheduler import scheduler_info
 from nnbench.measure.threads import limited
 from nnbench.params import init_params
 from nnbench.record import SCHEMA_VERSION, Record, write_result
@@ -129,9 +130,14 @@ def finish(fields: dict[str, Any], started: float, output_dir: str | Path) -> Re
 def head_fields(job: Job, parallel_jobs: int = 1) -> dict[str, Any]:
     """What every record of this job says, however it ends."""
     version = code_version()
-    return {**job.describe(), "schema_version": SCHEMA_VERSION, "config": job.config,
-            "code_version": version, "job_key": resume.job_key(job.config, version),
-            "exclusive": parallel_jobs <= 1, "parallel_jobs": parallel_jobs}
+    fields = {**job.describe(), "schema_version": SCHEMA_VERSION, "config": job.config,
+              "code_version": version, "job_key": resume.job_key(job.config, version),
+              "exclusive": parallel_jobs <= 1, "parallel_jobs": parallel_jobs}
+    allocation = scheduler_info()
+    if allocation is not None:  # inside a SLURM job: exclusive is what its allocation shows
+        fields.update(scheduler=allocation,
+                      exclusive=allocation["exclusive"] if parallel_jobs <= 1 else False)
+    return fields
 
 
 def run_job(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> Record:

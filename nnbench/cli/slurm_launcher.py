@@ -13,8 +13,8 @@ plugin's ``submitit_slurm`` settings plus:
 and three changes to how the sweep is followed:
 
 - Jobs SLURM will never start (squeue's reason PartitionConfig, PartitionTimeLimit,
-  BadConstraints, ...: :func:`nnbench.slurm.never_starts`) are cancelled as soon as they are
-  seen, and the sweep ends with :class:`SlurmError` naming the reason, instead of submitit
+  BadConstraints, ...: ``nnbench.measure.scheduler.never_starts``) are cancelled as soon as
+  they are seen, and the sweep ends with :class:`SlurmError` naming the reason, instead of submitit
   polling a job that pends forever. An ``sbatch`` refusal ends it the same way.
 - Job states come from ``sacct`` as in submitit, and from ``squeue`` when accounting is disabled:
   submitit would log one "Bypassing sacct error" warning per poll (and sacct print its own
@@ -33,7 +33,6 @@ import logging
 import os
 import re
 import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,15 +46,22 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
 )
 from omegaconf import OmegaConf, open_dict
 
-from nnbench import slurm
+from nnbench.cli.slurm_watch import (
+    GONE,
+    INCOMPLETE_STATES,
+    POLL_MAX_S,
+    NeverStarts,
+    compact,
+    first_line,
+    queue_ids,
+    watcher_class,
+)
+from nnbench.measure import scheduler as slurm
 
 log = logging.getLogger(__name__)
 
 # launcher settings that are nnbench's, not sbatch's
 NNBENCH_KEYS = frozenset({"stalled_patience_min"})
-# how often, at most, the sweep asks SLURM about its jobs (submitit asks at 2 s, 4 s, 8 s, ...
-# after a submission, then at this interval; submitit's own default for SLURM is 600 s)
-POLL_MAX_S = 30
 
 
 @dataclass
@@ -73,12 +79,6 @@ class SlurmError(RuntimeError):
     """SLURM refused the sweep or will never run it; the message is one line for the user."""
 
 
-class _NeverStarts(Exception):
-    def __init__(self, jobs: list[str], reason: str, how_long_s: float | None = None) -> None:
-        super().__init__(reason)
-        self.jobs, self.reason, self.how_long_s = jobs, reason, how_long_s
-
-
 def sbatch_parameters(params: dict[str, Any]) -> dict[str, Any]:
     """The launcher's settings as submitit's executor takes them: nnbench's own keys removed,
     ``exclusive`` only when it asks for something (submitit would write ``--exclusive=False``)."""
@@ -86,132 +86,6 @@ def sbatch_parameters(params: dict[str, Any]) -> dict[str, Any]:
     if out.get("exclusive") in (False, None, "false", "no"):
         out.pop("exclusive", None)
     return out
-
-
-def _queue_ids(job_ids: Sequence[str]) -> list[str]:
-    """Array and plain job ids as squeue/sacct take them: 12_3 -> 12, once each."""
-    return sorted({j.split("_")[0] for j in job_ids})
-
-
-def _compact(job_ids: Sequence[str]) -> str:
-    ids = sorted(set(job_ids), key=lambda j: [int(p) for p in re.findall(r"\d+", j)])
-    return ", ".join(ids[:6]) + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
-
-
-def _first_line(text: str) -> str:
-    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
-    return lines[0] if lines else ""
-
-
-# SLURM states after which a job will not run again (sacct may append " by <uid>")
-INCOMPLETE_STATES = frozenset({
-    "READY", "PENDING", "RUNNING", "UNKNOWN", "REQUEUED", "COMPLETING", "PREEMPTED",
-    "CONFIGURING", "SUSPENDED", "STOPPED", "SIGNALING", "RESIZING", "STAGE_OUT", "REQUEUE_HOLD",
-    "REQUEUE_FED", "SPECIAL_EXIT", "RESV_DEL_HOLD",
-})
-GONE = "GONE"  # no longer known to the controller (ended more than MinJobAge ago)
-
-
-def _watcher_class() -> type:
-    from submitit.slurm.slurm import SlurmInfoWatcher
-
-    class QueueWatcher(SlurmInfoWatcher):
-        """submitit's job-state poller, with squeue beside sacct (see the module docstring)."""
-
-        def __init__(self, delay_s: int = POLL_MAX_S, stalled_patience_s: float | None = None,
-                     run: Any = subprocess.run) -> None:
-            super().__init__(delay_s=delay_s)
-            self.sacct_error: str | None = None
-            self.stalled_patience_s = stalled_patience_s
-            self._run = run
-            self._stalled_since: dict[str, float] = {}
-            self._reasons_told: set[str] = set()
-
-        def _call(self, argv: list[str]) -> subprocess.CompletedProcess:
-            return self._run(argv, capture_output=True, text=True, timeout=60)
-
-        def _sacct(self, ids: list[str]) -> dict[str, dict[str, str]] | None:
-            if self.sacct_error is not None:
-                return None
-            argv = ["sacct", "-o", "JobID,State,NodeList", "--parsable2"]
-            for jid in ids:
-                argv += ["-j", jid]
-            try:
-                done = self._call(argv)
-            except (OSError, subprocess.SubprocessError) as err:
-                done = subprocess.CompletedProcess(argv, 1, "", str(err))
-            if done.returncode != 0:
-                self.sacct_error = _first_line(done.stderr) or f"exit status {done.returncode}"
-                log.warning("sacct is not usable here (%s): following the jobs with squeue",
-                            self.sacct_error)
-                return None
-            return self.read_info(done.stdout)
-
-        def _squeue(self, ids: list[str]) -> dict[str, dict[str, str]] | None:
-            argv = ["squeue", "-h", "-t", "all", "-j", ",".join(ids), "-o", "%i|%T|%N|%r"]
-            try:
-                done = self._call(argv)
-            except (OSError, subprocess.SubprocessError) as err:
-                done = subprocess.CompletedProcess(argv, 1, "", str(err))
-            if done.returncode != 0:
-                if "Invalid job id" in done.stderr:  # none of them is known any more
-                    return {}
-                log.warning("squeue failed: %s", _first_line(done.stderr))
-                return None
-            text = "JobID|State|NodeList|Reason\n" + done.stdout
-            return self.read_info(text)
-
-        def update(self) -> None:
-            open_ids = [j for j in self._registered - self._finished]
-            if not open_ids:
-                return
-            self._num_calls += 1
-            ids = _queue_ids(open_ids)
-            accounted = self._sacct(ids)
-            queued = self._squeue(ids)
-            if accounted is not None:
-                self._info_dict.update(accounted)
-                for job_id, row in (queued or {}).items():  # pending reasons come from squeue
-                    self._info_dict.setdefault(job_id, {})["Reason"] = row.get("Reason", "")
-            elif queued is not None:
-                self._info_dict.update(queued)
-                for job_id in open_ids:
-                    if job_id not in queued:
-                        self._info_dict[job_id] = {"JobID": job_id, "State": GONE}
-            self._last_status_check = time.time()
-            for job_id in self._registered - self._finished:
-                if self.is_done(job_id, mode="cache"):
-                    self._finished.add(job_id)
-            if queued:
-                self._check_pending(queued)
-
-        def is_done(self, job_id: str, mode: str = "standard") -> bool:
-            state = self.get_state(job_id, mode=mode).split()[0].upper()
-            return state not in INCOMPLETE_STATES
-
-        def _check_pending(self, queued: dict[str, dict[str, str]]) -> None:
-            now = time.time()
-            by_reason: dict[str, list[str]] = {}
-            for job_id, row in queued.items():
-                if row.get("State") == "PENDING" and job_id in self._registered:
-                    by_reason.setdefault(row.get("Reason", ""), []).append(job_id)
-            for reason, jobs in by_reason.items():
-                if slurm.never_starts(reason):
-                    raise _NeverStarts(jobs, reason)
-                if reason in slurm.STALLED_REASONS:
-                    since = self._stalled_since.setdefault(reason, now)
-                    if reason not in self._reasons_told:
-                        self._reasons_told.add(reason)
-                        log.warning("SLURM jobs %s wait: %s (%s)", _compact(jobs), reason,
-                                    slurm.REASON_HELP.get(reason, "see squeue"))
-                    patience = self.stalled_patience_s
-                    if patience is not None and now - since >= patience:
-                        raise _NeverStarts(jobs, reason, now - since)
-            for reason in list(self._stalled_since):
-                if reason not in by_reason:
-                    del self._stalled_since[reason]
-
-    return QueueWatcher
 
 
 class SlurmSweepLauncher(_PluginSlurmLauncher):
@@ -247,7 +121,7 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
             job_params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
                                Singleton.get_state()))
 
-        watcher = _watcher_class()(delay_s=POLL_MAX_S,
+        watcher = watcher_class()(delay_s=POLL_MAX_S,
                                    stalled_patience_s=self.stalled_patience_s)
         previous, SlurmJob.watcher = SlurmJob.watcher, watcher
         jobs: list[Any] = []
@@ -262,7 +136,7 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
             for job, (overrides, _, idx, _, _) in zip(jobs, job_params, strict=True):
                 try:
                     ret = job.results()[0]
-                except _NeverStarts:
+                except NeverStarts:
                     raise
                 except Exception as err:  # the job ended without handing back its result
                     ret = self._lost_job(job, overrides, idx, err, watcher)
@@ -271,12 +145,12 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
                     ret = self._lost_job(job, overrides, idx, ret._return_value, watcher)
                 returns.append(ret)
             return returns
-        except _NeverStarts as never:
+        except NeverStarts as never:
             _cancel(jobs)
             waited = f" for {never.how_long_s / 60:.0f} min" if never.how_long_s else ""
             help_ = slurm.REASON_HELP.get(never.reason)
             raise SlurmError(
-                f"SLURM will not start jobs {_compact(never.jobs)}: pending{waited} with reason "
+                f"SLURM will not start jobs {compact(never.jobs)}: pending{waited} with reason "
                 f"{never.reason}" + (f" ({help_})" if help_ else "") + f"; {self._request()}; "
                 f"the sweep's jobs were cancelled") from None
         except KeyboardInterrupt:
@@ -295,7 +169,7 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
         """A failed record for a job that ended without one; a JobReturn for Hydra."""
         assert self.hydra_context is not None and self.config is not None
         state = watcher.get_state(job.job_id, mode="cache").split()[0].upper()
-        message = _first_line(str(err))
+        message = first_line(str(err))
         timeout = self.params.get("timeout_min")
         if state == "TIMEOUT":
             reason = (f"the SLURM job {job.job_id} reached its time limit "
@@ -335,25 +209,14 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
 
 def write_lost_record(cfg: Any, output_dir: Path, reason: str, job_id: str, state: str) -> None:
     """The ``failed`` record of a job whose process never wrote one."""
-    from nnbench import record as record_module
+    from nnbench.run import failed_record
 
-    try:  # the runner's common fields (framework, device, precision, ...) when it has them
-        from nnbench.runner import _base_record
-
-        rec = _base_record(cfg)
-    except Exception:
-        rec = {"framework": OmegaConf.select(cfg, "framework.name"),
-               "device": OmegaConf.select(cfg, "device.name"),
-               "precision": OmegaConf.select(cfg, "precision.name")}
-    rec.update(status="failed", reason=reason, error_type="SlurmJobEnded",
-               scheduler={"name": "slurm", "job": job_id,
-                          "state": None if state in INCOMPLETE_STATES else state},
-               config=OmegaConf.to_container(cfg, resolve=True), output_dir=str(output_dir),
-               wall_time_s=None)
-    record_module.write_result(output_dir, rec)
+    failed_record(cfg, output_dir, reason, "SlurmJobEnded",
+                  scheduler={"name": "slurm", "job_id": job_id,
+                             "state": None if state in INCOMPLETE_STATES else state})
 
 
 def _cancel(jobs: Sequence[Any]) -> None:
-    ids = _queue_ids([j.job_id for j in jobs])
+    ids = queue_ids([j.job_id for j in jobs])
     if ids:
         subprocess.run(["scancel", *ids], capture_output=True, timeout=60)
