@@ -9,7 +9,7 @@ LOCK   ?= requirements/lock.txt
 PIN    := $(if $(LOCK),-c $(LOCK))
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy test-cuda
+.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep test-cuda
 
 install: $(STAMP)
 
@@ -56,6 +56,10 @@ bench-numpy: $(STAMP)
 ## bench-overhead: the harness's own share of epoch time on the default moons config
 bench-overhead: $(STAMP)
 	$(BIN)/python scripts/harness_overhead.py
+
+## bench-sweep: wall time of a small sweep and of skipped jobs, over the time of import torch
+bench-sweep: $(STAMP)
+	$(BIN)/python scripts/bench_sweep.py
 
 ## report: tables, figures and report.html from every result under runs/ -> runs/report/
 report: $(STAMP)

@@ -182,3 +182,30 @@ def test_sweep_killed_outright_leaves_an_incomplete_folder_the_report_lists(tmp_
     collection = collect([tmp_path], progress=False)
     assert [r["status"] for r in collection.records] == ["ok"]
     assert len(collection.incomplete) == 1 and "train.epochs=1000000" in collection.incomplete[0]
+
+
+def _job_processes(proc: subprocess.Popen) -> list[psutil.Process]:
+    return psutil.Process(proc.pid).children(recursive=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killing_the_command_alone_stops_its_job(tmp_path, sig):
+    """Only the main process is signalled (as `kill PID` does): its job must not outlive it."""
+    proc = _start_sweep(tmp_path, "20,1000000")
+    _wait_for_second_job(tmp_path, proc)
+    workers = _job_processes(proc)
+    assert workers, "the running job's process should exist"
+    os.kill(proc.pid, sig)
+    out, err = proc.communicate(timeout=60)
+    gone, alive = psutil.wait_procs(workers, timeout=15)
+    assert alive == [], f"left running after {sig.name}: {[p.pid for p in alive]}"
+    time.sleep(1)
+    collection = collect([tmp_path], progress=False)
+    assert [r["status"] for r in collection.records] == ["ok"]  # the finished job is intact
+    assert len(collection.incomplete) == 1  # the killed one left no result, then or later
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143
+        lines = [ln for ln in err.splitlines() if ln.startswith("nnbench")]
+        assert lines == ["nnbench: terminated; finished jobs keep their results (1 ok)"]
+        assert "Traceback" not in err

@@ -8,9 +8,12 @@ as work. Their records say ``exclusive: false``; timing sweeps refuse such launc
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def parallel_jobs(hydra_cfg: DictConfig | None) -> int:
@@ -31,6 +34,36 @@ def parallel_jobs(hydra_cfg: DictConfig | None) -> int:
         # not known to a job, so "at least two" is what can be said.
         return 2
     return 1  # basic runs jobs one after another; a cluster gives each job its own allocation
+
+
+def swept_trainers(hydra_cfg: DictConfig | None, argv: list[str]) -> list[str]:
+    """The trainer classes (``_target_``) of the frameworks a sweep names, on its command line
+    or in its experiment's sweeper params, where conf/framework/ has their YAML: so that their
+    warm processes can start together, before the first job."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    texts = [a for a in argv if "=" in a and not a.startswith("-")]
+    if hydra_cfg is not None:
+        params = hydra_cfg.sweeper.get("params") or {}
+        texts += [f"{key}={value}" for key, value in params.items()]
+    try:
+        overrides = OverridesParser.create().parse_overrides(texts)
+    except Exception:  # noqa: BLE001 - Hydra has reported what it could not parse
+        return []
+    names: list[str] = []
+    for override in overrides:
+        if override.key_or_group != "framework":
+            continue
+        values = list(override.sweep_string_iterator()) if override.is_sweep_override() \
+            else [override.value()]
+        names += [str(v) for v in values if str(v) not in names]
+    targets = []
+    for name in names:
+        yaml = CONF_DIR / "framework" / f"{name}.yaml"
+        target = OmegaConf.load(yaml).get("_target_") if yaml.is_file() else None
+        if target:
+            targets.append(str(target))
+    return targets
 
 
 # The submitit launcher's generic keys under the names submitit's sbatch writer uses.

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from omegaconf import DictConfig
-from sklearn.datasets import make_moons
-from sklearn.model_selection import train_test_split
 
 from nnbench.data import Dataset
 from nnbench.errors import ConfigError
@@ -37,7 +35,16 @@ def check(cfg: DictConfig) -> None:
         raise ConfigError(f"dataset.noise={cfg.noise} must be >= 0")
 
 
+def preload() -> None:
+    """Import what ``load`` needs (scikit-learn), in a process that forks jobs."""
+    import sklearn.datasets  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+
+
 def load(cfg: DictConfig) -> Dataset:
+    # scikit-learn is imported by the job that loads the data, not by a sweep that checks it
+    from sklearn.datasets import make_moons
+    from sklearn.model_selection import train_test_split
     x, y = make_moons(n_samples=cfg.n_samples, noise=cfg.noise, random_state=cfg.random_state)
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=cfg.test_size, random_state=cfg.split_random_state

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from omegaconf import DictConfig
-from sklearn.datasets import make_classification
 
 from nnbench.data import Dataset
 from nnbench.errors import ConfigError
@@ -45,7 +44,14 @@ def shape(cfg: DictConfig) -> tuple[int, int]:
     return cfg.n_features, cfg.n_classes
 
 
+def preload() -> None:
+    """Import what ``load`` needs (scikit-learn), in a process that forks jobs."""
+    import sklearn.datasets  # noqa: F401
+
+
 def load(cfg: DictConfig) -> Dataset:
+    # scikit-learn is imported by the job that loads the data, not by a sweep that checks it
+    from sklearn.datasets import make_classification
     informative = min(cfg.n_features, 16)
     x, y = make_classification(
         n_samples=cfg.n_train + cfg.n_test, n_features=cfg.n_features,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import platform
 import socket
 import subprocess
@@ -21,6 +23,7 @@ def _version(package: str) -> str | None:
         return None
 
 
+@functools.cache
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -31,6 +34,7 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.cache  # once per process: a sweep's jobs all run the code it started with
 def _git_commit() -> str | None:
     root = Path(__file__).resolve().parents[2]
     if not (root / ".git").exists():
@@ -102,11 +106,17 @@ def _gpu() -> dict | None:
     return info
 
 
+@functools.cache  # the installed versions do not change while a sweep runs
+def _lock_status() -> dict | None:
+    return lock_status()
+
+
 def environment(threads: int | None = None) -> dict:
     """The fingerprint every record carries; ``threads`` is the count the job held both at."""
     torch = sys.modules.get("torch")
     return {
         "hostname": socket.gethostname(),
+        "pid": os.getpid(),
         "platform": platform.platform(),
         "cpu_model": cpu_model(),
         "cpu_cores_available": available_cores(),
@@ -121,6 +131,6 @@ def environment(threads: int | None = None) -> dict:
         "nnbench": _version("nnbench"),
         "git_commit": _git_commit(),
         # whether every package is at the version requirements/lock.txt pins (null: no lock)
-        "lock": lock_status(),
+        "lock": _lock_status(),
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -9,6 +9,7 @@ process (``isolated``) or in this one (``local``).
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from omegaconf import DictConfig
 from nnbench.errors import ConfigError
 from nnbench.job import Job, resolve
 from nnbench.record import RESULT_FILE
-from nnbench.run import local, resume
+from nnbench.run import local, resume, warm
 from nnbench.run.isolated import run_isolated
 
 
@@ -38,9 +39,13 @@ def failed_record(cfg: DictConfig, output_dir: str | Path, reason: str, error_ty
     return local.finish(fields, time.time(), output_dir).model_dump()
 
 
-def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> dict:
+def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1,
+                 also_warm: list[str] | None = None) -> dict:
     """Run a resolved job as the config says; return its record (status ``resumed`` for a job
-    that already has an ok result under ``runs_dir``, whose folder then points there)."""
+    that already has an ok result under ``runs_dir``, whose folder then points there).
+
+    ``also_warm``: trainers of other frameworks the sweep will run, whose warm processes start
+    together with this job's (see ``nnbench.run.warm``)."""
     head = local.head_fields(job, parallel_jobs)
     if job.bench.resume:
         previous = resume.already_ok(job.runs_dir, head["job_key"])
@@ -59,6 +64,8 @@ def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> di
         head.update(status="skipped", reason=reason)
         return local.finish(head, started, output_dir).model_dump()
     if job.bench.isolate:
+        if hasattr(os, "fork"):  # before the first job that runs, not for skipped ones
+            warm.prestart([job.trainer_target, *(also_warm or [])])
         record = run_isolated(job, output_dir, parallel_jobs)
     else:
         record = local.run_job(job, output_dir, parallel_jobs).model_dump()
@@ -67,10 +74,11 @@ def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> di
     return record
 
 
-def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1) -> dict:
+def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1,
+        also_warm: list[str] | None = None) -> dict:
     """Run one job from its Hydra config and write its ``result.json``; return the record."""
     try:
         job = resolve(cfg)
     except ConfigError as err:
         return failed_record(cfg, output_dir, f"invalid configuration: {err}", "ConfigError")
-    return run_resolved(job, output_dir, parallel_jobs)
+    return run_resolved(job, output_dir, parallel_jobs, also_warm)

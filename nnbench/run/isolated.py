@@ -1,14 +1,16 @@
 """One job in a fresh Python process, as pyperf runs its workers.
 
 Imports, allocator state and caches left by earlier jobs of a sweep cannot leak into a job's
-memory figures or timings when it runs in a process of its own. The worker gets the resolved
-``Job`` whole (it is picklable) and writes the record; the parent reads it back, or writes a
-``failed`` record saying how the worker died.
+memory figures or timings when it runs in a process of its own. On Linux the process is forked
+from a warm process per framework (``nnbench.run.warm``), so it starts with the imports done;
+elsewhere it is spawned. The worker gets the resolved ``Job`` whole (it is picklable) and writes
+the record; the parent reads it back, or writes a ``failed`` record saying how the worker died.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,44 +18,66 @@ from pathlib import Path
 from nnbench.job import Job
 from nnbench.record import RESULT_FILE, read_result
 from nnbench.run import local
+from nnbench.run.warm import warm_process
 
 
-def _worker(job: Job, output_dir: str, parallel_jobs: int) -> None:
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: finished records stay, the running job is stopped."""
+
+
+def _spawned_worker(job: Job, output_dir: str, parallel_jobs: int) -> None:
     try:
         local.run_job(job, output_dir, parallel_jobs)
     except KeyboardInterrupt:
-        # Ctrl-C reaches the whole process group; the parent reports it. The job leaves no
-        # result, so the report lists its folder as incomplete and a resume runs it again.
         sys.exit(130)
 
 
-def run_isolated(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> dict:
-    """Run the job in a fresh process; return its record as written."""
-    started = time.time()
+def _spawned(job: Job, output_dir: str | Path, parallel_jobs: int) -> int | None:
     if multiprocessing.get_start_method(allow_none=True) not in (None, "spawn", "fork",
                                                                  "forkserver"):
         # inside a launcher's worker (joblib's loky sets its own start method, which a fresh
         # interpreter cannot find): make the standard one the worker's default again
         multiprocessing.set_start_method("spawn", force=True)
     process = multiprocessing.get_context("spawn").Process(
-        target=_worker, args=(job, str(output_dir), parallel_jobs), name="nnbench-job")
+        target=_spawned_worker, args=(job, str(output_dir), parallel_jobs), name="nnbench-job")
     process.start()
     try:
         process.join()
-    except KeyboardInterrupt:
-        process.join(timeout=10)  # it got the same SIGINT; give it a moment, then insist
+    except KeyboardInterrupt as interrupt:
+        process.join(timeout=0 if isinstance(interrupt, Terminated) else 10)
         if process.is_alive():
             process.kill()
             process.join()
         raise
+    return process.exitcode
+
+
+def _forked(job: Job, output_dir: str | Path, parallel_jobs: int) -> int | None:
+    warm = warm_process(job.trainer_target)
+    try:
+        return warm.run(job, str(output_dir), parallel_jobs)
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C reached the job too (one process group) and it ends by itself; SIGTERM was
+        # the command's alone, and its job must not outlive it
+        warm.stop_job(wait_s=0 if isinstance(interrupt, Terminated) else 10)
+        raise
+
+
+def run_isolated(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> dict:
+    """Run the job in a fresh process; return its record as written."""
+    started = time.time()
+    code = (_forked if hasattr(os, "fork") else _spawned)(job, output_dir, parallel_jobs)
     result = Path(output_dir) / RESULT_FILE
-    if process.exitcode == 0 and result.is_file():
+    if code == 0 and result.is_file():
         return read_result(result)
-    if process.exitcode == 130:
+    if code == 130:
         raise KeyboardInterrupt
-    code = process.exitcode
-    how = f"was killed by signal {-code}" if code is not None and code < 0 else \
-        f"ended with exit code {code}"
+    if code is None:
+        how = "was lost with the process it was started from"
+    elif code < 0:
+        how = f"was killed by signal {-code}"
+    else:
+        how = f"ended with exit code {code}"
     fields = local.head_fields(job, parallel_jobs)
     fields.update(status="failed", error_type="WorkerDied",
                   reason=f"the job's process {how} before writing its result")

@@ -19,6 +19,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -73,6 +74,12 @@ class Trainer(ABC):
     @abstractmethod
     def matmul_kernel(cls, n: int, dtype: str, device: str, tf32: bool) -> MatmulKernel:
         """An n x n matmul in this framework's library: the denominator of MFU."""
+
+    @classmethod
+    def preload(cls) -> None:
+        """Import what this framework's jobs need: called once in the warm process that each
+        job's fresh process is forked from, so no job pays the imports."""
+        return None
 
     @classmethod
     def is_oom(cls, err: BaseException) -> bool:
@@ -146,6 +153,33 @@ class Trainer(ABC):
     def peak_memory(self) -> tuple[float | None, str | None]:
         """(device peak in MB, what the figure is) since the reset; (None, None) off CUDA."""
         return None, None
+
+
+class LazyModule:
+    """A module imported on first attribute access.
+
+    A framework whose library is slow to import (torch: over a second) declares its trainer
+    with this, so that a sweep's process can resolve its jobs and decide their skips without
+    paying for the import; the worker that runs the job pays it (or the warm process it is
+    forked from, see ``Trainer.preload``).
+    """
+
+    def __init__(self, name: str):
+        self._name = name
+        self._module: Any = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._module is None:
+            self._module = importlib.import_module(self._name)
+        return getattr(self._module, attr)
+
+
+def nvidia_driver() -> str | None:
+    """None when this host has an NVIDIA driver loaded, else why not: a check that costs
+    microseconds, before any CUDA library is imported to ask the same question."""
+    if Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidiactl").exists():
+        return None
+    return "no NVIDIA driver is loaded on this host (no /proc/driver/nvidia, no /dev/nvidiactl)"
 
 
 def load(target: str) -> type[Trainer]:

@@ -13,15 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from nnbench.errors import ConfigError
 from nnbench.params import Params
 from nnbench.precision import Precision
 from nnbench.spec import ModelSpec, predicted_classes, targets
-from nnbench.torch_mlp import DTYPES, TorchMLP, loss_fn, set_tf32, to_numpy
-from nnbench.trainers.base import Events, MatmulKernel, Trainer
+from nnbench.trainers.base import Events, LazyModule, MatmulKernel, Trainer, nvidia_driver
 from nnbench.trainers.base import Options as BaseOptions
+
+# Imported on first use: resolving a torch job, or skipping one on a host without a GPU, does
+# not import torch (over a second); the job's own process does, or the warm one it forks from.
+torch = LazyModule("torch")
+torch_mlp = LazyModule("nnbench.torch_mlp")
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
@@ -64,8 +67,17 @@ class TorchTrainer(Trainer):
     Options = Options
 
     @classmethod
+    def preload(cls) -> None:
+        torch_mlp.TorchMLP  # noqa: B018 - imports torch, torch.nn and the model
+        # torch.optim's first optimizer imports torch._dynamo (over a second): import only, no
+        # tensor work, so no thread pool is started in the process jobs are forked from
+        import torch._dynamo  # noqa: F401
+
+    @classmethod
     def skip_reason(cls, device: str, precision: Precision) -> str | None:
         if device == "cuda":
+            if nvidia_driver() is not None:
+                return f"CUDA is not available on this host: {nvidia_driver()}"
             if not torch.cuda.is_available():
                 return "CUDA is not available on this host (torch.cuda.is_available() is False)"
             if precision.compute_dtype == "bfloat16" and not torch.cuda.is_bf16_supported():
@@ -99,7 +111,7 @@ class TorchTrainer(Trainer):
     @classmethod
     def matmul_kernel(cls, n: int, dtype: str, device: str, tf32: bool) -> MatmulKernel:
         if device == "cuda":
-            set_tf32(tf32)
+            torch_mlp.set_tf32(tf32)
         dt = getattr(torch, dtype)
         gen = torch.Generator(device="cpu").manual_seed(0)
         a, b = (torch.randn(n, n, generator=gen, dtype=dt).to(device) for _ in range(2))
@@ -115,13 +127,13 @@ class TorchTrainer(Trainer):
     def __init__(self, spec: ModelSpec, params: Params, precision: Precision | str, device: str,
                  lr: float, options: Options | None = None):
         super().__init__(spec, params, precision, device, lr, options)
-        self.dtype = DTYPES[self.precision.param_dtype]
+        self.dtype = torch_mlp.DTYPES[self.precision.param_dtype]
         # host-side dtype the data is converted through (NumPy has no bfloat16)
         self.np_dtype = np.dtype("float64" if self.dtype == torch.float64 else "float32")
         self.torch_device = torch.device(device)
         cuda = self.torch_device.type == "cuda"
-        self.tf32 = set_tf32(self.precision.tf32) if cuda else False
-        self.model = TorchMLP(spec).to(device=self.torch_device, dtype=self.dtype)
+        self.tf32 = torch_mlp.set_tf32(self.precision.tf32) if cuda else False
+        self.model = torch_mlp.TorchMLP(spec).to(device=self.torch_device, dtype=self.dtype)
         self.model.load_numpy(params)
         # The fused kernel updates every parameter in one launch and, with a gradient scaler,
         # checks for overflow on the device instead of reading a flag back every step.
@@ -129,7 +141,8 @@ class TorchTrainer(Trainer):
         self.optimizer_name = "SGD(fused)" if cuda else "SGD(foreach)"
         autocast_dtype = self.precision.autocast_dtype
         self._autocast = (
-            (lambda: torch.autocast(self.torch_device.type, dtype=DTYPES[autocast_dtype]))
+            (lambda: torch.autocast(self.torch_device.type,
+                                    dtype=torch_mlp.DTYPES[autocast_dtype]))
             if autocast_dtype else contextlib.nullcontext
         )
         self.scaler = torch.amp.GradScaler(self.torch_device.type,
@@ -142,7 +155,7 @@ class TorchTrainer(Trainer):
             self._outputs = torch.compile(self.model.outputs, mode=mode, dynamic=False)
 
     def _eager_batch_loss(self, xb: torch.Tensor, tb: torch.Tensor) -> torch.Tensor:
-        return loss_fn(self.spec, self.model(xb), tb)
+        return torch_mlp.loss_fn(self.spec, self.model(xb), tb)
 
     def _tensors(self, x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=self.np_dtype))
@@ -198,14 +211,14 @@ class TorchTrainer(Trainer):
     def gradients(self, x: np.ndarray, y: np.ndarray) -> Params:
         xt, tt = self._tensors(x, y)
         self.model.zero_grad(set_to_none=True)
-        loss_fn(self.spec, self.model(xt), tt).backward()
+        torch_mlp.loss_fn(self.spec, self.model(xt), tt).backward()
         grads = self.model.numpy_grads()
         self.model.zero_grad(set_to_none=True)
         return grads
 
-    @torch.inference_mode()
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return predicted_classes(to_numpy(self.infer(self.prepare(x))))
+        with torch.inference_mode():
+            return predicted_classes(torch_mlp.to_numpy(self.infer(self.prepare(x))))
 
     def prepare(self, x: np.ndarray) -> torch.Tensor:
         """Inputs on the device in the run's dtype, moved once, outside any timed inference."""
@@ -213,9 +226,8 @@ class TorchTrainer(Trainer):
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=self.np_dtype))
         return xt.to(device=self.torch_device, dtype=self.dtype)
 
-    @torch.inference_mode()
     def infer(self, prepared: torch.Tensor) -> Any:
-        with self._autocast():
+        with torch.inference_mode(), self._autocast():
             return self._outputs(prepared)
 
     def numpy_params(self) -> Params:

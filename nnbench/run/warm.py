@@ -1,0 +1,167 @@
+"""Fresh processes without the start-up bill: one warm process per framework forks each job.
+
+A job runs in a process of its own (as pyperf runs its workers), so that imports, allocator
+state and caches left by earlier jobs cannot leak into its timings or memory figures. Starting
+that process with ``spawn`` costs an interpreter start and every import (torch: over a
+second) per job. Instead, the first job of a framework starts one warm process that imports
+nnbench and that framework (``Trainer.preload``) and never runs a job itself; every job of that
+framework is a ``fork`` of it: a fresh process with the imports already done. One warm process
+per framework keeps a NumPy job's memory free of torch's libraries.
+
+The warm process and each job die with their parent (Linux's parent-death signal), so killing
+the command, even with SIGKILL, leaves no job running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import traceback
+from typing import Any
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent ends; end now if it already has."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent ended before the request took effect
+        os._exit(1)
+
+
+def _job_process(job: Any, output_dir: str, parallel_jobs: int, warm_pid: int) -> int:
+    """The forked job: runs, writes its record, and returns its exit status."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(warm_pid)
+    from nnbench.run import local
+
+    try:
+        local.run_job(job, output_dir, parallel_jobs)
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the whole process group; the sweep reports it. The job leaves no
+        # result, so the report lists its folder as incomplete and a resume runs it again.
+        return 130
+    except BaseException:  # run_job records every fault; this is a fault in recording it
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def _serve(conn: Any, target: str, parent_pid: int) -> None:
+    """The warm process: import, then fork one job per request until the pipe closes."""
+    die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the jobs and the sweep
+    from nnbench import data
+    from nnbench.measure.environment import environment
+    from nnbench.run import local  # noqa: F401 - everything a job imports, paid once here
+    from nnbench.trainers.base import load
+
+    data.preload()
+    load(target).preload()
+    environment()  # the facts that do not change (commit, lock), found once for every job
+    conn.send(("ready", None))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        job, output_dir, parallel_jobs = request
+        sys.stdout.flush()
+        sys.stderr.flush()
+        warm_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = _job_process(job, output_dir, parallel_jobs, warm_pid)
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        conn.send(("started", pid))
+        _, status = os.waitpid(pid, 0)
+        conn.send(("ended", os.waitstatus_to_exitcode(status)))
+
+
+class WarmProcess:
+    """The warm process of one framework, and the job it is running."""
+
+    def __init__(self, target: str):
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, theirs = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(theirs, target, os.getpid()),
+                                   name=f"nnbench-warm-{target.rsplit('.', 1)[-1]}",
+                                   daemon=True)
+        self.process.start()
+        theirs.close()
+        self.job_pid: int | None = None
+        self.ready = False
+
+    def wait_ready(self) -> bool:
+        """Wait until the warm process has imported everything; False if it died trying."""
+        if not self.ready:
+            try:
+                self.ready = self.conn.recv()[0] == "ready"
+            except (EOFError, OSError):
+                return False
+        return self.ready
+
+    def run(self, job: Any, output_dir: str, parallel_jobs: int) -> int | None:
+        """Run one job in a fresh fork; its exit status (negative: killed by that signal), or
+        None when the warm process itself is gone."""
+        if not self.wait_ready():
+            return None
+        try:
+            self.conn.send((job, output_dir, parallel_jobs))
+            _, self.job_pid = self.conn.recv()
+            _, code = self.conn.recv()
+        except (EOFError, OSError):
+            self.job_pid = None
+            return None
+        self.job_pid = None  # kept only when an interrupt left the job running
+        return code
+
+    def stop_job(self, wait_s: float) -> None:
+        """After an interrupt: give the job ``wait_s`` to end by itself, then kill it."""
+        if self.job_pid is not None and not self.conn.poll(wait_s):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.job_pid, signal.SIGKILL)
+        with contextlib.suppress(EOFError, OSError):
+            while self.conn.poll(1):  # drain "ended", so the next job starts clean
+                if self.conn.recv()[0] == "ended":
+                    break
+        self.job_pid = None
+
+    def close(self) -> None:
+        self.conn.close()
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+_warm: dict[str, WarmProcess] = {}
+
+
+def prestart(targets: list[str]) -> None:
+    """Start the warm processes of these frameworks together and wait until all are ready:
+    their imports overlap each other, and no job is timed while any of them is importing."""
+    started = [warm_process(target) for target in targets]
+    for process in started:
+        process.wait_ready()
+
+
+def warm_process(target: str) -> WarmProcess:
+    """The warm process of the framework whose trainer is ``target``, started on first use
+    (and again if it died)."""
+    current = _warm.get(target)
+    if current is None or not current.process.is_alive():
+        if current is not None:
+            current.close()
+        current = _warm[target] = WarmProcess(target)
+    return current
