@@ -268,6 +268,24 @@ def test_slurm_records_say_what_the_job_was_given(four_job_sweep):
 
 
 @pytest.mark.slurm
+def test_the_report_over_a_slurm_sweep_shows_the_node_beside_the_host(four_job_sweep, tmp_path):
+    _, runs = four_job_sweep
+    out = tmp_path / "report"
+    made = subprocess.run([sys.executable, "-m", "nnbench.report", str(runs), "--out", str(out),
+                           "--no-progress"], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert "4 records, 0 unreadable, 0 invalid, 0 incomplete" in made.stdout
+    summary = (out / "summary.md").read_text()
+    node = records(runs)[0]["scheduler"]["node"]
+    header = next(line for line in summary.splitlines() if "numpy cpu" in line)
+    assert "| node " in header and f"| {node} " in summary
+    assert "numpy/torch cpu" in header  # both frameworks ran on the same node: one ratio
+    html = (out / "report.html").read_text()
+    assert "<th>node</th>" in html and "<th>scheduler job</th>" in html
+
+
+@pytest.mark.slurm
 def test_a_shared_allocation_is_recorded_as_not_exclusive_with_its_cpus(cluster, tmp_path):
     proc, _ = nnbench(cluster, tmp_path, "framework=numpy,torch", "train.epochs=5",
                       "hydra.launcher.cpus_per_task=1", "hydra.launcher.exclusive=false")

@@ -15,7 +15,7 @@ from nnbench.record import RESULT_FILE, checked, label_variants
 CONFIG_KEYS = ["experiment_name", "dataset", "arch", "precision", "loss", "batch_size", "epochs",
                "lr", "init"]
 # Nested fields kept out of the flat table (they stay in results.json and feed the figures).
-NESTED = {"config", "environment", "loss_history", "epoch_times_s", "confusion_matrix",
+NESTED = {"config", "environment", "scheduler", "loss_history", "epoch_times_s", "confusion_matrix",
           "classes", "layer_sizes", "activations", "matmul_peak", "warnings"}
 
 
@@ -47,6 +47,7 @@ def _flat(record: dict) -> dict:
             row[key] = value
     env = record.get("environment") or {}
     row["host"] = env.get("hostname")
+    row["node"] = (record.get("scheduler") or {}).get("node")  # a scheduler's name for it
     row["cpu_model"] = env.get("cpu_model")
     row["gpu"] = (env.get("gpu") or {}).get("name") if isinstance(env.get("gpu"), dict) else None
     row["git_commit"] = env.get("git_commit")

@@ -38,14 +38,20 @@ def _environment(collection: Collection) -> pd.DataFrame:
         gpu = env.get("gpu") or {}
         blas = ", ".join(f"{b.get('internal_api')} {b.get('version')}" for b in env.get("blas")
                          or [])
-        row = {"host": env.get("hostname"), "cpu": env.get("cpu_model"),
+        scheduler = rec.get("scheduler") or {}
+        row = {"host": env.get("hostname"), "node": scheduler.get("node"),
+               "scheduler job": scheduler.get("job"), "cpu": env.get("cpu_model"),
                "cores": env.get("cpu_cores_available"), "threads": env.get("threads"),
                "blas": blas, "gpu": gpu.get("name"), "driver": gpu.get("driver"),
                "python": env.get("python"), "numpy": env.get("numpy"),
                "torch": env.get("torch"), "hydra": env.get("hydra"),
-               "commit": (env.get("git_commit") or "")[:12]}
-        rows[tuple(map(str, row.values()))] = row
-    return pd.DataFrame(list(rows.values()))
+               "commit": (env.get("git_commit") or "")[:12],
+               "lock": ((env.get("lock") or {}).get("pins_sha256") or "")
+               + ("" if (env.get("lock") or {}).get("matches", True) else " (drifted)")}
+        key = {k: v for k, v in row.items() if k != "scheduler job"}  # one row per machine
+        rows[tuple(map(str, key.values()))] = row
+    frame = pd.DataFrame(list(rows.values()))
+    return frame.dropna(axis=1, how="all")  # no node column for runs outside a scheduler
 
 
 def _table(frame: pd.DataFrame) -> str:

@@ -51,6 +51,8 @@ def config_columns(frame: pd.DataFrame) -> list[str]:
              or frame[k].astype(str).nunique(dropna=False) > 1]
     if "host" in frame.columns and frame["host"].nunique() > 1:
         shown.append("host")
+    if "node" in frame.columns and frame["node"].notna().any():  # jobs a scheduler placed
+        shown.append("node")
     return shown
 
 
