@@ -100,8 +100,9 @@ def test_job_process_killed_mid_training_is_recorded_as_failed(make_cfg, tmp_pat
         me = psutil.Process()
         deadline = time.time() + 60
         while time.time() < deadline:
-            # the job's process, not multiprocessing's resource tracker beside it
-            jobs = [p for p in me.children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+            # the job's process: forked from its framework's warm process (a child of this one,
+            # beside multiprocessing's resource tracker)
+            jobs = [p for p in me.children(recursive=True) if p.ppid() != me.pid]
             if jobs and jobs[0].cpu_times().user > 1.5:  # imported, loaded, training
                 jobs[0].send_signal(signal.SIGKILL)
                 return

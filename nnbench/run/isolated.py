@@ -9,7 +9,6 @@ the record; the parent reads it back, or writes a ``failed`` record saying how t
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 from nnbench.job import Job
 from nnbench.record import RESULT_FILE, read_result
 from nnbench.run import local
-from nnbench.run.warm import warm_process
+from nnbench.run.warm import spawn_context, warm_process
 
 
 class Terminated(KeyboardInterrupt):
@@ -33,12 +32,7 @@ def _spawned_worker(job: Job, output_dir: str, parallel_jobs: int) -> None:
 
 
 def _spawned(job: Job, output_dir: str | Path, parallel_jobs: int) -> int | None:
-    if multiprocessing.get_start_method(allow_none=True) not in (None, "spawn", "fork",
-                                                                 "forkserver"):
-        # inside a launcher's worker (joblib's loky sets its own start method, which a fresh
-        # interpreter cannot find): make the standard one the worker's default again
-        multiprocessing.set_start_method("spawn", force=True)
-    process = multiprocessing.get_context("spawn").Process(
+    process = spawn_context().Process(
         target=_spawned_worker, args=(job, str(output_dir), parallel_jobs), name="nnbench-job")
     process.start()
     try:

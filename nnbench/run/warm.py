@@ -34,6 +34,20 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+# Signals a scheduler sends the process it started (SLURM's time-limit warning, through
+# submitit): that process acts on them; the warm process and its jobs must not die of them.
+SCHEDULER_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
+
+
+def spawn_context() -> Any:
+    """multiprocessing's spawn context, usable inside a launcher's worker too (joblib's loky
+    sets its own start method, which a fresh interpreter cannot find)."""
+    if multiprocessing.get_start_method(allow_none=True) not in (None, "spawn", "fork",
+                                                                 "forkserver"):
+        multiprocessing.set_start_method("spawn", force=True)
+    return multiprocessing.get_context("spawn")
+
+
 def _job_process(job: Any, output_dir: str, parallel_jobs: int, warm_pid: int) -> int:
     """The forked job: runs, writes its record, and returns its exit status."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -57,6 +71,8 @@ def _serve(conn: Any, target: str, parent_pid: int) -> None:
     """The warm process: import, then fork one job per request until the pipe closes."""
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the jobs and the sweep
+    for scheduler_signal in SCHEDULER_SIGNALS:  # inherited by the jobs it forks
+        signal.signal(scheduler_signal, signal.SIG_IGN)
     from nnbench import data
     from nnbench.measure.environment import environment
     from nnbench.run import local  # noqa: F401 - everything a job imports, paid once here
@@ -93,7 +109,7 @@ class WarmProcess:
     """The warm process of one framework, and the job it is running."""
 
     def __init__(self, target: str):
-        ctx = multiprocessing.get_context("spawn")
+        ctx = spawn_context()
         self.conn, theirs = ctx.Pipe()
         self.process = ctx.Process(target=_serve, args=(theirs, target, os.getpid()),
                                    name=f"nnbench-warm-{target.rsplit('.', 1)[-1]}",
