@@ -13,12 +13,12 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from nnbench.files import CacheWarning, remove_stale_temporaries, write_text
 from nnbench.measure.environment import cpu_model
 from nnbench.measure.threads import limited
-from nnbench.trainers.base import Trainer
 
 # Large enough that one call dwarfs dispatch overhead, small enough to calibrate in seconds.
 SIZES = {"cpu": 3072, "cuda": 8192}
@@ -36,12 +36,17 @@ def _key(framework: str, dtype: str, device: str, threads: int, tf32: bool) -> s
     return key + ("|tf32" if tf32 else "")
 
 
-def calibrate(trainer: type[Trainer], dtype: str, device: str, threads: int | None,
+# A framework's matmul: (n, dtype, device, tf32) -> (the n x n matmul, the call that waits for
+# it); ``Trainer.matmul_kernel``.
+Kernel = Callable[[int, str, str, bool], tuple[Callable[[], object], Callable[[], None]]]
+
+
+def calibrate(kernel: Kernel, dtype: str, device: str, threads: int | None,
               tf32: bool = False) -> dict:
     """Best-of-ROUNDS GFLOP/s of the framework's n x n matmul, after one untimed call."""
     n = SIZES[device]
     with limited(threads) as count:
-        fn, sync = trainer.matmul_kernel(n, dtype, device, tf32)
+        fn, sync = kernel(n, dtype, device, tf32)
         fn()
         sync()
         best = float("inf")
@@ -108,9 +113,9 @@ def _store(entries: dict) -> None:
                       f"the peak is measured again by the next job", CacheWarning, stacklevel=3)
 
 
-def matmul_peak(framework: str, trainer: type[Trainer], dtype: str, device: str,
+def matmul_peak(framework: str, kernel: Kernel, dtype: str, device: str,
                 threads: int | None, recalibrate: bool = False, tf32: bool = False) -> dict:
-    """The cached peak of ``framework`` (its ``trainer``'s matmul) for this host and setting,
+    """The cached peak of ``framework`` (its matmul ``kernel``) for this host and setting,
     measuring it on first use.
 
     ``dtype`` is the dtype the matmuls run in (under autocast, the autocast dtype); with
@@ -122,7 +127,7 @@ def matmul_peak(framework: str, trainer: type[Trainer], dtype: str, device: str,
     key = _key(framework, dtype, device, count, tf32)
     entries = _load()
     if recalibrate or key not in entries:
-        measured = calibrate(trainer, dtype, device, count, tf32)
+        measured = calibrate(kernel, dtype, device, count, tf32)
         with warnings.catch_warnings():  # the first read already said what was wrong
             warnings.simplefilter("ignore", CacheWarning)
             entries = _load()  # re-read: another job may have written meanwhile
