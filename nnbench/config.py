@@ -95,6 +95,9 @@ class NNBenchConfig:
 
 def register_schema() -> None:
     ConfigStore.instance().store(name="nnbench_schema", node=NNBenchConfig)
+    from nnbench.paths import register_resolver  # conf/config.yaml names folders with it
+
+    register_resolver()
 
 
 def choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:

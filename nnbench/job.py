@@ -28,6 +28,7 @@ from nnbench.config import (
 )
 from nnbench.errors import ConfigError
 from nnbench.params import arch_string, n_params
+from nnbench.paths import check_config as check_paths
 from nnbench.precision import Precision, get
 from nnbench.spec import ModelSpec
 from nnbench.trainers.base import Options, Trainer, load
@@ -147,6 +148,7 @@ def resolve(cfg: DictConfig) -> Job:
     precision = get(str(cfg.precision.name), bool(cfg.precision.get("tf32", False)))
     cls.check(name, options, device, precision)
     dataset = data.checked_config(cfg.dataset)
+    check_paths(cfg, dataset)  # runs_dir, experiment_name, dataset.data_dir
     n_features, n_classes = data.shape(dataset)
     arch, train, bench = (_section(cfg, s) for s in ("arch", "train", "bench"))
     validate(arch, train, bench, str(dataset.name), n_features, n_classes)

@@ -86,9 +86,13 @@ class Record(BaseModel):
     code_version: str | None = _f("git commit (-dirty when edited) or package version")
     job_key: str | None = _f("hash of config and code: what bench.resume matches")
     exclusive: bool | None = _f("no other job could run on this host meanwhile (inside a "
-                                "scheduler's job: what its allocation shows; null: unknown)",
+                                "scheduler's job: what its allocation shows; elsewhere: no "
+                                "parallel launcher and no overlapping_jobs; null: unknown)",
                                 True)
     parallel_jobs: int = _f("jobs the launcher may run side by side on this host", 1)
+    overlapping_jobs: list[dict[str, Any]] = _f("other nnbench jobs that ran on this host at "
+                                                "the same time: pid, job, folder, start and "
+                                                "end (UTC); any makes exclusive false", [])
     threads: int | None = _f("threads both frameworks were held at (BLAS, torch)")
     scheduler: dict[str, Any] | None = _f("the scheduler's job: SLURM job id, array task, node, "
                                           "partition, CPUs and memory allocated, whether "

@@ -25,6 +25,9 @@ if os.environ.get("CI"):
 # The host's matmul-peak cache lives under the user's home; tests keep their own (inherited by
 # the job processes they spawn).
 os.environ.setdefault("NNBENCH_CACHE_DIR", tempfile.mkdtemp(prefix="nnbench-test-cache-"))
+# Jobs register in a registry of running jobs that the host's nnbench jobs share; tests keep
+# their own, so another suite's jobs on this host do not change their records' exclusive.
+os.environ.setdefault("NNBENCH_REGISTRY_DIR", tempfile.mkdtemp(prefix="nnbench-test-jobs-"))
 
 
 @pytest.fixture

@@ -38,6 +38,9 @@ def test_parallel_launchers_record_every_job_marked_non_exclusive(tmp_path, laun
     recs = records(tmp_path)
     assert len(recs) == 4 and {r["status"] for r in recs} == {"ok"}
     assert all(r["exclusive"] is False and r["parallel_jobs"] >= 2 for r in recs)
+    # the workers re-resolve the config: the sweep folder is still the one the parent named
+    (sweep_dir,) = {Path(r["output_dir"]).parent for r in recs}
+    assert sweep_dir.parent == tmp_path / "default" and (sweep_dir / "multirun.yaml").is_file()
     assert "nnbench: 4 jobs: 4 ok" in proc.stdout
     out = tmp_path / "report"
     assert report_main([str(tmp_path), "--out", str(out), "--no-progress", "--small"]) == 0

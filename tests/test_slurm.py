@@ -249,6 +249,9 @@ def test_a_sweep_through_slurm_ends_with_a_record_per_job(four_job_sweep):
     assert {(r["framework"], r["lr"]) for r in recs} == {
         (f, lr) for f in ("numpy", "torch") for lr in (0.1, 0.2)}
     assert "nnbench: 4 jobs: 4 ok" in proc.stdout
+    # each job re-resolves the config on its node: the sweep folder is still the parent's
+    (sweep_dir,) = {Path(r["output_dir"]).parent for r in recs}
+    assert (sweep_dir / "multirun.yaml").is_file()
     # accounting is off on this cluster: said once, not once per poll
     assert "Bypassing sacct error" not in out and out.count("sacct is not usable") == 1
     (script,) = runs.rglob("*_submission.sh")

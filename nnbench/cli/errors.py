@@ -18,6 +18,10 @@ def one_line(err: BaseException) -> str:
     if isinstance(err, ConfigError):
         return str(err)
     text = str(err)
+    # a ConfigError from a resolver (nnbench.paths checks runs_dir as Hydra names the folder)
+    resolver = re.search(r"ConfigError raised while resolving interpolation: (.+)", text)
+    if resolver:
+        return resolver.group(1)
     missing = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
     if missing:
         group, option = missing.groups()

@@ -9,18 +9,33 @@ import argparse
 import functools
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 from nnbench.files import write_text
-from nnbench.report import compare, html, plots
-from nnbench.report.collect import collect
+from nnbench.report import compare, html, output, plots
+from nnbench.report.collect import Collection, collect
 from nnbench.report.tables import DEFAULT_PAIR, summary_markdown
 
 
 def report(run_dirs: list[Path], out: Path, progress: bool = True,
            small: bool = False, pair: tuple[str, str] = DEFAULT_PAIR) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the report of the records under ``run_dirs`` to ``out``, as a whole: ``out`` ends
+    holding this report's files and no others, or (on an error) stays as it was."""
+    output.check(out)  # before reading thousands of records
     collection = collect(run_dirs, exclude=[out], progress=progress)
+    with output.whole(out) as stage:
+        names = _write(collection, stage, small, pair)
+    print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
+          f"{len(collection.invalid)} invalid, {len(collection.incomplete)} incomplete -> {out}")
+    for item in collection.unreadable:
+        print(f"unreadable: {item['path']}: {item['error']}", file=sys.stderr)
+    for item in collection.invalid:
+        print(f"invalid: {item['path']}: {item['error']}", file=sys.stderr)
+    return [out / name for name in names]
+
+
+def _write(collection: Collection, out: Path, small: bool, pair: tuple[str, str]) -> list[str]:
     frame = collection.frame
     written = []
     write_text(out / "results.csv", frame.to_csv(index=False))
@@ -52,21 +67,16 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
     if not small:
         write_text(out / "report.html", html.render(collection, figures, pair))
         written.append(out / "report.html")
-    print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
-          f"{len(collection.invalid)} invalid, {len(collection.incomplete)} incomplete -> {out}")
-    for item in collection.unreadable:
-        print(f"unreadable: {item['path']}: {item['error']}", file=sys.stderr)
-    for item in collection.invalid:
-        print(f"invalid: {item['path']}: {item['error']}", file=sys.stderr)
-    return written
+    return [Path(p).name for p in written]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nnbench.report", description=__doc__)
     parser.add_argument("run_dirs", nargs="*", type=Path, default=[Path("runs")],
                         help="folders to search for result.json (default: runs)")
-    parser.add_argument("--out", type=Path, default=Path("runs/report"),
-                        help="where to write the report (default: runs/report)")
+    parser.add_argument("--out", type=Path,
+                        help="folder the report is written to, replacing an earlier report "
+                             "there (default: runs/report; with --baseline: runs/compare)")
     parser.add_argument("--baseline", type=Path, help="runs to compare against")
     parser.add_argument("--candidate", type=Path, help="runs compared with the baseline")
     parser.add_argument("--alpha", type=float, default=0.002)
@@ -91,20 +101,50 @@ def main(argv: list[str] | None = None) -> int:
     if (args.baseline is None) != (args.candidate is None):
         print("nnbench.report: error: --baseline and --candidate go together", file=sys.stderr)
         return 2
-    if args.baseline is not None:
-        table = compare.compare(collect([args.baseline], progress=not args.no_progress),
-                                collect([args.candidate], progress=not args.no_progress),
-                                alpha=args.alpha, min_change=args.min_change)
-        text = table.to_markdown(index=False) if not table.empty else \
-            "no configuration with ok runs on both sides"
-        print(text)
-        args.out.mkdir(parents=True, exist_ok=True)
-        write_text(args.out / "compare.md", text + "\n")
-        return 0
-    report(args.run_dirs, args.out, progress=not args.no_progress, small=args.small,
-           pair=pair)
+    out = args.out or Path("runs/compare" if args.baseline is not None else "runs/report")
+    try:
+        output.check(out)
+        if args.baseline is not None:
+            return _compare(args.baseline, args.candidate, out, args)
+        report(args.run_dirs, out, progress=not args.no_progress, small=args.small,
+               pair=pair)
+    except output.OutError as err:
+        print(f"nnbench.report: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the disk filled up, a folder vanished, ... while writing
+        print(f"nnbench.report: error: --out {out} not written: {err.strerror or err}"
+              f"{f': {err.filename}' if err.filename else ''}", file=sys.stderr)
+        return 2
     return 0
 
+
+def _compare(baseline: Path, candidate: Path, out: Path, args: argparse.Namespace) -> int:
+    sides = {"--baseline": (baseline, collect([baseline], progress=not args.no_progress)),
+             "--candidate": (candidate, collect([candidate], progress=not args.no_progress))}
+    empty = [f"{flag} {folder} has no ok record ({_found(c)})"
+             for flag, (folder, c) in sides.items()
+             if not any(r.get("status") == "ok" for r in c.records)]
+    if empty:
+        print(f"nnbench.report: error: nothing to compare: {'; '.join(empty)}",
+              file=sys.stderr)
+        return 2
+    table = compare.compare(sides["--baseline"][1], sides["--candidate"][1], alpha=args.alpha,
+                            min_change=args.min_change)
+    text = table.to_markdown(index=False) if not table.empty else \
+        "no configuration with ok runs on both sides"
+    print(text)
+    with output.whole(out) as stage:
+        write_text(stage / "compare.md", text + "\n")
+    return 0
+
+
+def _found(collection: Collection) -> str:
+    """What a side holds instead of ok records, in a few words."""
+    counts = Counter(r.get("status") for r in collection.records)
+    parts = [f"{n} {status}" for status, n in sorted(counts.items())]
+    parts += [f"{len(collection.unreadable)} unreadable"] if collection.unreadable else []
+    parts += [f"{len(collection.invalid)} invalid"] if collection.invalid else []
+    return ", ".join(parts) or "no result.json"
 
 if __name__ == "__main__":
     sys.exit(main())

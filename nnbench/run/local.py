@@ -25,7 +25,7 @@ from nnbench.measure.scheduler import scheduler_info
 from nnbench.measure.threads import limited
 from nnbench.params import init_params
 from nnbench.record import SCHEMA_VERSION, Record, write_result
-from nnbench.run import resume
+from nnbench.run import registry, resume
 from nnbench.trainers.base import Trainer
 
 
@@ -149,8 +149,10 @@ def run_job(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> Record:
     """
     started = time.time()
     fields = head_fields(job, parallel_jobs)
+    running = registry.start(output_dir, fields)  # other nnbench jobs on this host meanwhile
     try:
         fields.update(_execute(job))
     except Exception as err:  # any fault is this job's result, not the sweep's end
         fields.update(_failure(job, err, output_dir))
+    registry.end(running, fields)
     return finish(fields, started, output_dir)
