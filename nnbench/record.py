@@ -174,8 +174,11 @@ def checked(data: Any) -> tuple[dict | None, str | None]:
     (None, its first problem: the field and why). Fields it did not have stay absent."""
     if not isinstance(data, dict):
         return None, f"not a result record (a JSON {type(data).__name__}, not an object)"
+    # fields this version does not know (a record from a newer nnbench) are left out, not
+    # held against the record
+    known = {k: v for k, v in data.items() if k in Record.model_fields}
     try:
-        record = Record.model_validate(data)
+        record = Record.model_validate(known)
     except ValidationError as err:
         return None, explain(err)
     return record.model_dump(exclude_unset=True), None
