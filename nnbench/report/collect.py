@@ -16,7 +16,8 @@ CONFIG_KEYS = ["experiment_name", "dataset", "arch", "precision", "loss", "batch
                "lr", "init"]
 # Nested fields kept out of the flat table (they stay in results.json and feed the figures).
 NESTED = {"config", "environment", "loss_history", "epoch_times_s", "confusion_matrix",
-          "classes", "layer_sizes", "activations", "matmul_peak", "warnings"}
+          "classes", "layer_sizes", "activations", "matmul_peak", "warnings",
+          "test_accuracy_history", "epoch_counters", "inference_samples_s"}
 
 
 @dataclass
