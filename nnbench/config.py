@@ -77,6 +77,8 @@ class BenchConfig:
     allow_parallel: bool = MISSING
     gradient_check_seed: int | None = MISSING
     min_samples: int = MISSING
+    rounds: int = MISSING
+    round: int = MISSING
 
 
 @dataclass
@@ -165,6 +167,8 @@ def validate(arch: ArchConfig, train: TrainConfig, bench: BenchConfig, dataset_n
     _positive("bench.repeats", bench.repeats)
     _positive("bench.inference_batch_size", bench.inference_batch_size)
     _positive("bench.min_samples", bench.min_samples, allow_zero=True)
+    _positive("bench.rounds", bench.rounds)
+    _positive("bench.round", bench.round, allow_zero=True)
     if bench.threads is not None:
         _positive("bench.threads", bench.threads)
     target = bench.target_accuracy

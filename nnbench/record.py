@@ -77,6 +77,8 @@ class Record(BaseModel):
     init: str | None = _f("train.init")
     shuffle: bool | None = _f("train.shuffle")
     repeats: int | None = _f("bench.repeats")
+    rounds: int | None = _f("bench.rounds: rounds of fresh processes the sweep ran")
+    round: int = _f("which of them this job is (0-based); a job's identity includes it", 0)
     param_dtype: str | None = _f("dtype parameters and data are stored in")
     compute_dtype: str | None = _f("dtype the matmuls run in")
     autocast_dtype: str | None = _f("torch.autocast dtype (null: none)")

@@ -70,7 +70,7 @@ def _cfgs(**bench):
     defaults = dict(warmup_epochs=1, repeats=2, vary_seed=False, threads=None, isolate=False,
                     memory_probe=False, mfu=False, inference_batch_size=4,
                     target_accuracy=None, resume=False, allow_parallel=False,
-                    gradient_check_seed=None, min_samples=0)
+                    gradient_check_seed=None, min_samples=0, rounds=1, round=0)
     return train, BenchConfig(**{**defaults, **bench})
 
 
