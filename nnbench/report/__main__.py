@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from nnbench import stats
 from nnbench.files import write_text
 from nnbench.report import compare, html, plots
 from nnbench.report.collect import collect
@@ -29,7 +30,8 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
         write_text(out / "results.json", json.dumps(collection.records, indent=1, default=str))
         written.append(out / "results.json")
     makers = [
-        (plots.comparison_summary, frame, "comparison_summary.png"),
+        (functools.partial(plots.comparison_summary, pair=pair, records=collection.records),
+         frame, "comparison_summary.png"),
         (plots.scaling, frame, "scaling.png"),
         (functools.partial(plots.loss_curves, pair=pair), collection.records, "loss_curves.png"),
         (functools.partial(plots.confusion_matrices, pair=pair), collection.records,
@@ -69,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write the report (default: runs/report)")
     parser.add_argument("--baseline", type=Path, help="runs to compare against")
     parser.add_argument("--candidate", type=Path, help="runs compared with the baseline")
-    parser.add_argument("--alpha", type=float, default=0.002)
-    parser.add_argument("--min-change", type=float, default=0.10)
+    parser.add_argument("--alpha", type=float, default=stats.ALPHA,
+                        help="p-value a change must beat, over rounds (default: %(default)s)")
+    parser.add_argument("--min-change", type=float, default=stats.MIN_CHANGE)
     parser.add_argument("--pair", default=",".join(DEFAULT_PAIR), metavar="A,B",
                         help="the two frameworks whose ratio the tables show "
                              "(default: %(default)s)")
