@@ -82,6 +82,10 @@ def test_rounds_run_the_whole_sweep_round_after_round(tmp_path):
     records = results(tmp_path)
     assert {r["rounds"] for r in records} == {2}
     assert len({r["job_key"] for r in records}) == 4  # the round is part of a job's identity
+    # the sweep ends with the ratio of each configuration, pooled over its rounds
+    assert "nnbench: numpy/torch time per epoch, moons 2x32x16x1 float32 full batch cpu: " \
+        in proc.stdout
+    assert "95% CI over rounds (2 vs 2 fresh processes)" in proc.stdout
 
 
 def test_rounds_is_a_number_not_a_sweep(tmp_path):
