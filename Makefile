@@ -9,7 +9,7 @@ LOCK   ?= requirements/lock.txt
 PIN    := $(if $(LOCK),-c $(LOCK))
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy test-cuda
+.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy test-cuda aa
 
 install: $(STAMP)
 
@@ -56,6 +56,10 @@ bench-numpy: $(STAMP)
 ## bench-overhead: the harness's own share of epoch time on the default moons config
 bench-overhead: $(STAMP)
 	$(BIN)/python scripts/harness_overhead.py
+
+## aa: A/A check of --baseline/--candidate: no change found between identical runs, a real 2x one found
+aa: $(STAMP)
+	$(BIN)/python scripts/aa_check.py
 
 ## report: tables, figures and report.html from every result under runs/ -> runs/report/
 report: $(STAMP)
