@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
@@ -118,6 +119,10 @@ def _ratio_points(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, metric:
                         xytext=(8, -3), fontsize=8)
     ax.axhline(1.0, color="gray", lw=0.8, ls="--")
     ax.set_yscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.set_xlim(-0.6, len(configs) - 0.4)
     if drawn:
         ax.legend(fontsize=8)
