@@ -9,7 +9,7 @@ LOCK   ?= requirements/lock.txt
 PIN    := $(if $(LOCK),-c $(LOCK))
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep test-cuda
+.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep test-cuda aa
 
 install: $(STAMP)
 
@@ -60,6 +60,10 @@ bench-overhead: $(STAMP)
 ## bench-sweep: wall time of a small sweep and of skipped jobs, over the time of import torch
 bench-sweep: $(STAMP)
 	$(BIN)/python scripts/bench_sweep.py
+
+## aa: A/A check of --baseline/--candidate: no change found between identical runs, a real 2x one found
+aa: $(STAMP)
+	$(BIN)/python scripts/aa_check.py
 
 ## report: tables, figures and report.html from every result under runs/ -> runs/report/
 report: $(STAMP)

@@ -4,9 +4,16 @@ Order of work, and why:
 0. For a trainer that compiles: compilation of every batch shape of an epoch, timed on its own
    (``compile_time_s``), so that no timed epoch includes it.
 1. A memory pass: one epoch from a fresh trainer under tracemalloc and the RSS sampler. The
-   probes cost time (tracemalloc hooks every allocation), so they never run while timing.
+   probes cost time (tracemalloc hooks every allocation), so they never run while timing. The
+   initial parameters are drawn before the probes start: the draw is the harness's, in float64,
+   and would otherwise outweigh what a small trainer allocates itself.
 2. The timed runs: ``bench.repeats`` trainings of ``train.epochs`` epochs, every epoch timed on
-   its own; the first ``bench.warmup_epochs`` of each are kept out of the statistics.
+   its own; the first ``bench.warmup_epochs`` of each are kept out of the statistics. Around
+   each epoch, off the clock, the process's page faults, context switches and CPU time are
+   read (getrusage, about a microsecond), and between epochs the test accuracy is taken. When
+   the repeats leave fewer than ``bench.min_samples`` timed epochs, more repeats of the same
+   training follow (top-ups, within a time budget), so that a median and its spread do not
+   rest on two or three numbers.
 3. Inference on the trained model: batched latency, batch-1 latency, throughput.
 
 The trainer is anything that implements ``nnbench.trainers.base.Trainer``; nothing here asks
@@ -18,9 +25,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from nnbench import stats
 from nnbench.config import BenchConfig, TrainConfig
 from nnbench.data import Dataset
 from nnbench.measure import flops, memory, timing
@@ -37,6 +47,36 @@ from nnbench.measure.figures import (
 from nnbench.trainers.base import Trainer
 
 MakeTrainer = Callable[[int], Trainer]  # seed -> a trainer from that start
+
+# Top-up repeats (see the module docstring) stop before they would take longer than this.
+TOP_UP_BUDGET_S = 10.0
+# Inference calls: at least this many samples per figure, unless the calls take this long.
+INFERENCE_MIN_CALLS = 20
+INFERENCE_BUDGET_S = 2.0
+MEMORY_PROBE = (
+    "the trainer's set-up from initial parameters drawn before the probes started (the "
+    "harness's float64 draw is not counted; the trainer's own copy of them is), its copy of the "
+    "training data, gradient and workspace buffers, and one training epoch; after a priming "
+    "step that absorbs the framework's one-time imports")
+
+
+@dataclass(frozen=True)
+class TrainerFactory:
+    """How a job gets its trainers: ``draw(seed)`` makes the start (the initial parameters),
+    ``build(start)`` a trainer from it. Two steps, so that the memory probe can draw first."""
+
+    draw: Callable[[int], Any]
+    build: Callable[[Any], Trainer]
+
+    def __call__(self, seed: int) -> Trainer:
+        return self.build(self.draw(seed))
+
+
+def as_factory(make_trainer: MakeTrainer | TrainerFactory) -> TrainerFactory:
+    """A plain ``seed -> trainer`` callable as a factory whose start is the seed itself."""
+    if isinstance(make_trainer, TrainerFactory):
+        return make_trainer
+    return TrainerFactory(draw=lambda seed: seed, build=make_trainer)
 
 
 def epoch_orders(seed: int, n: int, shuffle: bool):
@@ -81,20 +121,19 @@ def _prime(make_trainer: MakeTrainer, ds: Dataset) -> None:
     trainer.sync()
 
 
-def _memory_pass(make_trainer: MakeTrainer, ds: Dataset, train: TrainConfig) -> Memory:
-    _prime(make_trainer, ds)
+def _memory_pass(make: TrainerFactory, ds: Dataset, train: TrainConfig) -> Memory:
+    _prime(make, ds)
     perm = next(epoch_orders(train.seed, ds.x_train.shape[0], train.shuffle))
+    start = make.draw(0)  # before the probes: the harness's draw is not the trainer's memory
     with memory.RssSampler() as rss, memory.TracemallocPeak() as traced:
-        trainer = make_trainer(0)
+        trainer = make.build(start)
         trainer.set_train_data(ds.x_train, ds.y_train)
         trainer.train_epoch(perm, train.batch_size)
         trainer.sync()
-    del trainer
+    del trainer, start
     return Memory(
         peak_tracemalloc_mb=traced.peak_mb, peak_rss_mb=rss.peak_mb, rss_delta_mb=rss.delta_mb,
-        rss_baseline_mb=rss.baseline_mb,
-        memory_probe="trainer set-up (incl. its copy of the training data) and one epoch, "
-                     "after a priming step that absorbs the framework's one-time imports",
+        rss_baseline_mb=rss.baseline_mb, memory_probe=MEMORY_PROBE,
     )
 
 
@@ -108,16 +147,40 @@ def _target(targets: list[dict | None], target_accuracy: float) -> Target:
     )
 
 
-def _train(make_trainer: MakeTrainer, ds: Dataset, train: TrainConfig,
+def _timed_samples(epoch_times: list[list[float]], warmup_epochs: int) -> int:
+    return sum(max(len(times) - warmup_epochs, 0) for times in epoch_times)
+
+
+def _counter_summary(counters: list[dict[str, float]], seconds: list[float]) -> dict[str, float]:
+    """Means per timed epoch of each counter, and CPU seconds over clock seconds."""
+    if not counters:
+        return {}
+    out = {name: float(np.mean([c[name] for c in counters])) for name in counters[0]}
+    wall = float(sum(seconds))
+    out["cpu_per_wall"] = float(sum(c["cpu_s"] for c in counters)) / wall if wall > 0 else None
+    return out
+
+
+def _train(make_trainer: TrainerFactory, ds: Dataset, train: TrainConfig,
            bench: BenchConfig) -> tuple[Training, Trainer]:
     """The timed runs; returns their figures and the last trainer."""
     n = ds.x_train.shape[0]
     epoch_times: list[list[float]] = []
     targets: list[dict | None] = []
     history: list[float] = []
+    accuracy_history: list[float] = []
+    first_counters: list[dict[str, float]] = []
+    timed_counters: list[dict[str, float]] = []
+    timed_seconds: list[float] = []
     divergence = None
     trainer = events = None
-    for repeat in range(bench.repeats):
+    top_up_s = 0.0
+    repeat = 0
+    while divergence is None:
+        if repeat >= bench.repeats:  # a top-up, if the samples are few and the budget allows
+            enough = _timed_samples(epoch_times, bench.warmup_epochs) >= bench.min_samples
+            if enough or top_up_s + sum(epoch_times[-1]) > TOP_UP_BUDGET_S:
+                break
         seed = train.seed + repeat if bench.vary_seed else train.seed
         trainer = make_trainer(seed)
         trainer.set_train_data(ds.x_train, ds.y_train)
@@ -127,41 +190,60 @@ def _train(make_trainer: MakeTrainer, ds: Dataset, train: TrainConfig,
         order = epoch_orders(seed, n, train.shuffle)
         losses: list[float] = []
         times: list[float] = []
+        accuracies: list[float] = []
+        counters: list[dict[str, float]] = []
         reached = None
         for epoch in range(1, train.epochs + 1):
             epoch_fn = functools.partial(trainer.train_epoch, next(order), train.batch_size)
+            before = timing.rusage()
             loss, seconds = timing.timed(epoch_fn, trainer.sync, events)
+            delta = timing.rusage_delta(before, timing.rusage())
             losses.append(loss)
             times.append(seconds)
+            if delta is not None:
+                counters.append(delta)
+                if epoch > bench.warmup_epochs:
+                    timed_counters.append(delta)
+                    timed_seconds.append(seconds)
             if not math.isfinite(loss):
                 divergence = Divergence(epoch=epoch, loss=loss)
                 break
-            if bench.target_accuracy is not None and reached is None:
-                # Evaluated between epochs, off the clock.
-                if _accuracy(trainer, ds.x_test, ds.y_test) >= bench.target_accuracy:
-                    reached = {"epoch": epoch, "time_s": float(sum(times))}
+            # Between epochs, off the clock, in every repeat alike (each timed epoch then
+            # follows the same kind of pause): the test accuracy so far.
+            accuracies.append(_accuracy(trainer, ds.x_test, ds.y_test))
+            if bench.target_accuracy is not None and reached is None \
+                    and accuracies[-1] >= bench.target_accuracy:
+                reached = {"epoch": epoch, "time_s": float(sum(times))}
         epoch_times.append(times)
         targets.append(reached)
         if repeat == 0:
-            history = losses
-        if divergence is not None:
-            break
+            history, accuracy_history, first_counters = losses, accuracies, counters
+        if repeat >= bench.repeats:
+            top_up_s += sum(times)
+        repeat += 1
     peak_mb, probe = trainer.peak_memory()
+    epoch_counters = {name: [c[name] for c in first_counters] for name in
+                      (first_counters[0] if first_counters else {})}
     figures = Training(
         loss_history=history, epoch_times_s=epoch_times,
         clock="cuda_events" if events else "perf_counter", optimizer=trainer.optimizer_name,
+        test_accuracy_history=accuracy_history, top_up_repeats=max(repeat - bench.repeats, 0),
+        epoch_counters=epoch_counters,
+        counters_per_epoch=_counter_summary(timed_counters, timed_seconds),
         cuda_peak_mb=peak_mb, cuda_peak_probe=probe, divergence=divergence,
-        target=_target(targets, bench.target_accuracy) if bench.target_accuracy else None,
+        target=_target(targets[:bench.repeats], bench.target_accuracy)
+        if bench.target_accuracy else None,
     )
     return figures, trainer
 
 
 def timing_figures(training: Training, warmup_epochs: int, n_train: int,
-                   layer_sizes: tuple[int, ...], peak: dict | None) -> Timing:
+                   layer_sizes: tuple[int, ...], peak: dict | None,
+                   min_samples: int = 0) -> Timing:
     per_repeat = [times[warmup_epochs:] for times in training.epoch_times_s]
     pooled = [t for times in per_repeat for t in times]
-    stats = timing.summarize(pooled)
-    median = stats["median"]
+    summary = stats.summarize(pooled)
+    median = summary["median"]
     epoch_flops = flops.train_flops_per_epoch(layer_sizes, n_train)
     achieved = epoch_flops / median / 1e9 if median else None
     mfu = achieved / peak["gflops"] if peak and achieved else None
@@ -171,15 +253,18 @@ def timing_figures(training: Training, warmup_epochs: int, n_train: int,
             f"achieved {achieved:.0f} GFLOP/s exceeds the calibrated matmul peak "
             f"({peak['gflops']:.0f}): the peak was measured on a slower moment of this host; "
             f"recalibrate with scripts/calibrate_peak.py")
-    if stats["cv"] is not None and stats["cv"] > timing.NOISY_CV:
+    # IQR/median and bimodality, not the CV: one hiccup among steady epochs is not noise
+    warnings += stats.noise_warnings(pooled, "training epochs")
+    if training.divergence is None and 0 < summary["n"] < min_samples:
         warnings.append(
-            f"noisy timing: epoch times vary with CV {stats['cv']:.0%} "
-            f"(> {timing.NOISY_CV:.0%}); compare medians with care")
+            f"time per epoch rests on {summary['n']} timed epochs (fewer than "
+            f"bench.min_samples={min_samples}: top-up repeats stopped at their "
+            f"{TOP_UP_BUDGET_S:g} s budget); its median and spread are rough")
     return Timing(
         train_time_per_epoch_s=median,
-        train_time_per_epoch_stats_s=stats,
+        train_time_per_epoch_stats_s=summary,
         train_time_per_epoch_repeat_medians_s=[
-            timing.summarize(t)["median"] for t in per_repeat if t],
+            stats.summarize(t)["median"] for t in per_repeat if t],
         train_time_total_s=float(sum(training.epoch_times_s[0])),
         train_throughput_samples_per_s=n_train / median if median else None,
         train_flops_per_epoch=epoch_flops,
@@ -188,11 +273,13 @@ def timing_figures(training: Training, warmup_epochs: int, n_train: int,
         achieved_gflops=achieved,
         matmul_peak_gflops=peak["gflops"] if peak else None,
         mfu=mfu,
+        samples={"train_time_per_epoch_s": summary["n"]},
         warnings=warnings,
     )
 
 
-def _inference(trainer: Trainer, ds: Dataset, bench: BenchConfig) -> Inference:
+def _inference(trainer: Trainer, ds: Dataset, bench: BenchConfig) -> tuple[Inference, list[str]]:
+    """The inference figures, and warnings about the noise of their samples."""
     x = ds.x_test
     n = x.shape[0]
     sync = trainer.sync
@@ -202,13 +289,13 @@ def _inference(trainer: Trainer, ds: Dataset, bench: BenchConfig) -> Inference:
         trainer.infer(whole)
     # Budgets: the medians these give match those of 7x longer ones within 1% on the default
     # config (thousands of calls either way); large networks reach min_calls first
-    batched = timing.repeat_until(functools.partial(trainer.infer, whole), sync, 0.03, 10,
-                                  events)
+    batched = timing.repeat_until(functools.partial(trainer.infer, whole), sync, 0.03,
+                                  INFERENCE_MIN_CALLS, events, max_seconds=INFERENCE_BUDGET_S)
     single = trainer.prepare(x[:1])
     for _ in range(10):
         trainer.infer(single)
     batch1 = timing.repeat_until(functools.partial(trainer.infer, single), sync, 0.02, 100,
-                                 events)
+                                 events, max_seconds=INFERENCE_BUDGET_S)
     size = min(bench.inference_batch_size, n)
     chunks = [trainer.prepare(x[i:i + size]) for i in range(0, n, size)]
 
@@ -217,28 +304,35 @@ def _inference(trainer: Trainer, ds: Dataset, bench: BenchConfig) -> Inference:
             trainer.infer(chunk)
 
     one_pass()
-    passes = timing.repeat_until(one_pass, sync, 0.03, 5, events)
-    batched_stats = timing.summarize(batched)
-    return Inference(
+    passes = timing.repeat_until(one_pass, sync, 0.03, INFERENCE_MIN_CALLS, events,
+                                 max_seconds=INFERENCE_BUDGET_S)
+    batched_stats, batch1_stats = stats.summarize(batched), stats.summarize(batch1)
+    warnings = (stats.noise_warnings(batched, "inference, whole test set per call")
+                + stats.noise_warnings(batch1, "inference at batch 1"))
+    figures = Inference(
         inference_latency_per_sample_s=batched_stats["median"] / n,
         inference_batched_call_s=batched_stats,
-        inference_latency_batch1_s=timing.summarize(batch1)["median"],
-        inference_latency_batch1_stats_s=timing.summarize(batch1),
+        inference_latency_batch1_s=batch1_stats["median"],
+        inference_latency_batch1_stats_s=batch1_stats,
         inference_batch_size=size,
-        batch_throughput_samples_per_s=n / timing.summarize(passes)["median"],
+        batch_throughput_samples_per_s=n / stats.summarize(passes)["median"],
+        inference_samples_s={"batched_call": batched, "batch1": batch1, "batch_pass": passes},
     )
+    return figures, warnings
 
 
-def measure(make_trainer: MakeTrainer, ds: Dataset, train: TrainConfig, bench: BenchConfig,
-            layer_sizes: tuple[int, ...], peak: dict | None = None,
+def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: TrainConfig,
+            bench: BenchConfig, layer_sizes: tuple[int, ...], peak: dict | None = None,
             compiles: bool = False) -> Measurements:
-    """All the figures of one job; ``make_trainer(seed)`` builds a trainer from that start,
-    and ``compiles`` says whether its ``warm_up`` compiles (timed apart, as compile_time_s)."""
-    compile_time = _compile(make_trainer(0), ds, train) if compiles else None
-    mem = _memory_pass(make_trainer, ds, train) if bench.memory_probe else None
-    training, trainer = _train(make_trainer, ds, train, bench)
+    """All the figures of one job; ``make_trainer(seed)`` builds a trainer from that start
+    (a ``TrainerFactory`` also says how to draw the start apart from building on it), and
+    ``compiles`` says whether its ``warm_up`` compiles (timed apart, as compile_time_s)."""
+    make = as_factory(make_trainer)
+    compile_time = _compile(make(0), ds, train) if compiles else None
+    mem = _memory_pass(make, ds, train) if bench.memory_probe else None
+    training, trainer = _train(make, ds, train, bench)
     figures = timing_figures(training, bench.warmup_epochs, ds.x_train.shape[0], layer_sizes,
-                             peak)
+                             peak, bench.min_samples)
     history = training.loss_history
     out = Measurements(warmup_epochs=bench.warmup_epochs, training=training, timing=figures,
                        accuracy=Accuracy(final_train_loss=history[-1] if history else None),
@@ -252,5 +346,10 @@ def measure(make_trainer: MakeTrainer, ds: Dataset, train: TrainConfig, bench: B
         test_accuracy=float(np.mean(predicted == ds.y_test)),
         confusion_matrix=confusion_matrix(ds.y_test, predicted, len(ds.classes)),
     )
-    out.inference = _inference(trainer, ds, bench)
+    out.inference, inference_warnings = _inference(trainer, ds, bench)
+    figures.warnings += inference_warnings
+    samples = out.inference.inference_samples_s
+    figures.samples.update(inference_latency_per_sample_s=len(samples["batched_call"]),
+                           inference_latency_batch1_s=len(samples["batch1"]),
+                           batch_throughput_samples_per_s=len(samples["batch_pass"]))
     return out

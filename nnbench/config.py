@@ -76,6 +76,9 @@ class BenchConfig:
     resume: bool = MISSING
     allow_parallel: bool = MISSING
     gradient_check_seed: int | None = MISSING
+    min_samples: int = MISSING
+    rounds: int = MISSING
+    round: int = MISSING
 
 
 @dataclass
@@ -166,6 +169,9 @@ def validate(arch: ArchConfig, train: TrainConfig, bench: BenchConfig, dataset_n
     _positive("bench.warmup_epochs", bench.warmup_epochs, allow_zero=True)
     _positive("bench.repeats", bench.repeats)
     _positive("bench.inference_batch_size", bench.inference_batch_size)
+    _positive("bench.min_samples", bench.min_samples, allow_zero=True)
+    _positive("bench.rounds", bench.rounds)
+    _positive("bench.round", bench.round, allow_zero=True)
     if bench.threads is not None:
         _positive("bench.threads", bench.threads)
     target = bench.target_accuracy

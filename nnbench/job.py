@@ -86,7 +86,8 @@ class Job:
             "loss": self.train.loss, "epochs": self.train.epochs,
             "batch_size": self.train.batch_size, "lr": float(self.train.lr),
             "seed": self.train.seed, "init": self.train.init, "shuffle": self.train.shuffle,
-            "repeats": self.bench.repeats, "param_dtype": p.param_dtype,
+            "repeats": self.bench.repeats, "rounds": self.bench.rounds,
+            "round": self.bench.round, "param_dtype": p.param_dtype,
             "compute_dtype": p.compute_dtype, "autocast_dtype": p.autocast_dtype,
             "grad_scaler": p.grad_scaler,
         }

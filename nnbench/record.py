@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nnbench.files import write_text
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("ok", "skipped", "diverged", "oom", "failed")
 RESULT_FILE = "result.json"
 Status = Literal["ok", "skipped", "diverged", "oom", "failed"]
@@ -29,7 +29,7 @@ def _f(description: str, default: Any = None) -> Any:
 
 
 class Stats(BaseModel):
-    """Median and spread of timing samples (seconds)."""
+    """Median and spread of timing samples (seconds): ``nnbench.stats.summarize``."""
 
     model_config = ConfigDict(extra="allow")
     n: int | None = None
@@ -41,6 +41,8 @@ class Stats(BaseModel):
     max: float | None = None
     mean: float | None = None
     cv: float | None = None
+    rel_iqr: float | None = None
+    mad: float | None = None
 
 
 class Record(BaseModel):
@@ -75,6 +77,8 @@ class Record(BaseModel):
     init: str | None = _f("train.init")
     shuffle: bool | None = _f("train.shuffle")
     repeats: int | None = _f("bench.repeats")
+    rounds: int | None = _f("bench.rounds: rounds of fresh processes the sweep ran")
+    round: int = _f("which of them this job is (0-based); a job's identity includes it", 0)
     param_dtype: str | None = _f("dtype parameters and data are stored in")
     compute_dtype: str | None = _f("dtype the matmuls run in")
     autocast_dtype: str | None = _f("torch.autocast dtype (null: none)")
@@ -103,6 +107,8 @@ class Record(BaseModel):
     train_accuracy: float | None = _f("accuracy on the training set after training")
     test_accuracy: float | None = _f("accuracy on the test set after training")
     loss_history: list[float | None] = _f("training loss per epoch (first repeat)", [])
+    test_accuracy_history: list[float] = _f("test accuracy after each epoch (first repeat), "
+                                            "taken between epochs, off the clock", [])
     diverged_epoch: int | None = _f("epoch whose loss was not finite")
     confusion_matrix: list[list[int]] | None = _f("test set; rows: true class")
     target_accuracy: float | None = _f("bench.target_accuracy")
@@ -113,12 +119,24 @@ class Record(BaseModel):
                                                "max_rel_diff per parameter")
     # -- training time
     warmup_epochs: int | None = _f("epochs of every repeat left out of the statistics")
-    epoch_times_s: list[list[float]] = _f("raw seconds of every epoch, per repeat", [])
+    epoch_times_s: list[list[float]] = _f("raw seconds of every epoch, per repeat (top-ups "
+                                          "included)", [])
+    top_up_repeats: int = _f("repeats timed beyond bench.repeats to reach bench.min_samples", 0)
+    samples: dict[str, int] = _f("how many timing samples each figure rests on, by field name",
+                                 {})
+    epoch_counters: dict[str, list[float]] = _f(
+        "per epoch of the first repeat, from getrusage around the clock (whole process): "
+        "minor_faults, major_faults, voluntary_switches, involuntary_switches, cpu_s (user + "
+        "system CPU seconds)", {})
+    counters_per_epoch: dict[str, float | None] = _f(
+        "the same counters as means over the timed epochs of every repeat, and cpu_per_wall "
+        "(CPU seconds over clock seconds)", {})
     clock: str | None = _f("perf_counter, or cuda_events on a GPU")
     optimizer: str | None = _f("what updated the parameters")
     compile_time_s: float | None = _f("compiling every batch shape, timed apart")
     train_time_per_epoch_s: float | None = _f("median of the timed epochs")
-    train_time_per_epoch_stats_s: Stats | None = _f("median, quartiles, IQR, min, max, CV")
+    train_time_per_epoch_stats_s: Stats | None = _f("median, quartiles, IQR, min, max, mean, "
+                                                    "CV, IQR/median (rel_iqr), MAD")
     train_time_per_epoch_repeat_medians_s: list[float] = _f("median of each repeat", [])
     train_time_total_s: float | None = _f("all epochs of the first repeat")
     train_throughput_samples_per_s: float | None = _f("training samples over the median epoch")
@@ -136,6 +154,9 @@ class Record(BaseModel):
     inference_latency_batch1_stats_s: Stats | None = _f("statistics of the one-sample calls")
     inference_batch_size: int | None = _f("batch size of the throughput figure")
     batch_throughput_samples_per_s: float | None = _f("samples per second in those batches")
+    inference_samples_s: dict[str, list[float]] = _f(
+        "raw seconds per call: batched_call (whole test set), batch1, batch_pass (one pass in "
+        "inference batches)", {})
     # -- memory, each figure labelled by what it sees
     peak_tracemalloc_mb: float | None = _f("Python heap (sees NumPy arrays, not torch's)")
     peak_rss_mb: float | None = _f("whole process, sampled every 2 ms")

@@ -36,7 +36,7 @@ def harness_epoch_s(ds, epochs: int) -> float:
     train = TrainConfig(epochs=epochs, batch_size=None, lr=0.5, loss="bce", shuffle=False,
                         seed=42, init="he_normal")
     bench = BenchConfig(warmup_epochs=0, repeats=1, vary_seed=False, memory_probe=False,
-                        target_accuracy=None, inference_batch_size=256)
+                        target_accuracy=None, inference_batch_size=256, min_samples=0)
 
     def make(seed: int):
         return NumpyTrainer(SPEC, init_params(SPEC.layer_sizes, "he_normal", seed),

@@ -70,7 +70,7 @@ def _cfgs(**bench):
     defaults = dict(warmup_epochs=1, repeats=2, vary_seed=False, threads=None, isolate=False,
                     memory_probe=False, mfu=False, inference_batch_size=4,
                     target_accuracy=None, resume=False, allow_parallel=False,
-                    gradient_check_seed=None)
+                    gradient_check_seed=None, min_samples=0, rounds=1, round=0)
     return train, BenchConfig(**{**defaults, **bench})
 
 
@@ -139,3 +139,76 @@ def test_memory_pass_runs_one_untimed_epoch_from_a_fresh_trainer():
     builds = [c for c in Fake.calls if c[0] == "build"]
     assert len(builds) == 3  # priming, memory pass, the timed run
     assert len(m.training.epoch_times_s[0]) == 5  # the untimed epochs are not in the samples
+
+
+def _timing(epoch_times: list[float]):
+    training = benchmark.Training(loss_history=[1.0] * len(epoch_times),
+                                  epoch_times_s=[epoch_times], clock="perf_counter",
+                                  optimizer="SGD")
+    return benchmark.timing_figures(training, 0, 10, SPEC.layer_sizes, None)
+
+
+def test_one_slow_epoch_among_many_raises_no_noise_warning_and_a_bimodal_run_does():
+    from nnbench.record import Stats
+
+    rng = np.random.default_rng(0)
+    steady = list(0.46e-3 * np.exp(rng.normal(0, 0.02, 2000)))
+    steady[500] = 36e-3  # one hiccup: a CV of ~160%, quartiles untouched
+    timing = _timing(steady)
+    assert timing.train_time_per_epoch_stats_s["cv"] > 1
+    assert timing.warnings == []
+    stats = Stats.model_validate(timing.train_time_per_epoch_stats_s)
+    assert stats.rel_iqr < 0.1 and stats.mad > 0
+    assert timing.samples == {"train_time_per_epoch_s": 2000}
+    two_speeds = list(np.where(rng.random(400) < 0.4, 90e-3, 46e-3)
+                      * np.exp(rng.normal(0, 0.02, 400)))
+    warnings = _timing(two_speeds).warnings
+    assert any(w.startswith("training epochs: bimodal: two clusters at") for w in warnings)
+
+
+def test_few_timed_epochs_are_topped_up_with_repeats_to_min_samples():
+    train, bench = _cfgs(repeats=1, min_samples=20)  # 5 epochs, 1 warm-up: 4 timed a repeat
+    m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
+    assert len(m.training.epoch_times_s) == 5 and m.training.top_up_repeats == 4
+    assert m.timing.samples["train_time_per_epoch_s"] == 20
+    assert m.timing.train_time_per_epoch_stats_s["n"] == 20
+    assert m.training.loss_history == pytest.approx([1, 1 / 2, 1 / 3, 1 / 4, 1 / 5])
+    assert m.training.target is None
+    inference = m.timing.samples
+    assert inference["inference_latency_batch1_s"] >= 100
+    assert inference["inference_latency_per_sample_s"] >= benchmark.INFERENCE_MIN_CALLS
+
+
+def test_test_accuracy_and_resource_counters_are_kept_per_epoch():
+    train, bench = _cfgs(repeats=1)
+    m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
+    # the fake gets a quarter more of the 6 test samples right each epoch
+    assert m.training.test_accuracy_history == pytest.approx([1 / 6, 3 / 6, 4 / 6, 1, 1])
+    counters = m.training.epoch_counters
+    assert set(counters) == {"minor_faults", "major_faults", "voluntary_switches",
+                             "involuntary_switches", "cpu_s"}
+    assert all(len(v) == 5 and min(v) >= 0 for v in counters.values())
+    summary = m.training.counters_per_epoch
+    assert set(summary) == {*counters, "cpu_per_wall"} and summary["cpu_per_wall"] >= 0
+
+
+def test_memory_probe_leaves_the_parameter_draw_out():
+    mib = 2**20
+
+    class Holding(Fake):
+        def __init__(self, params):
+            super().__init__(0)
+            self.copy = params.astype(np.float32)  # the trainer's own copy: half the draw
+
+    draws = []
+
+    def draw(seed):
+        draws.append(seed)
+        return np.ones(mib)  # 8 MiB of float64, like the harness's init_params
+
+    make = benchmark.TrainerFactory(draw=draw, build=Holding)
+    train, bench = _cfgs(memory_probe=True, repeats=1)
+    m = benchmark.measure(make, DS, train, bench, SPEC.layer_sizes)
+    assert 3.9 < m.memory.peak_tracemalloc_mb < 4.5  # the float32 copy, not the draw
+    assert "drawn before the probes started" in m.memory.memory_probe
+    assert draws[:2] == [0, 0]  # priming, then the probe's start

@@ -67,3 +67,39 @@ def test_bad_input_exits_nonzero_with_one_line_and_no_traceback(tmp_path, args, 
     assert expected in lines[0]
     # a rejected configuration trains nothing: no record claims a result
     assert all(r["status"] == "failed" for r in results(tmp_path))
+
+
+def test_rounds_run_the_whole_sweep_round_after_round(tmp_path):
+    proc = nnbench(tmp_path, "-m", "bench.rounds=2", "framework=numpy,torch", "train.epochs=2",
+                   "bench.mfu=false", "bench.memory_probe=false", "bench.isolate=false",
+                   "bench.min_samples=0")
+    assert proc.returncode == 0, proc.stderr
+    jobs = sorted((p.parent for p in tmp_path.rglob("result.json")),
+                  key=lambda job: int(job.name.split("-")[0]))  # Hydra's job number
+    order = [(r["round"], r["framework"]) for r in map(
+        lambda job: json.loads((job / "result.json").read_text()), jobs)]
+    assert order == [(0, "numpy"), (0, "torch"), (1, "numpy"), (1, "torch")]
+    records = results(tmp_path)
+    assert {r["rounds"] for r in records} == {2}
+    assert len({r["job_key"] for r in records}) == 4  # the round is part of a job's identity
+    # the sweep ends with the ratio of each configuration, pooled over its rounds
+    assert "nnbench: numpy/torch time per epoch, moons 2x32x16x1 float32 full batch cpu: " \
+        in proc.stdout
+    assert "95% CI over rounds (2 vs 2 fresh processes)" in proc.stdout
+
+
+def test_rounds_is_a_number_not_a_sweep(tmp_path):
+    proc = nnbench(tmp_path, "-m", "bench.rounds=2,3", "train.epochs=2")
+    assert proc.returncode == 2
+    assert "bench.rounds is how many rounds the sweep runs" in proc.stderr
+    assert results(tmp_path) == []
+
+
+def test_a_job_key_includes_its_round_but_not_the_number_of_rounds():
+    from nnbench.run.resume import job_key
+
+    def config(round_: int, rounds: int) -> dict:
+        return {"bench": {"round": round_, "rounds": rounds, "resume": False}, "runs_dir": "x"}
+
+    assert job_key(config(1, 3), "v") == job_key(config(1, 5), "v")
+    assert job_key(config(1, 3), "v") != job_key(config(2, 3), "v")

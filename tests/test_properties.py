@@ -115,7 +115,7 @@ BASE = {
     "bench": {"warmup_epochs": 1, "repeats": 1, "inference_batch_size": 8, "threads": None,
               "target_accuracy": None, "vary_seed": False, "isolate": False,
               "memory_probe": False, "mfu": False, "resume": False, "allow_parallel": False,
-              "gradient_check_seed": None},
+              "gradient_check_seed": None, "min_samples": 0, "rounds": 1, "round": 0},
 }
 BAD_TEXT = st.text(min_size=1, max_size=8).filter(lambda s: s.strip() and s not in
                                                    {"relu", "sigmoid", "tanh", "identity",

@@ -84,8 +84,10 @@ def test_summary_puts_frameworks_side_by_side_with_their_ratio(tmp_path):
     time_table = summary.split("### Training time per epoch")[1].split("###")[0]
     rows = {line.split("|")[2].strip() + " " + line.split("|")[3].strip(): line
             for line in time_table.splitlines() if line.startswith("| moons")}
-    assert re.search(r"\|\s+2\.00x\s+\|", rows["2x32x16x1 float32"])  # 0.02 / 0.01
-    assert re.search(r"\|\s+4\.00x\s+\|", rows["2x32x16x1 float64"])
+    # 0.02 / 0.01, one process per side: an interval over its epochs, marked as such
+    assert re.search(r"\|\s+2\.00x \[1\.9\d, 2\.0\d\]‡\s+\|", rows["2x32x16x1 float32"])
+    assert re.search(r"\|\s+4\.00x \[3\.9\d, 4\.0\d\]‡\s+\|", rows["2x32x16x1 float64"])
+    assert "‡ 95% CI, bootstrap over the samples of one process per side" in time_table
     assert "skipped" in rows["2x32x16x1 float32"]  # torch cuda cell says why it is empty
     assert "numpy/torch cpu" in time_table.splitlines()[2]
 
@@ -125,15 +127,99 @@ def test_html_is_self_contained_with_every_figure_inline(tmp_path):
     assert "hostA" in page  # the environment of the runs
 
 
-def test_compare_flags_only_changes_beyond_the_noise(tmp_path):
-    base, cand = tmp_path / "base", tmp_path / "cand"
-    for folder, numpy_s, torch_s in ((base, 0.020, 0.010), (cand, 0.030, 0.0101)):
-        write_result(folder / "a", record("numpy", epoch_s=numpy_s, seed=1))
-        write_result(folder / "b", record("torch", epoch_s=torch_s, seed=2))
+def rounds_tree(root: Path, rounds: int, numpy_s: float = 0.02, torch_s: float = 0.01,
+                seed: int = 0, slow_torch_round: int | None = None) -> Path:
+    """``rounds`` records per framework, as ``bench.rounds`` leaves them: each round a fresh
+    process at its own level (lognormal, 3%) with steady epochs (1%) around it."""
+    rng = np.random.default_rng(seed)
+    for r in range(rounds):
+        for framework, level in (("numpy", numpy_s), ("torch", torch_s)):
+            level *= float(np.exp(rng.normal(0, 0.03)))
+            slow = framework == "torch" and r == slow_torch_round
+            rec = record(framework, epoch_s=level * (3 if slow else 1), seed=int(rng.integers(1e9)),
+                         round=r, rounds=rounds, counters_per_epoch={
+                             "minor_faults": 0.1, "major_faults": 0.0, "voluntary_switches": 0.0,
+                             "involuntary_switches": 25.0 if slow else 0.2,
+                             "cpu_s": level, "cpu_per_wall": 1.0})
+            job = root / f"{2 * r + (framework == 'torch')}-bench.round={r},framework={framework}"
+            (job / ".hydra").mkdir(parents=True)
+            write_result(job, rec)
+    return root
+
+
+def test_summary_pools_rounds_with_intervals_and_their_spread(tmp_path):
+    runs = rounds_tree(tmp_path / "runs", rounds=3)
+    report_main([str(runs), "--out", str(tmp_path / "report"), "--no-progress"])
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    for title in ("### Training time per epoch (s", "### Inference latency per sample",
+                  "### Peak RSS"):
+        table = summary.split(title)[1].split("###")[0]
+        row = next(line for line in table.splitlines() if line.startswith("| moons"))
+        cells = [c.strip() for c in row.split("|")]
+        # every ratio with an interval over the rounds, and the footnote saying so
+        ratio = re.fullmatch(r"([\d.]+)x \[([\d.]+), ([\d.]+)\]†", cells[-2])
+        assert ratio, row
+        low, mid, high = float(ratio[2]), float(ratio[1]), float(ratio[3])
+        assert low <= mid <= high
+        assert "† 95% CI, bootstrap over rounds" in table
+        # each framework's cell: the median of round medians and the rounds' range
+        assert re.search(r" \(3 rounds: [\d.e-]+–[\d.e-]+\)", cells[4]), cells[4]
+    time_table = summary.split("### Training time per epoch (s")[1].split("###")[0]
+    ratio = float(re.search(r"([\d.]+)x \[", time_table)[1])
+    assert ratio == pytest.approx(2.0, rel=0.1)
+    spread = summary.split("### Training time per epoch: between rounds and within a run")[1]
+    rows = [line for line in spread.split("\n\n")[1].splitlines() if line.startswith("| moons")]
+    assert len(rows) == 2
+    for row in rows:
+        cells = [c.strip() for c in row.split("|")]
+        assert cells[6] == "3" and "%" in cells[9] and "%" in cells[10]  # between, within
+        assert cells[-2] == "yes"
+    assert "Rounds that disagree" not in summary
+
+
+def test_rounds_that_disagree_are_flagged_with_their_counters(tmp_path):
+    runs = rounds_tree(tmp_path / "runs", rounds=3, slow_torch_round=1)
+    report_main([str(runs), "--out", str(tmp_path / "report"), "--no-progress"])
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "**rounds disagree**" in summary.split("### Inference latency")[0]
+    section = summary.split("#### Rounds that disagree: moons 2x32x16x1 float32")[1]
+    assert "torch cpu" in section.splitlines()[0]
+    rows = [line for line in section.split("\n\n")[1].splitlines() if line.startswith("|")]
+    header = [c.strip() for c in rows[0].split("|")]
+    column = header.index("involuntary switches/epoch")
+    switches = {int(r.split("|")[1]): float(r.split("|")[column]) for r in rows[2:]}
+    assert switches == {0: 0.2, 1: 25.0, 2: 0.2}
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert '<span class="warn">rounds disagree</span>' in page
+
+
+def _verdicts(base: Path, cand: Path) -> dict[str, str]:
     table = compare(collect([base], progress=False), collect([cand], progress=False))
-    verdicts = dict(zip(table["framework"], table["verdict"], strict=True))
-    assert verdicts == {"numpy": "slower", "torch": "no significant change"}
-    assert table.loc[table.framework == "numpy", "candidate/baseline"].iloc[0] == "1.500x"
+    return dict(zip(table["framework"], table["verdict"], strict=True))
+
+
+def test_compare_over_a_a_rounds_finds_no_change_or_cannot_tell(tmp_path):
+    for seed in range(5):
+        base = rounds_tree(tmp_path / f"a{seed}", rounds=5, seed=seed)
+        cand = rounds_tree(tmp_path / f"b{seed}", rounds=5, seed=100 + seed)
+        assert _verdicts(base, cand) == {"numpy": "no significant change",
+                                         "torch": "no significant change"}
+    one, other = rounds_tree(tmp_path / "one", rounds=1), rounds_tree(tmp_path / "o", rounds=1)
+    assert all(v.startswith("cannot tell") for v in _verdicts(one, other).values())
+    two, other = rounds_tree(tmp_path / "two", rounds=2), rounds_tree(tmp_path / "t", rounds=2)
+    assert all(v.startswith("cannot tell") for v in _verdicts(two, other).values())
+
+
+def test_compare_over_rounds_finds_a_2x_change(tmp_path):
+    base = rounds_tree(tmp_path / "base", rounds=5, seed=1)
+    cand = rounds_tree(tmp_path / "cand", rounds=5, numpy_s=0.04, torch_s=0.0101, seed=2)
+    assert _verdicts(base, cand) == {"numpy": "slower", "torch": "no significant change"}
+    assert _verdicts(cand, base)["numpy"] == "faster"
+    table = compare(collect([base], progress=False), collect([cand], progress=False))
+    cell = table.loc[table.framework == "numpy", "candidate/baseline (95% CI over rounds)"]
+    ratio, low, high = (float(v) for v in re.findall(r"[\d.]+", cell.iloc[0]))
+    assert ratio == pytest.approx(2.0, rel=0.1) and low > 1.5 and high < 2.5
+    assert table["rounds"].tolist() == ["5/5", "5/5"]
 
 
 def test_missing_folder_is_one_line_error(tmp_path, capsys):

@@ -14,13 +14,14 @@ MS = 1e-3
 
 
 def rounds_from_process_model(rng: np.random.Generator, n_rounds: int, scale: float = 1.0,
-                              epochs: int = 200) -> list[np.ndarray]:
+                              epochs: int = 200, level_sd: float = 0.05
+                              ) -> list[np.ndarray]:
     """Epoch times of ``n_rounds`` fresh processes: each process settles at its own level
-    (lognormal, 5%), and its epochs wander around that level with strong correlation (AR(1)
-    on the log scale, 3% stationary spread) plus a rare slow hiccup."""
+    (lognormal, ``level_sd``: 5%), and its epochs wander around that level with strong
+    correlation (AR(1) on the log scale, 3% stationary spread) plus a rare slow hiccup."""
     out = []
     for _ in range(n_rounds):
-        level = 46 * MS * scale * np.exp(rng.normal(0, 0.05))
+        level = 46 * MS * scale * np.exp(rng.normal(0, level_sd))
         phi, sd = 0.9, 0.03
         ar = np.empty(epochs)
         ar[0] = rng.normal(0, sd)
@@ -199,3 +200,22 @@ def test_tied_round_medians_still_get_a_p_value():
     assert 2 / 252 < result["p"] < 0.05
     assert result["verdict"] == "no significant change"
     assert stats.compare_rounds(base + [1.05, 1.15], cand + [2.05, 2.15])["verdict"] == "slower"
+
+
+def test_rounds_disagree_only_beyond_their_own_noise():
+    rng = np.random.default_rng(5)
+    flagged = [stats.rounds_disagree(rounds_from_process_model(rng, 5, level_sd=0.03))
+               for _ in range(20)]
+    assert sum(v["disagree"] for v in flagged) <= 1  # processes a few percent apart are fine
+    steady = rounds_from_process_model(rng, 5, level_sd=0.03)
+    verdict = stats.rounds_disagree(steady)
+    assert verdict["n"] == 5 and not verdict["disagree"] and verdict["within"] is not None
+    slow = [*steady[:4], steady[4] * 3]  # one process three times slower
+    verdict = stats.rounds_disagree(slow)
+    assert verdict["worst"] > 1.5
+    assert verdict["disagree"] and verdict["max"] == pytest.approx(3 * np.median(steady[4]))
+    noisy = [46 * MS * np.exp(rng.normal(0, 0.5, 200)) for _ in range(3)]  # 70% IQR each
+    shifted = [r * f for r, f in zip(noisy, (1, 1.2, 1.3), strict=True)]
+    assert not stats.rounds_disagree(shifted)["disagree"]
+    assert stats.rounds_disagree([1.0, 1.5])["disagree"]  # bare medians: the 10% floor
+    assert not stats.rounds_disagree([1.0])["disagree"]

@@ -1,7 +1,8 @@
 """A Hydra callback that reads a finished sweep's statuses from its result files.
 
 Launchers that run jobs in other processes (joblib, submitit) return nothing to the process that
-started the sweep, so the sweep's exit status and tally come from the records themselves.
+started the sweep, so the sweep's exit status and tally come from the records themselves; so do
+the lines it ends with, the NumPy/torch ratio of each configuration with its interval.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+from nnbench.cli import summary
 
 # statuses of the last sweep in this process, filled in on_multirun_end
 sweep_statuses: list[str] = []
@@ -32,3 +35,9 @@ class SweepTally(Callback):
                     sweep_statuses.append("failed")
             elif resumed.is_file():
                 sweep_statuses.append("resumed")
+        try:
+            lines = summary.ratio_lines(config.hydra.sweep.dir)
+        except Exception as err:  # noqa: BLE001 - a summary must not cost the sweep its status
+            lines = [f"no ratio summary: {type(err).__name__}: {err}"]
+        for line in lines:
+            print(f"nnbench: {line}", flush=True)

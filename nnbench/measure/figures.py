@@ -44,12 +44,17 @@ class Memory:
 
 @dataclass
 class Training:
-    """The timed runs: per-epoch clocks of every repeat and the first repeat's loss history."""
+    """The timed runs: per-epoch clocks of every repeat (top-up repeats included), and the
+    first repeat's loss, test accuracy and resource counters epoch by epoch."""
 
     loss_history: list[float]
     epoch_times_s: list[list[float]]
     clock: str
     optimizer: str
+    test_accuracy_history: list[float] = field(default_factory=list)
+    top_up_repeats: int = 0
+    epoch_counters: dict[str, list[float]] = field(default_factory=dict)
+    counters_per_epoch: dict[str, float] = field(default_factory=dict)
     cuda_peak_mb: float | None = None
     cuda_peak_probe: str | None = None
     divergence: Divergence | None = None
@@ -71,6 +76,8 @@ class Timing:
     achieved_gflops: float | None
     matmul_peak_gflops: float | None
     mfu: float | None
+    # how many timing samples each figure rests on, by the figure's record name
+    samples: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -91,6 +98,8 @@ class Inference:
     inference_latency_batch1_stats_s: dict[str, Any]
     inference_batch_size: int
     batch_throughput_samples_per_s: float
+    # raw seconds per call: batched_call, batch1, and batch_pass (one pass in inference batches)
+    inference_samples_s: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Clocks that wait for the device, and the statistics reported for timing samples."""
+"""Clocks that wait for the device, and per-epoch counters read beside them."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
+from nnbench.stats import summarize  # noqa: F401 - the statistics every timing figure gets
+
+try:  # POSIX only; elsewhere the counters are left out
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None
 
 # A factory of CUDA events and the seconds between two recorded ones (``Trainer.cuda_events``).
 Events = tuple[Callable[[], Any], Callable[[Any, Any], float]]
 
-# Coefficient of variation above which a timing is flagged as noisy in the record.
-NOISY_CV = 0.10
+# What getrusage counts, by the record's names: why an epoch was slow, beside how slow it was.
+COUNTERS = {"minor_faults": "ru_minflt", "major_faults": "ru_majflt",
+            "voluntary_switches": "ru_nvcsw", "involuntary_switches": "ru_nivcsw"}
 
 
 def timed(fn: Callable[[], object], sync: Callable[[], None],
@@ -39,34 +45,39 @@ def timed(fn: Callable[[], object], sync: Callable[[], None],
     return value, time.perf_counter() - start_s
 
 
-def summarize(samples: list[float]) -> dict[str, float | int | None]:
-    """Median and spread of timing samples; the median resists the odd slow sample."""
-    arr = np.asarray(samples, dtype=np.float64)
-    if arr.size == 0:
-        return {"n": 0, "median": None, "q1": None, "q3": None, "iqr": None, "min": None,
-                "max": None, "mean": None, "cv": None}
-    q1, median, q3 = np.percentile(arr, [25, 50, 75])
-    mean = float(arr.mean())
-    return {
-        "n": int(arr.size),
-        "median": float(median),
-        "q1": float(q1),
-        "q3": float(q3),
-        "iqr": float(q3 - q1),
-        "min": float(arr.min()),
-        "max": float(arr.max()),
-        "mean": mean,
-        "cv": float(arr.std(ddof=1) / mean) if arr.size > 1 and mean > 0 else None,
-    }
+def rusage() -> Any:
+    """The process's resource counters now (every thread of it), or None off POSIX. One
+    getrusage call: about a microsecond, cheap enough to read around every epoch."""
+    return resource.getrusage(resource.RUSAGE_SELF) if resource is not None else None
+
+
+def rusage_delta(before: Any, after: Any) -> dict[str, float] | None:
+    """What happened between two ``rusage`` readings: page faults (minor: a page mapped
+    without I/O, e.g. first touch of fresh memory; major: read from disk), context switches
+    (voluntary: the process waited; involuntary: the scheduler took the core away) and CPU
+    seconds (user + system, all threads)."""
+    if before is None or after is None:
+        return None
+    out = {name: float(getattr(after, field) - getattr(before, field))
+           for name, field in COUNTERS.items()}
+    out["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return out
 
 
 def repeat_until(fn: Callable[[], object], sync: Callable[[], None], min_seconds: float,
-                 min_calls: int,
-                 events: Events | None = None) -> list[float]:
-    """Time ``fn`` call by call until both ``min_calls`` and ``min_seconds`` are reached."""
+                 min_calls: int, events: Events | None = None, max_seconds: float | None = None,
+                 floor_calls: int = 5) -> list[float]:
+    """Time ``fn`` call by call until both ``min_calls`` and ``min_seconds`` are reached.
+
+    With ``max_seconds``, stop earlier once the calls have taken that long and at least
+    ``floor_calls`` were made: a slow call then rests on fewer samples (their count is kept
+    beside the figure) rather than holding the job for minutes.
+    """
     samples: list[float] = []
     total = 0.0
     while len(samples) < min_calls or total < min_seconds:
+        if max_seconds is not None and total >= max_seconds and len(samples) >= floor_calls:
+            break
         _, seconds = timed(fn, sync, events)
         samples.append(seconds)
         total += seconds

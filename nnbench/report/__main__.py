@@ -12,6 +12,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from nnbench import stats
 from nnbench.files import write_text
 from nnbench.report import compare, html, output, plots
 from nnbench.report.collect import Collection, collect
@@ -44,7 +45,8 @@ def _write(collection: Collection, out: Path, small: bool, pair: tuple[str, str]
         write_text(out / "results.json", json.dumps(collection.records, indent=1, default=str))
         written.append(out / "results.json")
     makers = [
-        (plots.comparison_summary, frame, "comparison_summary.png"),
+        (functools.partial(plots.comparison_summary, pair=pair, records=collection.records),
+         frame, "comparison_summary.png"),
         (plots.scaling, frame, "scaling.png"),
         (functools.partial(plots.loss_curves, pair=pair), collection.records, "loss_curves.png"),
         (functools.partial(plots.confusion_matrices, pair=pair), collection.records,
@@ -79,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                              "there (default: runs/report; with --baseline: runs/compare)")
     parser.add_argument("--baseline", type=Path, help="runs to compare against")
     parser.add_argument("--candidate", type=Path, help="runs compared with the baseline")
-    parser.add_argument("--alpha", type=float, default=0.002)
-    parser.add_argument("--min-change", type=float, default=0.10)
+    parser.add_argument("--alpha", type=float, default=stats.ALPHA,
+                        help="p-value a change must beat, over rounds (default: %(default)s)")
+    parser.add_argument("--min-change", type=float, default=stats.MIN_CHANGE)
     parser.add_argument("--pair", default=",".join(DEFAULT_PAIR), metavar="A,B",
                         help="the two frameworks whose ratio the tables show "
                              "(default: %(default)s)")

@@ -15,8 +15,9 @@ from nnbench.record import RESULT_FILE, checked, label_variants
 CONFIG_KEYS = ["experiment_name", "dataset", "arch", "precision", "loss", "batch_size", "epochs",
                "lr", "init"]
 # Nested fields kept out of the flat table (they stay in results.json and feed the figures).
-NESTED = {"config", "environment", "scheduler", "loss_history", "epoch_times_s", "confusion_matrix",
-          "classes", "layer_sizes", "activations", "matmul_peak", "warnings"}
+NESTED = {"config", "environment", "scheduler", "loss_history", "epoch_times_s",
+          "confusion_matrix", "classes", "layer_sizes", "activations", "matmul_peak", "warnings",
+          "test_accuracy_history", "epoch_counters", "inference_samples_s"}
 
 
 @dataclass

@@ -1,57 +1,63 @@
-"""Baseline against candidate, per configuration: a change counts only when it beats the noise.
+"""Baseline against candidate, per configuration: a change counts only when it beats the noise
+between fresh processes.
 
-Like asv and pyperf's compare_to: the per-epoch samples of both sides are compared with a
-two-sided Mann-Whitney U test, and a change is called significant only when p < ``alpha`` and
-the medians differ by at least ``min_change`` (asv's defaults: 0.002 and 10%).
+Each record is one fresh process, one round; its figure is the median of its timed epochs. The
+verdict comes from ``stats.compare_rounds`` over those per-round medians: Mann-Whitney on the
+rounds, a bootstrap interval over the rounds that excludes 1, and a change of at least
+``min_change``. Epochs of one process are never the unit: they are not independent samples of
+the code's speed, and two identical runs compared epoch by epoch differ "significantly" (p of
+1e-100 between two processes of the same code is common). With fewer than ``min_rounds``
+rounds on a side the verdict is "cannot tell".
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import mannwhitneyu
 
+from nnbench import stats
 from nnbench.report.collect import CONFIG_KEYS, Collection
 
 KEY = [*CONFIG_KEYS, "framework", "device"]
-
-
-def _samples(record: dict) -> list[float]:
-    warmup = record.get("warmup_epochs") or 0
-    return [t for times in record.get("epoch_times_s") or [] for t in times[warmup:]]
+METRIC = "train_time_per_epoch_s"
 
 
 def _by_key(collection: Collection) -> dict[tuple, list[dict]]:
     out: dict[tuple, list[dict]] = {}
     for rec in collection.records:
-        if rec.get("status") == "ok":
+        if rec.get("status") == "ok" and rec.get(METRIC) is not None:
             out.setdefault(tuple(str(rec.get(k)) for k in KEY), []).append(rec)
     return out
 
 
-def compare(baseline: Collection, candidate: Collection, alpha: float = 0.002,
-            min_change: float = 0.10) -> pd.DataFrame:
+def _fmt(value: float) -> str:
+    return "" if value is None or not np.isfinite(value) else f"{value:.4g}"
+
+
+def compare(baseline: Collection, candidate: Collection, alpha: float = stats.ALPHA,
+            min_change: float = stats.MIN_CHANGE,
+            min_rounds: int = stats.MIN_ROUNDS) -> pd.DataFrame:
+    """One row per configuration run on both sides: medians of the round medians, the ratio
+    candidate/baseline with its 95% interval over rounds, the rounds' p-value, the verdict."""
     base, cand = _by_key(baseline), _by_key(candidate)
     rows = []
     for key in sorted(set(base) & set(cand)):
-        a = [t for r in base[key] for t in _samples(r)]
-        b = [t for r in cand[key] for t in _samples(r)]
-        if len(a) < 2 or len(b) < 2:
-            continue
-        ma, mb = float(np.median(a)), float(np.median(b))
-        ratio = mb / ma
-        p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
-        if p < alpha and abs(ratio - 1) >= min_change:
-            verdict = "slower" if ratio > 1 else "faster"
-        else:
-            verdict = "no significant change"
+        a = [float(r[METRIC]) for r in base[key]]
+        b = [float(r[METRIC]) for r in cand[key]]
+        result = stats.compare_rounds(a, b, min_rounds=min_rounds, alpha=alpha,
+                                      min_change=min_change)
         hosts = {(r.get("environment") or {}).get("hostname") for r in base[key] + cand[key]}
+        interval = f" [{result['lo']:.3f}, {result['hi']:.3f}]" \
+            if np.isfinite(result["lo"]) else ""
         row = dict(zip(KEY, key, strict=True))
         row.pop("experiment_name")
         row.update({
-            "baseline s/epoch": f"{ma:.4g}", "candidate s/epoch": f"{mb:.4g}",
-            "candidate/baseline": f"{ratio:.3f}x", "p (Mann-Whitney)": f"{p:.2g}",
-            "samples": f"{len(a)}/{len(b)}", "verdict": verdict,
+            "baseline s/epoch": _fmt(result["baseline"]),
+            "candidate s/epoch": _fmt(result["candidate"]),
+            "candidate/baseline (95% CI over rounds)": f"{result['ratio']:.3f}x{interval}",
+            "p (Mann-Whitney, rounds)": f"{result['p']:.2g}" if np.isfinite(result["p"])
+            else "",
+            "rounds": f"{len(a)}/{len(b)}", "verdict": result["verdict"],
             "note": "different hosts: the ratio mixes machines" if len(hosts) > 1 else "",
         })
         rows.append(row)

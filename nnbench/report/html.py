@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from nnbench.report.collect import Collection
-from nnbench.report.tables import DEFAULT_PAIR, PARALLEL_NOTE, headline, sections
+from nnbench.report.tables import DEFAULT_PAIR, DISAGREE, PARALLEL_NOTE, headline, sections
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -18,6 +18,7 @@ th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0 1.5em; }
 .warn { color: #b00; font-weight: bold; } code { background: #f6f6f6; padding: 0 3px; }
+.note { font-size: 0.85em; color: #555; max-width: 60em; margin-top: -1em; }
 """
 
 
@@ -58,7 +59,9 @@ def _table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "<p><em>none</em></p>"
     text = frame.to_html(index=False, escape=True, border=0, na_rep="")
-    return text.replace("**never predicted**", '<span class="warn">never predicted</span>')
+    for flag in ("never predicted", DISAGREE):
+        text = text.replace(f"**{flag}**", f'<span class="warn">{flag}</span>')
+    return text
 
 
 def _figure(path: Path) -> str:
@@ -78,10 +81,12 @@ def render(collection: Collection, figures: list[Path],
         parts.append("<h2>Figures</h2>")
         for fig in figures:
             parts += [f"<h3>{html.escape(fig.stem.replace('_', ' '))}</h3>", _figure(fig)]
-    for level, title, table in sections(collection, pair):
+    for level, title, table, note in sections(collection, pair):
         parts.append(f"<h{level}>{html.escape(title)}</h{level}>")
         if table is not None:
             parts.append(_table(table))
+        if note:
+            parts.append(f'<p class="note">{html.escape(note)}</p>')
     parts += ["<h2>Environment of the runs</h2>", _table(_environment(collection)),
               f"<script>{IMAGE_CHECK}</script>", "</body></html>"]
     return "\n".join(parts)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from nnbench.report import rounds  # noqa: E402
 from nnbench.report.collect import CONFIG_KEYS  # noqa: E402
 from nnbench.report.tables import DEFAULT_PAIR, latest_ok  # noqa: E402
 
@@ -49,63 +51,129 @@ def _log_if_wide(ax: plt.Axes, values: np.ndarray) -> None:
         ax.set_yscale("log")
 
 
-def comparison_summary(frame: pd.DataFrame, path: Path) -> Path | None:
+def _bars(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, pairs: list, metric: str,
+          stats: str | None) -> list[float]:
+    """Bars per configuration and framework/device: the median over rounds; error bars the
+    range of the round medians, or with one round the IQR of its samples."""
+    width = 0.8 / max(len(pairs), 1)
+    x = np.arange(len(configs))
+    plotted = []
+    for i, (framework, device) in enumerate(pairs):
+        values, low, high = [], [], []
+        for _, cfg in configs.iterrows():
+            mask = (ok["framework"] == framework) & (ok["device"] == device)
+            runs = ok[mask & (ok["_config"] == cfg["_config"])]
+            v = float(runs[metric].median()) if not runs.empty else np.nan
+            values.append(v)
+            if stats and len(runs) == 1 and f"{stats}.q1" in runs \
+                    and runs[f"{stats}.q1"].notna().all():
+                low.append(v - float(runs[f"{stats}.q1"].iloc[0]))
+                high.append(float(runs[f"{stats}.q3"].iloc[0]) - v)
+            elif len(runs) > 1:  # several rounds: the range of their medians
+                low.append(v - float(runs[metric].min()))
+                high.append(float(runs[metric].max()) - v)
+            else:
+                low.append(0.0)
+                high.append(0.0)
+        errors = np.nan_to_num(np.array([low, high]))
+        ax.bar(x + (i - (len(pairs) - 1) / 2) * width, np.array(values), width,
+               yerr=errors if np.any(errors > 0) else None, capsize=3,
+               color=_color(framework, device), label=f"{framework} {device}")
+        plotted.extend(values)
+    return plotted
+
+
+def _ratio_points(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, metric: str,
+                  pair: tuple[str, str], records: dict[str, dict]) -> None:
+    """The pair's ratio per configuration and device with its 95% interval: filled markers
+    over rounds, open ones over the samples of one process per side."""
+    devices = sorted(set(ok["device"]))
+    width = 0.8 / max(len(devices), 1)
+    drawn = set()
+    for i, device in enumerate(devices):
+        for j, (_, cfg) in enumerate(configs.iterrows()):
+            here = ok[(ok["_config"] == cfg["_config"]) & (ok["device"] == device)]
+            sides = []
+            for framework in pair:
+                runs = here[(here["framework"] == framework) & here[metric].notna()]
+                recs = [records[f] for f in runs.get("result_file", []) if f in records]
+                sides.append(rounds.Side.of(recs, metric) if len(recs) == len(runs)
+                             else rounds.Side([float(v) for v in runs[metric]],
+                                              [None] * len(runs)))
+            result = rounds.ratio(*sides)
+            if result is None:
+                continue
+            r, lo, hi, mark = result
+            xpos = j + (i - (len(devices) - 1) / 2) * width
+            err = [[r - lo], [hi - r]] if np.isfinite(lo) else None
+            filled = mark == rounds.ROUNDS_MARK
+            label = {rounds.ROUNDS_MARK: f"{device}: 95% CI over rounds",
+                     rounds.SAMPLES_MARK: f"{device}: 95% CI over samples of one process",
+                     "": f"{device}: one value per side, no interval"}[mark]
+            ax.errorbar([xpos], [r], yerr=err, fmt="o", capsize=4, ms=6,
+                        color=_color(pair[0], device),
+                        mfc=_color(pair[0], device) if filled else "white",
+                        label=None if label in drawn else label)
+            drawn.add(label)
+            ax.annotate(f"{rounds.ratio_number(r)}x", (xpos, r), textcoords="offset points",
+                        xytext=(8, -3), fontsize=8)
+    ax.axhline(1.0, color="gray", lw=0.8, ls="--")
+    ax.set_yscale("log")
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.set_xlim(-0.6, len(configs) - 0.4)
+    if drawn:
+        ax.legend(fontsize=8)
+
+
+def comparison_summary(frame: pd.DataFrame, path: Path, pair: tuple[str, str] = DEFAULT_PAIR,
+                       records: list[dict] | None = None) -> Path | None:
     ok = frame[frame["status"] == "ok"] if not frame.empty else frame
     if ok.empty:
         return None
+    by_file = {r["result_file"]: r for r in records or [] if r.get("result_file")}
     keys = [k for k in CONFIG_KEYS if k in ok.columns]
     ok = ok.assign(_config=_config_ids(ok, keys))
     configs = ok.drop_duplicates("_config").head(MAX_CONFIGS)
     pairs = sorted({(f, d) for f, d in zip(ok["framework"], ok["device"], strict=True)},
                    key=lambda p: (p[1], p[0]))
+    ratio = f"{pair[0]}/{pair[1]}"
     panels = [
-        ("train_time_per_epoch_s", "time per epoch (s)", "train_time_per_epoch_stats_s"),
-        ("inference_latency_per_sample_s", "inference latency per sample (s)", None),
-        ("peak_rss_mb", "peak RSS, whole process (MB)", None),
-        ("test_accuracy", "test accuracy", None),
+        ("train_time_per_epoch_s", "time per epoch (s)", "train_time_per_epoch_stats_s", None),
+        ("train_time_per_epoch_s", f"{ratio}: time per epoch, with 95% CI", None, "ratio"),
+        ("inference_latency_per_sample_s", "inference latency per sample (s)", None, None),
+        ("inference_latency_per_sample_s", f"{ratio}: inference latency, with 95% CI", None,
+         "ratio"),
+        ("peak_rss_mb", "peak RSS, whole process (MB)", None, None),
+        ("test_accuracy", "test accuracy", None, None),
     ]
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))
-    width = 0.8 / max(len(pairs), 1)
+    fig, axes = plt.subplots(3, 2, figsize=(13, 12.5))
     x = np.arange(len(configs))
-    for ax, (metric, title, stats) in zip(axes.flat, panels, strict=True):
+    labels = [_label(c) for _, c in configs.iterrows()]
+    for ax, (metric, title, stats, kind) in zip(axes.flat, panels, strict=True):
         ax.set_title(title, fontsize=11)
         if metric not in ok or ok[metric].isna().all():
             ax.text(0.5, 0.5, "not measured in these runs", ha="center", va="center",
                     transform=ax.transAxes, color="gray")
             ax.set_xticks([])
             continue
-        plotted = []
-        for i, (framework, device) in enumerate(pairs):
-            values, low, high = [], [], []
-            for _, cfg in configs.iterrows():
-                mask = (ok["framework"] == framework) & (ok["device"] == device)
-                runs = ok[mask & (ok["_config"] == cfg["_config"])]
-                v = float(runs[metric].median()) if not runs.empty else np.nan
-                values.append(v)
-                if stats and not runs.empty and len(runs) == 1 and f"{stats}.q1" in runs:
-                    low.append(v - float(runs[f"{stats}.q1"].iloc[0]))
-                    high.append(float(runs[f"{stats}.q3"].iloc[0]) - v)
-                elif not runs.empty and len(runs) > 1:  # several records: their range
-                    low.append(v - float(runs[metric].min()))
-                    high.append(float(runs[metric].max()) - v)
-                else:
-                    low.append(0.0)
-                    high.append(0.0)
-            errors = np.array([low, high])
-            ax.bar(x + (i - (len(pairs) - 1) / 2) * width, np.array(values), width,
-                   yerr=errors if np.any(errors > 0) else None, capsize=3,
-                   color=_color(framework, device), label=f"{framework} {device}")
-            plotted.extend(values)
-        ax.set_xticks(x, [_label(c) for _, c in configs.iterrows()], fontsize=8)
-        if metric != "test_accuracy":
-            _log_if_wide(ax, np.array(plotted, dtype=float))
+        if kind == "ratio":
+            _ratio_points(ax, ok, configs, metric, pair, by_file)
+        else:
+            plotted = _bars(ax, ok, configs, pairs, metric, stats)
+            if metric != "test_accuracy":
+                _log_if_wide(ax, np.array(plotted, dtype=float))
+        ax.set_xticks(x, labels, fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     axes.flat[0].legend(fontsize=9)
-    fig.suptitle("NumPy vs torch per configuration (median; error bars: IQR of epochs, or "
-                 "range over runs)", fontsize=12)
+    fig.suptitle(f"{pair[0]} vs {pair[1]} per configuration (median of the rounds' medians; "
+                 "error bars: range over rounds, or with one round the IQR of its samples)",
+                 fontsize=11)
     fig.text(0.5, 0.005, "Memory: RSS only, the one probe that sees both frameworks; "
              "tracemalloc and CUDA peaks are in the tables.", ha="center", fontsize=9)
-    return _save(fig, path, 110, rect=(0, 0.02, 1, 0.96))
+    return _save(fig, path, 100, rect=(0, 0.02, 1, 0.97))
 
 
 def scaling(frame: pd.DataFrame, path: Path) -> Path | None:
@@ -156,35 +224,55 @@ def _pairs_by_config(records: list[dict], need: str,
 
 def loss_curves(records: list[dict], path: Path,
                 pair: tuple[str, str] = DEFAULT_PAIR) -> Path | None:
+    """Per configuration: both loss curves; their absolute difference; and, where the records
+    have it, the test accuracy after each epoch."""
     pairs = _pairs_by_config(records, "loss_history", pair)[:MAX_CONFIGS]
     if not pairs:
         return None
+    with_accuracy = any(a.get("test_accuracy_history") or b.get("test_accuracy_history")
+                        for a, b in pairs)
+    ratios = [2, 1, 1.3] if with_accuracy else [2, 1]
     # at least two panels wide, so that the title fits over a single pair
-    fig, axes = plt.subplots(2, len(pairs), figsize=(4.2 * max(len(pairs), 2), 6.5), squeeze=False,
-                             sharex="col", gridspec_kw={"height_ratios": [2, 1]})
+    fig, axes = plt.subplots(len(ratios), len(pairs),
+                             figsize=(4.2 * max(len(pairs), 2), 3.25 * sum(ratios) / 1.5),
+                             squeeze=False, sharex="col", gridspec_kw={"height_ratios": ratios})
     for col, (np_rec, torch_rec) in enumerate(pairs):
         a = np.asarray(np_rec["loss_history"], dtype=float)
         b = np.asarray(torch_rec["loss_history"], dtype=float)
         n = min(a.size, b.size)
         epochs = np.arange(1, n + 1)
-        top, bottom = axes[0, col], axes[1, col]
-        top.plot(epochs, a[:n], color=_color(pair[0], np_rec["device"]), label=pair[0])
-        top.plot(epochs, b[:n], "--", color=_color(pair[1], torch_rec["device"]), label=pair[1])
+        top, middle = axes[0, col], axes[1, col]
+        colors = (_color(pair[0], np_rec["device"]), _color(pair[1], torch_rec["device"]))
+        top.plot(epochs, a[:n], color=colors[0], label=pair[0])
+        top.plot(epochs, b[:n], "--", color=colors[1], label=pair[1])
         top.set_yscale("log")
         top.set_title(_label(np_rec).replace("\n", " "), fontsize=9)
         top.legend(fontsize=8)
         top.grid(alpha=0.3)
         diff = np.abs(a[:n] - b[:n])
         floor = 1e-18
-        bottom.plot(epochs, np.maximum(diff, floor), color="black", lw=0.8)
-        bottom.set_yscale("log")
-        bottom.set_ylim(floor / 2, max(1.0, diff.max() * 2) if diff.size else 1.0)
-        bottom.set_xlabel("epoch")
-        bottom.grid(alpha=0.3)
+        middle.plot(epochs, np.maximum(diff, floor), color="black", lw=0.8)
+        middle.set_yscale("log")
+        middle.set_ylim(floor / 2, max(1.0, diff.max() * 2) if diff.size else 1.0)
+        middle.grid(alpha=0.3)
+        axes[-1, col].set_xlabel("epoch")
         if col == 0:
             top.set_ylabel("training loss")
-            bottom.set_ylabel(f"|{pair[0]} - {pair[1]}|\n(0 drawn at 1e-18)")
-    fig.suptitle("Loss curves from the same start and batches; below, how far they drift apart")
+            middle.set_ylabel(f"|{pair[0]} - {pair[1]}|\n(0 drawn at 1e-18)")
+        if not with_accuracy:
+            continue
+        bottom = axes[2, col]
+        for rec, color, style, name in ((np_rec, colors[0], "-", pair[0]),
+                                        (torch_rec, colors[1], "--", pair[1])):
+            acc = np.asarray(rec.get("test_accuracy_history") or [], dtype=float)
+            if acc.size:
+                bottom.plot(np.arange(1, acc.size + 1), acc, style, color=color, label=name)
+        if col == 0:
+            bottom.set_ylabel("test accuracy\n(after each epoch)")
+        bottom.grid(alpha=0.3)
+    title = "Loss curves from the same start and batches;\nbelow, how far they drift apart"
+    fig.suptitle(title + (" and the test accuracy after each epoch" if with_accuracy else ""),
+                 fontsize=11)
     return _save(fig, path, 110)
 
 

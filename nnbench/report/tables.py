@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nnbench.report import rounds
 from nnbench.report.collect import CONFIG_KEYS, Collection
 
 # The two frameworks whose ratio the tables show: the question nnbench exists to answer. Any
@@ -59,48 +60,159 @@ def config_columns(frame: pd.DataFrame) -> list[str]:
 PARALLEL_MARK = " (parallel)"
 
 
-def _cells(group: pd.DataFrame, metric: str) -> tuple[dict[tuple[str, str], str | float],
-                                                      set[tuple[str, str]]]:
-    """Median per framework and device (or how the runs ended), and which medians include
-    runs timed beside other jobs on the same host (``exclusive: false``)."""
+def _cells(group: pd.DataFrame, metric: str
+           ) -> tuple[dict[tuple[str, str], str | float], set[tuple[str, str]],
+                      dict[tuple[str, str], pd.DataFrame]]:
+    """Median per framework and device over its rounds (one ok record each; or how the runs
+    ended), which medians include runs timed beside other jobs on the same host
+    (``exclusive: false``), and the ok runs behind each median."""
     cells: dict[tuple[str, str], str | float] = {}
     shared: set[tuple[str, str]] = set()
+    runs_of: dict[tuple[str, str], pd.DataFrame] = {}
     for (framework, device), runs in group.groupby(["framework", "device"], dropna=False):
         ok = runs[runs["status"] == "ok"]
         if not ok.empty and metric in ok and ok[metric].notna().any():
+            ok = ok[ok[metric].notna()]
             cells[(framework, device)] = float(ok[metric].median())
+            runs_of[(framework, device)] = ok
             if "exclusive" in ok and (ok["exclusive"] == False).any():  # noqa: E712
                 shared.add((framework, device))
         elif ok.empty:
             cells[(framework, device)] = "/".join(sorted(runs["status"].astype(str).unique()))
-    return cells, shared
+    return cells, shared, runs_of
+
+
+def _side(runs: pd.DataFrame | None, metric: str, records: dict[str, dict]) -> rounds.Side:
+    """A cell's rounds: the records behind its rows (by result file), else the rows' values."""
+    if runs is None:
+        return rounds.Side([], [])
+    if "result_file" in runs and runs["result_file"].isin(list(records)).all():
+        return rounds.Side.of([records[f] for f in runs["result_file"]], metric)
+    values = [float(v) for v in runs[metric]]
+    return rounds.Side(values, [None] * len(values))
+
+
+DISAGREE = "rounds disagree"
+
+
+def _cell_text(value: float, side: rounds.Side, spread_shown: bool) -> str:
+    """The median of round medians and, with several rounds, their range (and a flag when
+    they disagree beyond their own noise)."""
+    text = _fmt(value)
+    if spread_shown and side.rounds >= 2:
+        spread = side.spread()
+        text += f" ({side.rounds} rounds: {_fmt(spread['min'])}–{_fmt(spread['max'])})"
+        if spread["disagree"]:
+            text += f" **{DISAGREE}**"
+    return text
 
 
 def comparison(frame: pd.DataFrame, metric: str, compare: str | None,
-               pair: tuple[str, str] = DEFAULT_PAIR) -> pd.DataFrame:
+               pair: tuple[str, str] = DEFAULT_PAIR,
+               records: dict[str, dict] | None = None) -> pd.DataFrame:
+    """One row per configuration, a column per framework and device, and the pair's ratio
+    (with its interval) or difference. ``records`` (by result file) give the raw samples an
+    interval over one process per side needs; without them only rounds give intervals."""
+    return comparison_with_marks(frame, metric, compare, pair, records)[0]
+
+
+def comparison_with_marks(frame: pd.DataFrame, metric: str, compare: str | None,
+                          pair: tuple[str, str] = DEFAULT_PAIR,
+                          records: dict[str, dict] | None = None
+                          ) -> tuple[pd.DataFrame, set[str]]:
+    """``comparison``, and the interval marks its ratios use (for the table's footnote)."""
+    records = records or {}
     keys = config_columns(frame)
     pairs = sorted({(f, d) for f, d in zip(frame["framework"], frame["device"], strict=True)},
                    key=lambda p: (p[1], p[0]))
-    rows = []
+    rows, marks = [], set()
     for key, group in frame.groupby(keys, dropna=False, sort=True):
-        cells, shared = _cells(group, metric)
+        cells, shared, runs_of = _cells(group, metric)
         if not cells:
             continue
         values = key if isinstance(key, tuple) else (key,)
         row = {k: _key_text(k, v) for k, v in zip(keys, values, strict=True)}
+        sides = {column: _side(runs_of.get(column), metric, records) for column in pairs}
         for column in pairs:
             value = cells.get(column, "")
-            text = value if isinstance(value, str) else _fmt(value)
+            text = value if isinstance(value, str) else \
+                _cell_text(value, sides[column], compare == "ratio")
             row[f"{column[0]} {column[1]}"] = text + (PARALLEL_MARK if column in shared else "")
         for device in sorted({d for _, d in pairs}):
             a, b = cells.get((pair[0], device)), cells.get((pair[1], device))
             if compare and isinstance(a, float) and isinstance(b, float) and b:
                 if compare == "ratio":
-                    row[f"{pair[0]}/{pair[1]} {device}"] = f"{a / b:.2f}x"
+                    result = rounds.ratio(sides[(pair[0], device)], sides[(pair[1], device)])
+                    row[f"{pair[0]}/{pair[1]} {device}"] = rounds.ratio_text(result)
+                    if result is not None:
+                        marks.add(result[3])
                 else:
                     row[f"{pair[0]}-{pair[1]} {device}"] = f"{a - b:+.4f}"
         rows.append(row)
-    return pd.DataFrame(rows).fillna("")  # no ratio where a side did not run
+    return pd.DataFrame(rows).fillna(""), marks  # no ratio where a side did not run
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.1%}"
+
+
+def rounds_table(frame: pd.DataFrame, records: dict[str, dict],
+                 metric: str = "train_time_per_epoch_s") -> tuple[pd.DataFrame, list[dict]]:
+    """Per configuration, framework and device: the rounds' medians and their spread beside
+    the spread within a run, and whether the rounds disagree beyond that noise. Also returns
+    the records of every configuration whose rounds disagree."""
+    keys = config_columns(frame)
+    ok = frame[frame["status"] == "ok"] if "status" in frame else frame
+    if ok.empty or metric not in ok:
+        return pd.DataFrame(), []
+    rows, flagged = [], []
+    for key, runs in ok[ok[metric].notna()].groupby([*keys, "framework", "device"],
+                                                     dropna=False, sort=True):
+        side = _side(runs, metric, records)
+        spread = side.spread()
+        values = key if isinstance(key, tuple) else (key,)
+        row = {k: _key_text(k, v) for k, v in zip([*keys, "framework", "device"], values,
+                                                   strict=True)}
+        n_samples = [len(s) for s in side.samples if s]
+        row.update({
+            "rounds": side.rounds,
+            "median of round medians": _fmt(spread["median"]),
+            "round medians (min–max)": f"{_fmt(spread['min'])}–{_fmt(spread['max'])}"
+            if side.rounds >= 2 else "",
+            "between rounds (range/median)": _pct(spread["between"]),
+            "within a run (IQR/median)": _pct(spread["within"]),
+            "samples per round": "/".join(map(str, n_samples)),
+            "rounds agree?": (f"**{DISAGREE}**" if spread["disagree"] else "yes")
+            if side.rounds >= 2 else "one round",
+        })
+        rows.append(row)
+        if spread["disagree"] and "result_file" in runs:
+            flagged.append({"label": " ".join(str(_key_text("", v)) for v in values),
+                            "records": [records[f] for f in runs["result_file"]
+                                        if f in records]})
+    return pd.DataFrame(rows), flagged
+
+
+def counters_table(recs: list[dict]) -> pd.DataFrame:
+    """Per round of one configuration: its median epoch beside the process's page faults,
+    context switches and CPU use per timed epoch: what a slow round did differently."""
+    rows = []
+    for rec in sorted(recs, key=lambda r: (r.get("round") or 0,
+                                           (r.get("environment") or {}).get("time_utc") or "")):
+        c = rec.get("counters_per_epoch") or {}
+        rows.append({
+            "round": rec.get("round"),
+            "started": (rec.get("environment") or {}).get("time_utc"),
+            "s/epoch (median)": _fmt(rec.get("train_time_per_epoch_s")),
+            "minor faults/epoch": _fmt(c.get("minor_faults")),
+            "major faults/epoch": _fmt(c.get("major_faults")),
+            "voluntary switches/epoch": _fmt(c.get("voluntary_switches")),
+            "involuntary switches/epoch": _fmt(c.get("involuntary_switches")),
+            "CPU s / wall s": _fmt(c.get("cpu_per_wall")),
+            "threads": rec.get("threads"),
+            "warnings": len(rec.get("warnings") or []),
+        })
+    return pd.DataFrame(rows)
 
 
 def per_class(record: dict) -> pd.DataFrame:
@@ -188,32 +300,54 @@ def headline(collection: Collection) -> str:
     return f"{len(frame)} result records: {', '.join(parts) or 'none'}."
 
 
-def sections(collection: Collection, pair: tuple[str, str] = DEFAULT_PAIR
-             ) -> list[tuple[int, str, pd.DataFrame | None]]:
-    """(heading level, title, table or None for a bare heading) in report order; shared by
-    summary.md and report.html."""
+Section = tuple[int, str, pd.DataFrame | None, str | None]
+
+ROUNDS_NOTE = ("One round is one fresh process. Between rounds: the range of the round "
+               "medians over their median; within a run: the epochs' IQR/median (median over "
+               "the rounds). Rounds disagree when a round's median lies further from the "
+               "median of all rounds than both the within-run spread and 10%: that process, or "
+               "that moment of the host, ran at another speed.")
+COUNTERS_NOTE = ("getrusage of the whole process around each timed epoch, as means per epoch: "
+                 "minor faults (fresh pages mapped), major faults (pages read from disk), "
+                 "voluntary switches (the process waited) and involuntary ones (the scheduler "
+                 "took a core away: other work on the host); CPU s / wall s near the thread "
+                 "count means busy threads, well below it waiting or preempted.")
+
+
+def sections(collection: Collection, pair: tuple[str, str] = DEFAULT_PAIR) -> list[Section]:
+    """(heading level, title, table or None for a bare heading, note or None) in report
+    order; shared by summary.md and report.html."""
     frame = collection.frame
-    out: list[tuple[int, str, pd.DataFrame | None]] = []
+    records = {r["result_file"]: r for r in collection.records if r.get("result_file")}
+    out: list[Section] = []
     if not frame.empty:
         for experiment, part in frame.groupby("experiment_name", dropna=False, sort=True):
-            out.append((2, f"Experiment: {experiment}", None))
+            out.append((2, f"Experiment: {experiment}", None, None))
             for metric, title, compare in METRICS:
                 if metric in part and part[metric].notna().sum() > 0:
-                    out.append((3, title, comparison(part, metric, compare, pair)))
+                    table, marks = comparison_with_marks(part, metric, compare, pair, records)
+                    out.append((3, title, table, rounds.notes(marks)))
+            spread, flagged = rounds_table(part, records)
+            if not spread.empty:
+                out.append((3, "Training time per epoch: between rounds and within a run",
+                            spread, ROUNDS_NOTE))
+            for item in flagged:
+                out.append((4, f"Rounds that disagree: {item['label']}",
+                            counters_table(item["records"]), COUNTERS_NOTE))
     checks = gradient_checks(collection.records)
     if not checks.empty:
         out.append((2, "Gradients: hand-derived NumPy against torch autograd (max relative "
-                       "difference per parameter, fresh parameters)", checks))
-    out.append((2, "Runs that did not end ok", not_ok(collection)))
+                       "difference per parameter, fresh parameters)", checks, None))
+    out.append((2, "Runs that did not end ok", not_ok(collection), None))
     classes = [r for r in latest_ok(collection.records) if r.get("confusion_matrix")
                and len(r["confusion_matrix"]) <= 20]
     if classes:
         out.append((2, "Per-class precision and recall (test set, newest run per "
-                       "configuration)", None))
+                       "configuration)", None, None))
         for rec in classes:
             out.append((3, f"{rec['experiment_name']} · {rec['dataset']} {rec['arch']} "
                            f"{rec['precision']} · {rec['framework']} {rec['device']}",
-                        per_class(rec)))
+                        per_class(rec), None))
     return out
 
 
@@ -223,10 +357,12 @@ def summary_markdown(collection: Collection, figures: list[str],
     frame = collection.frame
     if "exclusive" in frame and (frame["exclusive"] == False).any():  # noqa: E712
         lines += [PARALLEL_NOTE, ""]
-    for level, title, table in sections(collection, pair):
+    for level, title, table, note in sections(collection, pair):
         lines += [f"{'#' * level} {title}", ""]
         if table is not None:
             lines += [table.to_markdown(index=False) if not table.empty else "_none_", ""]
+        if note:
+            lines += [note, ""]
     if figures:
         lines += ["## Figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
     return "\n".join(lines)

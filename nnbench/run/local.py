@@ -23,15 +23,22 @@ from nnbench.measure.environment import code_version, environment
 from nnbench.measure.figures import Measurements
 from nnbench.measure.scheduler import scheduler_info
 from nnbench.measure.threads import limited
-from nnbench.params import init_params
+from nnbench.params import Params, init_params
 from nnbench.record import SCHEMA_VERSION, Record, write_result
 from nnbench.run import registry, resume
 from nnbench.trainers.base import Trainer
 
 
-def _make_trainer(job: Job, cls: type[Trainer], seed: int) -> Trainer:
-    params = init_params(job.spec.layer_sizes, job.train.init, seed)
+def _build_trainer(job: Job, cls: type[Trainer], params: Params) -> Trainer:
     return cls(job.spec, params, job.precision, job.device, job.train.lr, job.options)
+
+
+def trainer_factory(job: Job, cls: type[Trainer]) -> benchmark.TrainerFactory:
+    """Draw the initial parameters, and build the trainer on them: two steps, so that the
+    memory probe sees the trainer's allocations and not the harness's float64 draw."""
+    return benchmark.TrainerFactory(
+        draw=functools.partial(init_params, job.spec.layer_sizes, job.train.init),
+        build=functools.partial(_build_trainer, job, cls))
 
 
 def measurement_fields(m: Measurements) -> dict[str, Any]:
@@ -92,8 +99,8 @@ def _execute(job: Job) -> dict[str, Any]:
         warnings += found
         fields["matmul_peak"] = peak
     with limited(bench.threads) as threads:
-        make = functools.partial(_make_trainer, job, cls)
-        measured = benchmark.measure(make, ds, job.train, bench, job.spec.layer_sizes, peak,
+        measured = benchmark.measure(trainer_factory(job, cls), ds, job.train, bench,
+                                     job.spec.layer_sizes, peak,
                                      compiles=job.compile_mode is not None)
         fields.update(measurement_fields(measured), threads=threads,
                       environment=environment(threads))

@@ -1,8 +1,10 @@
 """Resuming a sweep: which jobs already have an ``ok`` result for the same config and code.
 
 A job is identified by a hash of its resolved configuration (less the keys that only say where
-outputs go or whether to resume) and the code version (git commit, "-dirty" included, or the
-package version outside a git checkout). An edited config or a new commit runs again.
+outputs go, whether to resume, or how many rounds the sweep has) and the code version (git
+commit, "-dirty" included, or the package version outside a git checkout). An edited config or
+a new commit runs again. A job's round (``bench.round``) is part of its identity: a sweep
+resumed with more rounds runs only the rounds it lacks.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from nnbench.record import RESULT_FILE
 
-IGNORED = {("runs_dir",), ("bench", "resume")}
+IGNORED = {("runs_dir",), ("bench", "resume"), ("bench", "rounds")}
 MARKER = "resumed.json"
 
 

@@ -1,0 +1,69 @@
+"""The lines a sweep ends with: per configuration, the NumPy/torch ratio with its interval.
+
+Read from the sweep's records (wherever its jobs ran), pooled over rounds as the report pools
+them (``nnbench.report.rounds``): a user sees at the end of ``python -m nnbench -m ...`` what
+the report would say, without making it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nnbench.stats import format_seconds
+
+METRIC = "train_time_per_epoch_s"
+
+
+def _label(rec: dict) -> str:
+    batch = rec.get("batch_size")
+    parts = [rec.get("dataset"), rec.get("arch"), rec.get("precision"),
+             f"batch {batch}" if batch else "full batch", rec.get("device")]
+    return " ".join(str(p) for p in parts if p)
+
+
+def _method(a_rounds: int, b_rounds: int, mark: str) -> str:
+    from nnbench.report import rounds
+
+    if mark == rounds.ROUNDS_MARK:
+        return f"95% CI over rounds ({a_rounds} vs {b_rounds} fresh processes)"
+    if mark == rounds.SAMPLES_MARK:
+        return "95% CI over the epochs of one process per side (within-process noise only)"
+    return "no interval"
+
+
+def ratio_lines(sweep_dir: str | Path, pair: tuple[str, str] | None = None) -> list[str]:
+    """One line per configuration that ran both frameworks of ``pair`` ok in this sweep."""
+    from nnbench.report import rounds
+    from nnbench.report.collect import CONFIG_KEYS, collect
+    from nnbench.report.tables import DEFAULT_PAIR
+
+    pair = pair or DEFAULT_PAIR
+    roots: list[Path] = [Path(sweep_dir)]
+    for marker in Path(sweep_dir).glob("*/resumed.json"):  # jobs resumed: their earlier result
+        try:
+            roots.append(Path(json.loads(marker.read_text())["result"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    groups: dict[tuple, dict[str, list[dict]]] = {}
+    for rec in collect([r for r in roots if r.exists()], progress=False).records:
+        if rec.get("status") == "ok" and rec.get(METRIC) is not None:
+            key = tuple(str(rec.get(k)) for k in [*CONFIG_KEYS, "device"])
+            groups.setdefault(key, {}).setdefault(rec["framework"], []).append(rec)
+    lines = []
+    for _, by_framework in sorted(groups.items()):
+        if not all(f in by_framework for f in pair):
+            continue
+        a, b = (rounds.Side.of(by_framework[f], METRIC) for f in pair)
+        result = rounds.ratio(a, b)
+        if result is None:
+            continue
+        text = rounds.ratio_text(result).rstrip(rounds.ROUNDS_MARK + rounds.SAMPLES_MARK)
+        line = (f"{pair[0]}/{pair[1]} time per epoch, {_label(by_framework[pair[0]][0])}: "
+                f"{text} ({pair[0]} {format_seconds(a.median)}, {pair[1]} "
+                f"{format_seconds(b.median)}; {_method(a.rounds, b.rounds, result[3])})")
+        slow = [f for f, side in zip(pair, (a, b), strict=True) if side.spread()["disagree"]]
+        if slow:
+            line += f"; {' and '.join(slow)}: rounds disagree, see the report"
+        lines.append(line)
+    return lines

@@ -1,0 +1,111 @@
+"""A configuration's rounds, pooled: one record is one fresh process, hence one round.
+
+A sweep run with ``bench.rounds=N`` leaves N records per configuration; records of the same
+configuration from separate sweeps pool the same way. The figure of a configuration is the
+median of its round medians; a ratio between two frameworks gets a bootstrap interval over the
+rounds where each side has at least two, else over the samples of the one process per side
+(which covers only that process's own noise, and says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnbench import stats
+
+# Where a figure's raw samples are in a record, in the figure's own unit.
+SAMPLED = ("train_time_per_epoch_s", "inference_latency_per_sample_s",
+           "inference_latency_batch1_s")
+ROUNDS_MARK, SAMPLES_MARK = "†", "‡"
+NOTES = {
+    ROUNDS_MARK: "95% CI, bootstrap over rounds: the round medians (one fresh process each) "
+                 "resampled; it covers process-to-process variation (5+ rounds per side for a "
+                 "sound interval).",
+    SAMPLES_MARK: "95% CI, bootstrap over the samples of one process per side: it covers only "
+                  "the noise within those processes, not what a fresh process would give "
+                  "(run with bench.rounds=5 for an interval over rounds).",
+    "": "No interval: one value per side (peak RSS is one number per process); bench.rounds=5 "
+        "gives one.",
+}
+
+
+def samples(record: dict, metric: str) -> list[float] | None:
+    """The raw samples behind ``metric`` in one record, or None where it keeps none."""
+    if metric == "train_time_per_epoch_s":
+        warmup = record.get("warmup_epochs") or 0
+        out = [t for times in record.get("epoch_times_s") or [] for t in times[warmup:]]
+    elif metric == "inference_latency_per_sample_s":
+        n = record.get("n_test")
+        calls = (record.get("inference_samples_s") or {}).get("batched_call") or []
+        out = [t / n for t in calls] if n else []
+    elif metric == "inference_latency_batch1_s":
+        out = list((record.get("inference_samples_s") or {}).get("batch1") or [])
+    else:
+        return None
+    return out or None
+
+
+@dataclass
+class Side:
+    """One framework's rounds of one configuration: a value per round, samples where kept."""
+
+    values: list[float]
+    samples: list[list[float] | None]
+
+    @classmethod
+    def of(cls, records: list[dict], metric: str) -> Side:
+        kept = [r for r in records if r.get(metric) is not None]
+        return cls([float(r[metric]) for r in kept], [samples(r, metric) for r in kept])
+
+    @property
+    def rounds(self) -> int:
+        return len(self.values)
+
+    @property
+    def median(self) -> float | None:
+        return float(np.median(self.values)) if self.values else None
+
+    def spread(self) -> dict:
+        """``stats.rounds_disagree`` over the rounds (with their samples where kept)."""
+        rounds = [s if s else v for v, s in zip(self.values, self.samples, strict=True)]
+        return stats.rounds_disagree(rounds)
+
+
+def ratio(a: Side, b: Side) -> tuple[float, float, float, str] | None:
+    """(a/b, lo, hi, mark): over rounds where both sides have two or more (mark †), else over
+    the samples of one process per side (‡), else the bare ratio (no mark, NaN interval)."""
+    if not a.values or not b.values or not b.median:
+        return None
+    if a.rounds >= 2 and b.rounds >= 2:
+        r, lo, hi, _ = stats.ratio_interval(a.values, b.values, rounds=True)
+        return r, lo, hi, ROUNDS_MARK
+    sa = [t for s in a.samples if s for t in s]
+    sb = [t for s in b.samples if s for t in s]
+    if len(sa) >= 2 and len(sb) >= 2 and a.rounds == 1 and b.rounds == 1:
+        _, lo, hi, _ = stats.ratio_interval(sa, sb, rounds=False)
+        # the ratio shown is of the figures in the table; the interval is the samples'
+        return a.median / b.median, lo, hi, SAMPLES_MARK
+    return a.median / b.median, float("nan"), float("nan"), ""
+
+
+def ratio_number(value: float) -> str:
+    return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.2g}"
+
+
+def ratio_text(result: tuple[float, float, float, str] | None) -> str:
+    """``0.40x [0.39, 0.42]†``; the bare ratio where there is no interval."""
+    if result is None:
+        return ""
+    r, lo, hi, mark = result
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        return f"{ratio_number(r)}x"
+    return f"{ratio_number(r)}x [{ratio_number(lo)}, {ratio_number(hi)}]{mark}"
+
+
+def notes(marks: set[str]) -> str | None:
+    """The footnote for the interval marks a table uses."""
+    used = [f"{m} {NOTES[m]}" if m else NOTES[m] for m in (ROUNDS_MARK, SAMPLES_MARK, "")
+            if m in marks]
+    return " ".join(used) or None
