@@ -30,29 +30,25 @@ from typing import Any
 
 import numpy as np
 
-from nnbench import stats
+from nnbench import inference
 from nnbench.config import BenchConfig, TrainConfig
 from nnbench.data import Dataset
-from nnbench.measure import flops, memory, timing
+from nnbench.measure import memory, timing
 from nnbench.measure.figures import (
     Accuracy,
     Divergence,
-    Inference,
     Measurements,
     Memory,
     Target,
-    Timing,
     Training,
 )
+from nnbench.measure.training_time import timing_figures
 from nnbench.trainers.base import Trainer
 
 MakeTrainer = Callable[[int], Trainer]  # seed -> a trainer from that start
 
 # Top-up repeats (see the module docstring) stop before they would take longer than this.
 TOP_UP_BUDGET_S = 10.0
-# Inference calls: at least this many samples per figure, unless the calls take this long.
-INFERENCE_MIN_CALLS = 20
-INFERENCE_BUDGET_S = 2.0
 MEMORY_PROBE = (
     "the trainer's set-up from initial parameters drawn before the probes started (the "
     "harness's float64 draw is not counted; the trainer's own copy of them is), its copy of the "
@@ -237,90 +233,6 @@ def _train(make_trainer: TrainerFactory, ds: Dataset, train: TrainConfig,
     return figures, trainer
 
 
-def timing_figures(training: Training, warmup_epochs: int, n_train: int,
-                   layer_sizes: tuple[int, ...], peak: dict | None,
-                   min_samples: int = 0) -> Timing:
-    per_repeat = [times[warmup_epochs:] for times in training.epoch_times_s]
-    pooled = [t for times in per_repeat for t in times]
-    summary = stats.summarize(pooled)
-    median = summary["median"]
-    epoch_flops = flops.train_flops_per_epoch(layer_sizes, n_train)
-    achieved = epoch_flops / median / 1e9 if median else None
-    mfu = achieved / peak["gflops"] if peak and achieved else None
-    warnings = []
-    if mfu is not None and mfu > 1:
-        warnings.append(
-            f"achieved {achieved:.0f} GFLOP/s exceeds the calibrated matmul peak "
-            f"({peak['gflops']:.0f}): the peak was measured on a slower moment of this host; "
-            f"recalibrate with scripts/calibrate_peak.py")
-    # IQR/median and bimodality, not the CV: one hiccup among steady epochs is not noise
-    warnings += stats.noise_warnings(pooled, "training epochs")
-    if training.divergence is None and 0 < summary["n"] < min_samples:
-        warnings.append(
-            f"time per epoch rests on {summary['n']} timed epochs (fewer than "
-            f"bench.min_samples={min_samples}: top-up repeats stopped at their "
-            f"{TOP_UP_BUDGET_S:g} s budget); its median and spread are rough")
-    return Timing(
-        train_time_per_epoch_s=median,
-        train_time_per_epoch_stats_s=summary,
-        train_time_per_epoch_repeat_medians_s=[
-            stats.summarize(t)["median"] for t in per_repeat if t],
-        train_time_total_s=float(sum(training.epoch_times_s[0])),
-        train_throughput_samples_per_s=n_train / median if median else None,
-        train_flops_per_epoch=epoch_flops,
-        train_flops_per_sample=flops.train_flops_per_sample(layer_sizes),
-        inference_flops_per_sample=flops.inference_flops_per_sample(layer_sizes),
-        achieved_gflops=achieved,
-        matmul_peak_gflops=peak["gflops"] if peak else None,
-        mfu=mfu,
-        samples={"train_time_per_epoch_s": summary["n"]},
-        warnings=warnings,
-    )
-
-
-def _inference(trainer: Trainer, ds: Dataset, bench: BenchConfig) -> tuple[Inference, list[str]]:
-    """The inference figures, and warnings about the noise of their samples."""
-    x = ds.x_test
-    n = x.shape[0]
-    sync = trainer.sync
-    events = trainer.cuda_events()
-    whole = trainer.prepare(x)
-    for _ in range(3):  # untimed: caches, and for compiled models the inference graphs
-        trainer.infer(whole)
-    # Budgets: the medians these give match those of 7x longer ones within 1% on the default
-    # config (thousands of calls either way); large networks reach min_calls first
-    batched = timing.repeat_until(functools.partial(trainer.infer, whole), sync, 0.03,
-                                  INFERENCE_MIN_CALLS, events, max_seconds=INFERENCE_BUDGET_S)
-    single = trainer.prepare(x[:1])
-    for _ in range(10):
-        trainer.infer(single)
-    batch1 = timing.repeat_until(functools.partial(trainer.infer, single), sync, 0.02, 100,
-                                 events, max_seconds=INFERENCE_BUDGET_S)
-    size = min(bench.inference_batch_size, n)
-    chunks = [trainer.prepare(x[i:i + size]) for i in range(0, n, size)]
-
-    def one_pass() -> None:
-        for chunk in chunks:
-            trainer.infer(chunk)
-
-    one_pass()
-    passes = timing.repeat_until(one_pass, sync, 0.03, INFERENCE_MIN_CALLS, events,
-                                 max_seconds=INFERENCE_BUDGET_S)
-    batched_stats, batch1_stats = stats.summarize(batched), stats.summarize(batch1)
-    warnings = (stats.noise_warnings(batched, "inference, whole test set per call")
-                + stats.noise_warnings(batch1, "inference at batch 1"))
-    figures = Inference(
-        inference_latency_per_sample_s=batched_stats["median"] / n,
-        inference_batched_call_s=batched_stats,
-        inference_latency_batch1_s=batch1_stats["median"],
-        inference_latency_batch1_stats_s=batch1_stats,
-        inference_batch_size=size,
-        batch_throughput_samples_per_s=n / stats.summarize(passes)["median"],
-        inference_samples_s={"batched_call": batched, "batch1": batch1, "batch_pass": passes},
-    )
-    return figures, warnings
-
-
 def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: TrainConfig,
             bench: BenchConfig, layer_sizes: tuple[int, ...], peak: dict | None = None,
             compiles: bool = False) -> Measurements:
@@ -332,7 +244,7 @@ def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: Trai
     mem = _memory_pass(make, ds, train) if bench.memory_probe else None
     training, trainer = _train(make, ds, train, bench)
     figures = timing_figures(training, bench.warmup_epochs, ds.x_train.shape[0], layer_sizes,
-                             peak, bench.min_samples)
+                             peak, bench.min_samples, TOP_UP_BUDGET_S)
     history = training.loss_history
     out = Measurements(warmup_epochs=bench.warmup_epochs, training=training, timing=figures,
                        accuracy=Accuracy(final_train_loss=history[-1] if history else None),
@@ -346,7 +258,7 @@ def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: Trai
         test_accuracy=float(np.mean(predicted == ds.y_test)),
         confusion_matrix=confusion_matrix(ds.y_test, predicted, len(ds.classes)),
     )
-    out.inference, inference_warnings = _inference(trainer, ds, bench)
+    out.inference, inference_warnings = inference.measure(trainer, ds, bench)
     figures.warnings += inference_warnings
     samples = out.inference.inference_samples_s
     figures.samples.update(inference_latency_per_sample_s=len(samples["batched_call"]),

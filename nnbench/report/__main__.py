@@ -14,9 +14,10 @@ from pathlib import Path
 
 from nnbench import stats
 from nnbench.files import write_text
-from nnbench.report import compare, html, output, plots
+from nnbench.report import compare, confusion, html, output, plots
 from nnbench.report.collect import Collection, collect
-from nnbench.report.tables import DEFAULT_PAIR, summary_markdown
+from nnbench.report.sections import summary_markdown
+from nnbench.report.tables import DEFAULT_PAIR
 
 
 def report(run_dirs: list[Path], out: Path, progress: bool = True,
@@ -49,7 +50,7 @@ def _write(collection: Collection, out: Path, small: bool, pair: tuple[str, str]
          frame, "comparison_summary.png"),
         (plots.scaling, frame, "scaling.png"),
         (functools.partial(plots.loss_curves, pair=pair), collection.records, "loss_curves.png"),
-        (functools.partial(plots.confusion_matrices, pair=pair), collection.records,
+        (functools.partial(confusion.confusion_matrices, pair=pair), collection.records,
          "confusion_matrices.png"),
     ]
     figures = []

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from nnbench.report.collect import Collection
-from nnbench.report.tables import DEFAULT_PAIR, DISAGREE, PARALLEL_NOTE, headline, sections
+from nnbench.report.sections import PARALLEL_NOTE, headline, sections
+from nnbench.report.tables import DEFAULT_PAIR, DISAGREE
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }

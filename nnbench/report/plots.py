@@ -14,7 +14,8 @@ import pandas as pd  # noqa: E402
 
 from nnbench.report import rounds  # noqa: E402
 from nnbench.report.collect import CONFIG_KEYS  # noqa: E402
-from nnbench.report.tables import DEFAULT_PAIR, latest_ok  # noqa: E402
+from nnbench.report.sections import latest_ok  # noqa: E402
+from nnbench.report.tables import DEFAULT_PAIR  # noqa: E402
 
 COLORS = {("numpy", "cpu"): "#1f77b4", ("torch", "cpu"): "#ff7f0e",
           ("torch", "cuda"): "#d62728", ("numpy", "cuda"): "#2ca02c",
@@ -38,7 +39,7 @@ def _config_ids(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
     return frame[keys].astype(object).apply(lambda r: "|".join(map(str, r.tolist())), axis=1)
 
 
-def _save(fig: plt.Figure, path: Path, dpi: int, rect: tuple | None = None) -> Path:
+def save(fig: plt.Figure, path: Path, dpi: int, rect: tuple | None = None) -> Path:
     fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
@@ -173,7 +174,7 @@ def comparison_summary(frame: pd.DataFrame, path: Path, pair: tuple[str, str] = 
                  fontsize=11)
     fig.text(0.5, 0.005, "Memory: RSS only, the one probe that sees both frameworks; "
              "tracemalloc and CUDA peaks are in the tables.", ha="center", fontsize=9)
-    return _save(fig, path, 100, rect=(0, 0.02, 1, 0.97))
+    return save(fig, path, 100, rect=(0, 0.02, 1, 0.97))
 
 
 def scaling(frame: pd.DataFrame, path: Path) -> Path | None:
@@ -202,10 +203,10 @@ def scaling(frame: pd.DataFrame, path: Path) -> Path | None:
     ax.set_title("Scaling: time per epoch against work, with this host's matmul limit")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    return _save(fig, path, 110)
+    return save(fig, path, 110)
 
 
-def _pairs_by_config(records: list[dict], need: str,
+def pairs_by_config(records: list[dict], need: str,
                      pair: tuple[str, str]) -> list[tuple[dict, dict]]:
     """(first record, second record) of the pair per configuration, on the same device where
     possible."""
@@ -226,7 +227,7 @@ def loss_curves(records: list[dict], path: Path,
                 pair: tuple[str, str] = DEFAULT_PAIR) -> Path | None:
     """Per configuration: both loss curves; their absolute difference; and, where the records
     have it, the test accuracy after each epoch."""
-    pairs = _pairs_by_config(records, "loss_history", pair)[:MAX_CONFIGS]
+    pairs = pairs_by_config(records, "loss_history", pair)[:MAX_CONFIGS]
     if not pairs:
         return None
     with_accuracy = any(a.get("test_accuracy_history") or b.get("test_accuracy_history")
@@ -273,40 +274,4 @@ def loss_curves(records: list[dict], path: Path,
     title = "Loss curves from the same start and batches;\nbelow, how far they drift apart"
     fig.suptitle(title + (" and the test accuracy after each epoch" if with_accuracy else ""),
                  fontsize=11)
-    return _save(fig, path, 110)
-
-
-def confusion_matrices(records: list[dict], path: Path,
-                       pair: tuple[str, str] = DEFAULT_PAIR) -> Path | None:
-    pairs = [p for p in _pairs_by_config(records, "confusion_matrix", pair)
-             if len(p[0]["confusion_matrix"]) <= 20][:4]
-    if not pairs:
-        return None
-    fig, axes = plt.subplots(len(pairs), 2, figsize=(11, 5 * len(pairs)), squeeze=False)
-    for row, both in enumerate(pairs):
-        for col, rec in enumerate(both):
-            ax = axes[row, col]
-            cm = np.asarray(rec["confusion_matrix"])
-            k = cm.shape[0]
-            ax.imshow(cm, cmap="Blues")
-            classes = rec.get("classes") or [str(i) for i in range(k)]
-            short = [str(c)[:12] for c in classes]
-            ax.set_xticks(range(k), short, rotation=60, ha="right", fontsize=8)
-            ax.set_yticks(range(k), short, fontsize=8)
-            never = cm.sum(axis=0) == 0
-            for j in np.flatnonzero(never):  # a class the model never predicts stands out
-                ax.get_xticklabels()[j].set_color("red")
-                ax.axvspan(j - 0.5, j + 0.5, fill=False, edgecolor="red", lw=2)
-            if k <= 12:
-                for i in range(k):
-                    for j in range(k):
-                        ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
-                                color="white" if cm[i, j] > cm.max() / 2 else "black")
-            note = f"; never predicted: {', '.join(np.array(short)[never])}" if never.any() \
-                else ""
-            ax.set_title(f"{rec['framework']} {rec['device']} · {rec['dataset']} {rec['arch']} "
-                         f"{rec['precision']}\ntest accuracy {rec['test_accuracy']:.4f}{note}",
-                         fontsize=9, color="red" if never.any() else "black")
-            ax.set_xlabel("predicted")
-            ax.set_ylabel("true")
-    return _save(fig, path, 100)
+    return save(fig, path, 110)

@@ -1,0 +1,171 @@
+"""The report's sections in order, shared by summary.md and report.html: the comparison tables
+per experiment, rounds, gradients, the runs that did not end ok, and per-class figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nnbench.report import rounds
+from nnbench.report.collect import CONFIG_KEYS, Collection
+from nnbench.report.tables import (
+    DEFAULT_PAIR,
+    METRICS,
+    comparison_with_marks,
+    counters_table,
+    fmt,
+    rounds_table,
+)
+
+
+def per_class(record: dict) -> pd.DataFrame:
+    """Precision and recall per class from the confusion matrix; a class never predicted is
+    marked, because overall accuracy can hide it (seed 002's digit 9)."""
+    cm = np.asarray(record["confusion_matrix"], dtype=float)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+    diag = np.diag(cm)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, diag / predicted, np.nan)
+        recall = np.where(actual > 0, diag / actual, np.nan)
+    classes = record.get("classes") or [str(i) for i in range(len(cm))]
+    return pd.DataFrame({
+        "class": classes,
+        "precision": [fmt(p) if not np.isnan(p) else "n/a" for p in precision],
+        "recall": [fmt(r) if not np.isnan(r) else "n/a" for r in recall],
+        "support": actual.astype(int),
+        "note": ["**never predicted**" if p == 0 else "" for p in predicted],
+    })
+
+
+def not_ok(collection: Collection) -> pd.DataFrame:
+    frame = collection.frame
+    rows = []
+    if not frame.empty:
+        bad = frame[frame["status"] != "ok"]
+        for _, r in bad.iterrows():
+            rows.append({"status": r["status"], "experiment": r.get("experiment_name"),
+                         "framework": r.get("framework"), "device": r.get("device"),
+                         "precision": r.get("precision"), "arch": r.get("arch"),
+                         "reason": r.get("reason"), "where": r.get("result_file")})
+    for item in collection.unreadable:
+        rows.append({"status": "unreadable", "reason": item["error"], "where": item["path"]})
+    for item in collection.invalid:
+        rows.append({"status": "invalid", "reason": f"not a valid record: {item['error']}",
+                     "where": item["path"]})
+    for folder in collection.incomplete:
+        rows.append({"status": "incomplete", "reason": "job folder without result.json "
+                     "(killed or still running)", "where": folder})
+    return pd.DataFrame(rows)
+
+
+def latest_ok(frame_records: list[dict]) -> list[dict]:
+    """The newest ok record per configuration, framework and device."""
+    newest: dict[tuple, dict] = {}
+    for rec in frame_records:
+        if rec.get("status") != "ok":
+            continue
+        key = tuple(str(rec.get(k)) for k in [*CONFIG_KEYS, "framework", "device"])
+        when = (rec.get("environment") or {}).get("time_utc") or ""
+        if key not in newest or when >= (newest[key].get("environment") or {}).get("time_utc", ""):
+            newest[key] = rec
+    return list(newest.values())
+
+
+def gradient_checks(records: list[dict]) -> pd.DataFrame:
+    """One row per configuration and precision with a gradient comparison (both frameworks'
+    jobs compute the same comparison; the newest is shown)."""
+    rows = {}
+    for rec in latest_ok(records):
+        check = rec.get("gradient_check")
+        if not check:
+            continue
+        key = (rec.get("experiment_name"), rec.get("dataset"), rec.get("arch"),
+               rec.get("precision"))
+        diffs = check["max_rel_diff"]
+        rows[key] = {"experiment": key[0], "dataset": key[1], "arch": key[2],
+                     "precision": key[3], "seed": check["seed"],
+                     **{name: f"{diffs[name]:.2e}" for name in sorted(diffs)}}
+    return pd.DataFrame(list(rows.values()))
+
+
+PARALLEL_NOTE = ("**Note:** figures marked (parallel) include runs timed while other jobs ran "
+                 "on the same host (a parallel launcher, `exclusive: false`): their timings "
+                 "measure contention as well as work.")
+
+
+def headline(collection: Collection) -> str:
+    frame = collection.frame
+    counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
+    parts = [f"{n} {s}" for s, n in sorted(counts.items())]
+    parts += [f"{len(collection.unreadable)} unreadable"] if collection.unreadable else []
+    parts += [f"{len(collection.invalid)} invalid"] if collection.invalid else []
+    parts += [f"{len(collection.incomplete)} incomplete"] if collection.incomplete else []
+    return f"{len(frame)} result records: {', '.join(parts) or 'none'}."
+
+
+Section = tuple[int, str, pd.DataFrame | None, str | None]
+
+ROUNDS_NOTE = ("One round is one fresh process. Between rounds: the range of the round "
+               "medians over their median; within a run: the epochs' IQR/median (median over "
+               "the rounds). Rounds disagree when a round's median lies further from the "
+               "median of all rounds than both the within-run spread and 10%: that process, or "
+               "that moment of the host, ran at another speed.")
+COUNTERS_NOTE = ("getrusage of the whole process around each timed epoch, as means per epoch: "
+                 "minor faults (fresh pages mapped), major faults (pages read from disk), "
+                 "voluntary switches (the process waited) and involuntary ones (the scheduler "
+                 "took a core away: other work on the host); CPU s / wall s near the thread "
+                 "count means busy threads, well below it waiting or preempted.")
+
+
+def sections(collection: Collection, pair: tuple[str, str] = DEFAULT_PAIR) -> list[Section]:
+    """(heading level, title, table or None for a bare heading, note or None) in report
+    order; shared by summary.md and report.html."""
+    frame = collection.frame
+    records = {r["result_file"]: r for r in collection.records if r.get("result_file")}
+    out: list[Section] = []
+    if not frame.empty:
+        for experiment, part in frame.groupby("experiment_name", dropna=False, sort=True):
+            out.append((2, f"Experiment: {experiment}", None, None))
+            for metric, title, compare in METRICS:
+                if metric in part and part[metric].notna().sum() > 0:
+                    table, marks = comparison_with_marks(part, metric, compare, pair, records)
+                    out.append((3, title, table, rounds.notes(marks)))
+            spread, flagged = rounds_table(part, records)
+            if not spread.empty:
+                out.append((3, "Training time per epoch: between rounds and within a run",
+                            spread, ROUNDS_NOTE))
+            for item in flagged:
+                out.append((4, f"Rounds that disagree: {item['label']}",
+                            counters_table(item["records"]), COUNTERS_NOTE))
+    checks = gradient_checks(collection.records)
+    if not checks.empty:
+        out.append((2, "Gradients: hand-derived NumPy against torch autograd (max relative "
+                       "difference per parameter, fresh parameters)", checks, None))
+    out.append((2, "Runs that did not end ok", not_ok(collection), None))
+    classes = [r for r in latest_ok(collection.records) if r.get("confusion_matrix")
+               and len(r["confusion_matrix"]) <= 20]
+    if classes:
+        out.append((2, "Per-class precision and recall (test set, newest run per "
+                       "configuration)", None, None))
+        for rec in classes:
+            out.append((3, f"{rec['experiment_name']} · {rec['dataset']} {rec['arch']} "
+                           f"{rec['precision']} · {rec['framework']} {rec['device']}",
+                        per_class(rec), None))
+    return out
+
+
+def summary_markdown(collection: Collection, figures: list[str],
+                     pair: tuple[str, str] = DEFAULT_PAIR) -> str:
+    lines = ["# nnbench report", "", headline(collection), ""]
+    frame = collection.frame
+    if "exclusive" in frame and (frame["exclusive"] == False).any():  # noqa: E712
+        lines += [PARALLEL_NOTE, ""]
+    for level, title, table, note in sections(collection, pair):
+        lines += [f"{'#' * level} {title}", ""]
+        if table is not None:
+            lines += [table.to_markdown(index=False) if not table.empty else "_none_", ""]
+        if note:
+            lines += [note, ""]
+    if figures:
+        lines += ["## Figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
+    return "\n".join(lines)
