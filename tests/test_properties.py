@@ -106,6 +106,7 @@ def test_numpy_gradients_and_a_training_step_match_torch(case, precision, batch_
 
 
 BASE = {
+    "experiment_name": "properties", "runs_dir": tempfile.gettempdir(),
     "arch": {"name": "t", "layer_sizes": [2, 8, 1], "activations": ["relu", "sigmoid"]},
     "dataset": {"name": "moons"},
     "framework": {"name": "numpy", "_target_": "nnbench.trainers.numpy.NumpyTrainer"},
