@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from nnbench import data
 from nnbench.cli.errors import one_line
 from nnbench.errors import ConfigError
-from nnbench.job import resolve
+from nnbench.job import FRAMEWORK_KEYS, resolve
+from nnbench.trainers.base import load
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
 
 
 def test_default_config_is_valid(make_cfg):
@@ -98,3 +106,23 @@ def test_each_dataset_brings_a_fitting_network_and_recipe(make_cfg):
 def test_unknown_dataset_key_is_refused(make_cfg):
     with pytest.raises(ConfigError, match=r"dataset.nois"):
         resolve(make_cfg("+dataset.nois=0.3"))
+
+
+
+def _yaml(group: str, name: str) -> DictConfig:
+    cfg = OmegaConf.load(CONF / group / f"{name}.yaml")
+    assert isinstance(cfg, DictConfig)
+    return cfg
+
+
+@pytest.mark.parametrize("name", ["moons", "mnist", "fashion_mnist", "synthetic"])
+def test_every_dataset_key_is_in_its_yaml_so_a_plain_override_can_set_it(name):
+    keys = set(_yaml("dataset", name)) - {"defaults"}
+    assert keys == {f.name for f in dataclasses.fields(data._module(name).Config)}
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch", "textbook"])
+def test_every_framework_option_is_in_its_yaml(name):
+    cfg = _yaml("framework", name)
+    options = load(str(cfg._target_)).Options
+    assert set(cfg) == set(FRAMEWORK_KEYS) | {f.name for f in dataclasses.fields(options)}
