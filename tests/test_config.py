@@ -62,6 +62,29 @@ def test_default_config_is_valid(make_cfg):
         (["dataset=mnist", "dataset.n_train=5"], ["dataset.n_train=5", "10 to 60000"]),
         (["dataset=fashion_mnist", "dataset.n_test=20000"], ["dataset.n_test", "10 to 10000"]),
         (["dataset=mnist", "arch=mlp_2x32x16x1"], ["arch.layer_sizes[0]=2", "784 features"]),
+        (["dataset=mnist", "dataset.n_train=abc"], ["dataset.n_train", "'abc'"]),
+        # keys the schema lacks, however they were appended
+        (["+train.lrr=3"], ["train.lrr is not a configuration key", "epochs, batch_size, lr"]),
+        (["++bench.foo=1"], ["bench.foo is not a configuration key", "warmup_epochs"]),
+        (["+device.bar=1"], ["device.bar is not a configuration key", "has name"]),
+        (["+precision.x=1"], ["precision.x", "name, tf32"]),
+        (["+foo=1"], ["foo is not a configuration key", "arch, dataset, framework"]),
+        (["+dataset.nois=0.3"], ["dataset.nois is not a configuration key", "dataset=moons",
+                                 "noise"]),
+        (["+framework.compile=1"], ["framework.compile is not a configuration key"]),
+        # numbers that are not finite, in any float key
+        (["train.lr=inf"], ["train.lr=inf is not a finite number"]),
+        (["train.lr=nan"], ["train.lr=nan"]),
+        (["bench.target_accuracy=nan"], ["bench.target_accuracy=nan"]),
+        (["dataset.noise=1e309"], ["dataset.noise=inf"]),
+        (["dataset.test_size=-inf"], ["dataset.test_size=-inf"]),
+        # seeds numpy and scikit-learn cannot take
+        (["train.seed=-1"], ["train.seed=-1", "0 to 4294967295"]),
+        (["dataset.random_state=4294967296"], ["dataset.random_state"]),
+        (["bench.gradient_check_seed=99999999999999999999"], ["bench.gradient_check_seed"]),
+        (["train.seed=4294967295", "bench.repeats=2", "bench.vary_seed=true"],
+         ["train.seed=4294967295", "bench.repeats=2"]),
+        (["bench.threads=100000"], ["bench.threads=100000", "cores", "allowed: 1 to"]),
     ],
 )
 def test_invalid_values_and_combinations_name_the_key(make_cfg, overrides, names):

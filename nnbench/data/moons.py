@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from sklearn.datasets import make_moons
 from sklearn.model_selection import train_test_split
 
+from nnbench.config import seed
 from nnbench.data import Dataset
 from nnbench.errors import ConfigError
 
@@ -35,6 +36,8 @@ def check(cfg: DictConfig) -> None:
         raise ConfigError(f"dataset.test_size={cfg.test_size} must lie strictly between 0 and 1")
     if cfg.noise < 0:
         raise ConfigError(f"dataset.noise={cfg.noise} must be >= 0")
+    seed("dataset.random_state", cfg.random_state)
+    seed("dataset.split_random_state", cfg.split_random_state)
 
 
 def load(cfg: DictConfig) -> Dataset:
