@@ -16,7 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from nnbench import run
-from nnbench.cli import console, errors, launchers, tally
+from nnbench.cli import check, console, errors, launchers, tally
 from nnbench.config import register_schema
 
 register_schema()
@@ -49,7 +49,7 @@ def main() -> int:
         print(f"nnbench: interrupted; finished jobs keep their results ({_tally() or 'none'})",
               file=sys.stderr)
         return 130
-    except Exception as err:  # anything before or between jobs
+    except (Exception, check.Refused) as err:  # anything before or between jobs
         if os.environ.get("NNBENCH_TRACEBACK") == "1":
             raise
         print(f"nnbench: error: {errors.one_line(err)}", file=sys.stderr)

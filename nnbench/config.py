@@ -96,7 +96,11 @@ class NNBenchConfig:
 
 
 def register_schema() -> None:
+    """Register the schema, and the sweeper conf/config.yaml selects (nnbench.cli.sweeper)."""
+    from nnbench.cli.sweeper import register
+
     ConfigStore.instance().store(name="nnbench_schema", node=NNBenchConfig)
+    register()
 
 
 # The sections whose keys the schema fixes; dataset and framework keys depend on the choice and

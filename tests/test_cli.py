@@ -59,11 +59,46 @@ def test_sweep_over_frameworks_and_devices_records_every_job(tmp_path):
 )
 def test_bad_input_exits_nonzero_with_one_line_and_no_traceback(tmp_path, args, expected):
     proc = nnbench(tmp_path, *args)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     output = proc.stdout + proc.stderr
     assert "Traceback" not in output
     lines = [ln for ln in output.splitlines() if ln.strip()]
     assert len(lines) == 1, output
     assert expected in lines[0]
-    # a rejected configuration trains nothing: no record claims a result
-    assert all(r["status"] == "failed" for r in results(tmp_path))
+    # a rejected configuration trains nothing and leaves nothing
+    assert list(tmp_path.iterdir()) == []
+
+
+# Runs kept short: a few epochs, no matmul-peak measurement, no memory probe, in this process.
+SHORT = ["train.epochs=3", "bench.mfu=false", "bench.memory_probe=false", "bench.isolate=false"]
+
+
+def refused(tmp_path: Path, *args: str) -> str:
+    """Run a command that must be refused: exit 2, one line on stderr, no traceback, and no
+    folder under runs_dir; return the line."""
+    runs = tmp_path / "runs"
+    proc = subprocess.run(
+        [sys.executable, "-m", "nnbench", *args, *SHORT, f"runs_dir={runs}"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert "Traceback" not in output and "Warning" not in output, output
+    lines = [ln for ln in output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nnbench: error: "), output
+    assert not runs.exists(), sorted(str(p) for p in runs.rglob("*"))
+    return lines[0].removeprefix("nnbench: error: ")
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["train.lr=0"], "train.lr=0.0 must be > 0"),
+    (["dataset=mnist", "dataset.n_train=abc"],
+     "dataset.n_train: Value 'abc' of type 'str' could not be converted to Integer"),
+    (["train.lr=${nope.x}"], "train.lr: Interpolation key 'nope.x' not found"),
+    (["-m", "train.lr=0.1,0"], "job 2 of 2 (train.lr=0): train.lr=0.0 must be > 0"),
+    (["-m", "framework=numpy,torch", "train.seed=3,abc"],
+     "job 2 of 4 (framework=numpy train.seed=abc): train.seed: Value 'abc'"),
+    (["-m", "framework=numpy,torch", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+     "job 1 of 2 (framework=numpy): the launcher runs up to 2 jobs side by side"),
+], ids=["value", "type", "interpolation", "sweep-last-job", "sweep-type", "sweep-launcher"])
+def test_configuration_errors_exit_2_before_any_job_starts(tmp_path, args, expected):
+    assert expected in refused(tmp_path, *args)

@@ -17,6 +17,8 @@ def _options(group: str) -> list[str]:
 def one_line(err: BaseException) -> str:
     if isinstance(err, ConfigError):
         return str(err)
+    if isinstance(getattr(err, "error", None), ConfigError):  # nnbench.cli.check.Refused
+        return str(err.error)  # type: ignore[attr-defined]
     text = str(err)
     missing = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
     if missing:
