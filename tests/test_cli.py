@@ -139,6 +139,18 @@ def test_more_threads_than_cores_are_refused_naming_the_limit(tmp_path, monkeypa
     assert not cache.exists() or not any(cache.rglob("*"))  # no peak measured at that count
 
 
+def test_a_batch_larger_than_the_training_set_is_one_full_batch_and_the_record_says_so(tmp_path):
+    proc = nnbench(tmp_path, "train.batch_size=100000", *SHORT)
+    assert proc.returncode == 0, proc.stderr
+    (record,) = results(tmp_path)
+    assert record["status"] == "ok" and record["n_train"] == 1600
+    assert record["batch_size"] == 1600  # the batch size used
+    assert record["config"]["train"]["batch_size"] == 100000  # the configuration as given
+    warning = ("train.batch_size=100000 exceeds the 1600 training samples: one full batch per "
+               "epoch, batch_size 1600")
+    assert warning in record["warnings"] and warning in proc.stdout
+
+
 @pytest.mark.parametrize("args, expected", [
     (["train.lr=0"], "train.lr=0.0 must be > 0"),
     (["dataset=mnist", "dataset.n_train=abc"],
