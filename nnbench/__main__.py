@@ -57,9 +57,9 @@ def main() -> int:
     if tally.sweep_statuses:  # a sweep: its records are the truth, wherever jobs ran
         _statuses[:] = tally.sweep_statuses
     if "resumed" in _statuses:
-        ran = len(_statuses) - _statuses.count("resumed")
-        print(f"nnbench: resume: {_statuses.count('resumed')} jobs already ok, skipped; "
-              f"{ran} ran", flush=True)
+        resumed = _statuses.count("resumed")
+        print(f"nnbench: resume: {resumed} job{'s' * (resumed != 1)} already ok, skipped; "
+              f"{len(_statuses) - resumed} ran", flush=True)
     if len(_statuses) > 1:
         print(f"nnbench: {len(_statuses)} jobs: {_tally()}", flush=True)
     return 1 if "failed" in _statuses else 0

@@ -190,3 +190,11 @@ def test_a_bad_experiment_file_is_named_with_its_line_and_the_full_key(tmp_path,
     line = refused(tmp_path, *mode, f"+experiment={name}",
                    f"hydra.searchpath=[file://{tmp_path / 'conf'}]")
     assert line.startswith(f"{tmp_path / 'conf'}/{expected}"), line
+
+
+def test_resume_counts_one_job_in_the_singular(tmp_path):
+    first = nnbench(tmp_path, *SHORT)
+    assert first.returncode == 0, first.stderr
+    again = nnbench(tmp_path, *SHORT, "bench.resume=true")
+    assert again.returncode == 0, again.stderr
+    assert "nnbench: resume: 1 job already ok, skipped; 0 ran" in again.stdout
