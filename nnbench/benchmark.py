@@ -167,9 +167,7 @@ def timing_figures(training: Training, warmup_epochs: int, n_train: int,
             f"({peak['gflops']:.0f}): the peak was measured on a slower moment of this host; "
             f"recalibrate with scripts/calibrate_peak.py")
     if stats["cv"] is not None and stats["cv"] > timing.NOISY_CV:
-        warnings.append(
-            f"noisy timing: epoch times vary with CV {stats['cv']:.0%} "
-            f"(> {timing.NOISY_CV:.0%}); compare medians with care")
+        warnings.append(timing.noisy_warning(stats["cv"]))
     return Timing(
         train_time_per_epoch_s=median,
         train_time_per_epoch_stats_s=stats,

@@ -129,3 +129,11 @@ def test_record_carries_timing_inference_flops_and_environment(make_cfg, tmp_pat
     assert rec["cuda_peak_mb"] is None
     assert 1 <= rec["epochs_to_target"] <= 30 and rec["time_to_target_s"] > 0
     assert sum(map(sum, rec["confusion_matrix"])) == rec["n_test"] == 400
+
+
+@pytest.mark.parametrize("cv, shown", [
+    (0.1004, "CV 10.04% (> 10.00%)"), (0.18, "CV 18% (> 10%)"), (0.1049, "CV 10.5% (> 10.0%)"),
+    (0.100000001, "CV 10.000000% (> 10.000000%)"),
+])
+def test_the_noisy_timing_warning_shows_a_cv_that_differs_from_the_limit(cv, shown):
+    assert shown in timing.noisy_warning(cv)

@@ -15,6 +15,22 @@ Events = tuple[Callable[[], Any], Callable[[Any, Any], float]]
 NOISY_CV = 0.10
 
 
+def percent_above(value: float, limit: float) -> tuple[str, str]:
+    """``value`` and the ``limit`` it exceeds as percentages, with the fewest decimals that
+    tell them apart (a CV of 0.1004 against 0.10 reads "10.04%" and "10.00%", never "10%")."""
+    for digits in range(7):
+        shown, bound = f"{value:.{digits}%}", f"{limit:.{digits}%}"
+        if shown != bound:
+            break
+    return shown, bound
+
+
+def noisy_warning(cv: float) -> str:
+    """The record's warning for epoch times whose CV exceeds ``NOISY_CV``."""
+    shown, bound = percent_above(cv, NOISY_CV)
+    return f"noisy timing: epoch times vary with CV {shown} (> {bound}); compare medians with care"
+
+
 def timed(fn: Callable[[], object], sync: Callable[[], None],
           events: Events | None = None) -> tuple[object, float]:
     """Run ``fn`` and return (its value, seconds it took).
