@@ -128,6 +128,9 @@ def _chosen_keys(section: str, key: str) -> str:
 def not_a_key(full_key: str) -> str:
     """The one line for a key the configuration lacks, with the keys its section has."""
     section, _, key = full_key.partition(".")
+    if not key and section not in TOP_LEVEL and _options(section):
+        return (f"{section} is a config group the defaults do not choose; add one with "
+                f"+{section}=NAME, NAME one of {', '.join(_options(section))}")
     if not key or section not in TOP_LEVEL:
         return str(unknown_key(full_key, "the configuration", TOP_LEVEL))
     if section in SECTIONS:
@@ -168,10 +171,22 @@ def one_line(err: BaseException) -> str:
     if syntax is not None:
         return yaml_line(syntax)
     text = str(err)
-    missing = re.search(r"Could not (?:find|load) '([\w/]+)/([^']+)'", text)
+    override = getattr(err, "override", None)  # hydra.errors.OverrideParseException
+    if override is not None:
+        cause = err.__cause__
+        reason = str(cause or text).strip().splitlines()[0]
+        return (f"{override} is not an override Hydra can read ({reason}); quote a value with "
+                f"spaces or symbols: key='value'")
+    missing = re.search(r"Could not (?:find|load) '([\w/]+)/([^']*)'", text)
     if missing:
         group, option = missing.groups()
         return f"{group}={option} is not an option; allowed: {', '.join(_options(group))}"
+    twice = re.match(r"Multiple values for ([\w/]+)\. To override a value use 'override "
+                     r"[\w/]+: ([^']*)'", text)
+    if twice:
+        group, option = twice.groups()
+        return (f"+{group}={option} adds a {group} the configuration already has; choose it "
+                f"with {group}={option}")
     cause = err.__cause__ or err.__context__
     full_key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
     if not full_key:
