@@ -107,8 +107,9 @@ def test_invalid_values_and_combinations_name_the_key(make_cfg, overrides, names
         (["train.batch_size=[1]"], "train.batch_size"),
         (["experiment=scaling"], "experiment is a config group the defaults do not choose; "
                                  "add one with +experiment=NAME, NAME one of case_study_moons"),
-        (["+precision=float64"], "+precision=float64 adds a precision the configuration "
-                                 "already has; choose it with precision=float64"),
+        (["+precision=float64"], "+precision=float64: the configuration already has "
+                                 "precision, + adds one it lacks; choose it with "
+                                 "precision=float64"),
         (["train.lr=\N{SLIGHTLY SMILING FACE}"], "train.lr=\N{SLIGHTLY SMILING FACE} is not an "
                                                   "override Hydra can read"),
         (["bench="], "bench= is not an option; allowed: default"),

@@ -185,8 +185,8 @@ def one_line(err: BaseException) -> str:
                      r"[\w/]+: ([^']*)'", text)
     if twice:
         group, option = twice.groups()
-        return (f"+{group}={option} adds a {group} the configuration already has; choose it "
-                f"with {group}={option}")
+        return (f"+{group}={option}: the configuration already has {group}, + adds one it "
+                f"lacks; choose it with {group}={option}")
     cause = err.__cause__ or err.__context__
     full_key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
     if not full_key:
