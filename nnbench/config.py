@@ -1,8 +1,10 @@
 """The configuration schema and the checks Hydra's type system cannot express.
 
 The dataclasses are registered in Hydra's ConfigStore as the base of ``conf/config.yaml``, so an
-unknown key or a value of the wrong type is rejected while Hydra composes the config. ``validate``
-then checks values and combinations (an lr that is not positive, layer sizes that do not fit the
+unknown key or a value of the wrong type is rejected while Hydra composes the config; keys that
+Hydra lets through (``+key=``, ``++key=``) are refused by ``check_keys`` on the composed config,
+and numbers that are not finite by ``check_finite``. ``validate`` then checks values and
+combinations (an lr that is not positive, layer sizes that do not fit the
 data, a loss that does not fit the output activation) before any data is loaded or any training
 starts. Every failure is a ``ConfigError`` whose message is one line naming the key and what is
 allowed.
