@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from nnbench import run
-from nnbench.cli import console, errors, launchers, tally
+from nnbench.cli import check, console, errors, launchers, tally
 from nnbench.config import register_schema
 from nnbench.run.isolated import Terminated
 
@@ -59,7 +59,7 @@ def main() -> int:
         print(f"nnbench: {how}; finished jobs keep their results ({_tally() or 'none'})",
               file=sys.stderr)
         return 143 if isinstance(interrupt, Terminated) else 130
-    except Exception as err:  # anything before or between jobs
+    except (Exception, check.Refused) as err:  # anything before or between jobs
         if os.environ.get("NNBENCH_TRACEBACK") == "1":
             raise
         print(f"nnbench: error: {errors.one_line(err)}", file=sys.stderr)
@@ -67,9 +67,9 @@ def main() -> int:
     if tally.sweep_statuses:  # a sweep: its records are the truth, wherever jobs ran
         _statuses[:] = tally.sweep_statuses
     if "resumed" in _statuses:
-        ran = len(_statuses) - _statuses.count("resumed")
-        print(f"nnbench: resume: {_statuses.count('resumed')} jobs already ok, skipped; "
-              f"{ran} ran", flush=True)
+        resumed = _statuses.count("resumed")
+        print(f"nnbench: resume: {resumed} job{'s' * (resumed != 1)} already ok, skipped; "
+              f"{len(_statuses) - resumed} ran", flush=True)
     if len(_statuses) > 1:
         print(f"nnbench: {len(_statuses)} jobs: {_tally()}", flush=True)
     return 1 if "failed" in _statuses else 0

@@ -1,8 +1,10 @@
 """The configuration schema and the checks Hydra's type system cannot express.
 
 The dataclasses are registered in Hydra's ConfigStore as the base of ``conf/config.yaml``, so an
-unknown key or a value of the wrong type is rejected while Hydra composes the config. ``validate``
-then checks values and combinations (an lr that is not positive, layer sizes that do not fit the
+unknown key or a value of the wrong type is rejected while Hydra composes the config; keys that
+Hydra lets through (``+key=``, ``++key=``) are refused by ``check_keys`` on the composed config,
+and numbers that are not finite by ``check_finite``. ``validate`` then checks values and
+combinations (an lr that is not positive, layer sizes that do not fit the
 data, a loss that does not fit the output activation) before any data is loaded or any training
 starts. Every failure is a ``ConfigError`` whose message is one line naming the key and what is
 allowed.
@@ -10,7 +12,9 @@ allowed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -97,10 +101,74 @@ class NNBenchConfig:
 
 
 def register_schema() -> None:
+    """Register the schema, and the sweeper conf/config.yaml selects (nnbench.cli.sweeper)."""
+    from nnbench.cli.sweeper import register
+
     ConfigStore.instance().store(name="nnbench_schema", node=NNBenchConfig)
     from nnbench.paths import register_resolver  # conf/config.yaml names folders with it
 
     register_resolver()
+    register()
+
+
+# The sections whose keys the schema fixes; dataset and framework keys depend on the choice and
+# are checked against the dataset's and the trainer's own schema (nnbench.job).
+SECTIONS: dict[str, type] = {"arch": ArchConfig, "device": DeviceConfig,
+                             "precision": PrecisionConfig, "train": TrainConfig,
+                             "bench": BenchConfig}
+TOP_LEVEL = tuple(f.name for f in fields(NNBenchConfig))
+
+
+def keys_of(schema: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(schema))
+
+
+def unknown_key(key: str, where: str, allowed: tuple[str, ...] | list[str]) -> ConfigError:
+    return ConfigError(f"{key} is not a configuration key; {where} has "
+                       f"{', '.join(allowed) if allowed else 'no keys'}")
+
+
+def check_keys(config: Mapping[str, Any]) -> None:
+    """Refuse keys the schema lacks, however they came in (``+key=``, ``++key=``, a config
+    file): Hydra lets appended keys through, so the composed config is compared once more."""
+    for key in config:
+        if key not in TOP_LEVEL:
+            raise unknown_key(key, "the configuration", TOP_LEVEL)
+    for section, schema in SECTIONS.items():
+        node = config.get(section)
+        if isinstance(node, Mapping):
+            allowed = keys_of(schema)
+            for key in node:
+                if key not in allowed:
+                    raise unknown_key(f"{section}.{key}", section, allowed)
+
+
+def check_finite(value: Any, key: str = "") -> None:
+    """Refuse NaN and infinite numbers anywhere in the config (``inf``, ``nan``, ``1e309``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}={value} is not a finite number")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            check_finite(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_finite(v, f"{key}[{i}]")
+
+
+# numpy's and scikit-learn's seeds: 0 to 2**32 - 1
+SEED_LIMIT = 2**32
+
+
+def seed(key: str, value: int | None) -> None:
+    if value is not None and not 0 <= value < SEED_LIMIT:
+        raise ConfigError(f"{key}={value} is out of range; allowed: 0 to {SEED_LIMIT - 1}")
+
+
+def threads_fit(threads: int | None, cores: int) -> None:
+    """Refuse more threads than this process may use: they would time contention, not work."""
+    if threads is not None and threads > cores:
+        raise ConfigError(f"bench.threads={threads} is more than the {cores} cores this process "
+                          f"may use; allowed: 1 to {cores}, or null (all of them)")
 
 
 def choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -144,6 +212,7 @@ def validate(arch: ArchConfig, train: TrainConfig, bench: BenchConfig, dataset_n
     choice("train.init", train.init, INITS)
     _positive("train.epochs", train.epochs)
     _positive("train.lr", train.lr)
+    seed("train.seed", train.seed)
     if train.batch_size is not None:
         _positive("train.batch_size", train.batch_size)
 
@@ -174,6 +243,10 @@ def validate(arch: ArchConfig, train: TrainConfig, bench: BenchConfig, dataset_n
     _positive("bench.round", bench.round, allow_zero=True)
     if bench.threads is not None:
         _positive("bench.threads", bench.threads)
+    seed("bench.gradient_check_seed", bench.gradient_check_seed)
+    if bench.vary_seed and train.seed + bench.repeats > SEED_LIMIT:  # repeat r starts at seed + r
+        raise ConfigError(f"train.seed={train.seed} + bench.repeats={bench.repeats} runs past the "
+                          f"largest seed, {SEED_LIMIT - 1}, with bench.vary_seed=true")
     target = bench.target_accuracy
     if target is not None and not 0 < target <= 1:
         raise ConfigError(f"bench.target_accuracy={target} must lie in (0, 1], or be null")

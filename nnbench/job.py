@@ -23,10 +23,14 @@ from nnbench.config import (
     ArchConfig,
     BenchConfig,
     TrainConfig,
+    check_finite,
+    check_keys,
     choice,
+    threads_fit,
     validate,
 )
 from nnbench.errors import ConfigError
+from nnbench.measure.threads import available_cores
 from nnbench.params import arch_string, n_params
 from nnbench.paths import check_config as check_paths
 from nnbench.precision import Precision, get
@@ -121,25 +125,32 @@ def _framework(node: Any) -> tuple[str, str, type[Trainer], Options]:
                           f"({cls.name!r}); choose a framework with framework=NAME")
     given = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items()
              if k not in FRAMEWORK_KEYS}
+    allowed = [f.name for f in dataclasses.fields(cls.Options)]
+    takes = ", ".join(allowed) if allowed else "no options"
+    for key in given:
+        if key not in allowed:
+            raise ConfigError(f"framework.{key} is not a configuration key; framework={name} "
+                              f"takes {takes}")
     try:
         merged = OmegaConf.merge(OmegaConf.structured(cls.Options), given)
         options = OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None)
-        allowed = [f.name for f in dataclasses.fields(cls.Options)]
-        raise ConfigError(
-            f"framework.{key or ''}: {str(err).splitlines()[0]}; framework={name} takes "
-            f"{', '.join(allowed) if allowed else 'no options'}") from None
+        raise ConfigError(f"framework.{key or ''}: {str(err).splitlines()[0]}; "
+                          f"framework={name} takes {takes}") from None
     return name, target, cls, options
 
 
-def resolve(cfg: DictConfig) -> Job:
+def resolve(cfg: DictConfig, *, on_this_host: bool = True) -> Job:
     """Validate ``cfg`` and resolve it into a ``Job``; raise ``ConfigError`` on the first
-    problem, naming the key and what is allowed."""
+    problem, naming the key and what is allowed. ``on_this_host``: the job runs on this host,
+    so what depends on the host (its cores) is checked too."""
     try:
         config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except OmegaConfBaseException as err:
         raise ConfigError(_line(err)) from None
+    check_keys(config)
+    check_finite(config)
     # every interpolation resolved in the whole config's context (${runs_dir} in a dataset path)
     cfg = OmegaConf.create(config)
     name, target, cls, options = _framework(cfg.framework)
@@ -153,6 +164,8 @@ def resolve(cfg: DictConfig) -> Job:
     n_features, n_classes = data.shape(dataset)
     arch, train, bench = (_section(cfg, s) for s in ("arch", "train", "bench"))
     validate(arch, train, bench, str(dataset.name), n_features, n_classes)
+    if on_this_host:
+        threads_fit(bench.threads, available_cores())
     config["dataset"] = OmegaConf.to_container(dataset, resolve=True)
     return Job(framework=name, trainer_target=target, options=options, device=device,
                precision=precision, arch=arch, train=train, bench=bench, dataset=dataset,

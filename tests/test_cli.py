@@ -54,19 +54,19 @@ def test_sweep_over_frameworks_and_devices_records_every_job(tmp_path):
         (["train.lr=-1"], "train.lr=-1.0 must be > 0"),
         (["framework=jax"], "framework=jax is not an option; allowed: numpy, textbook, torch"),
         (["arch.layer_sizes=[3,32,16,1]"], "arch.layer_sizes[0]=3 does not fit dataset 'moons'"),
-        (["trian.lr=0.1"], "trian.lr is not a configuration key"),
+        (["trian.lr=0.1"], "trian.lr is not a configuration key; the configuration has arch"),
     ],
 )
 def test_bad_input_exits_nonzero_with_one_line_and_no_traceback(tmp_path, args, expected):
     proc = nnbench(tmp_path, *args)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     output = proc.stdout + proc.stderr
     assert "Traceback" not in output
     lines = [ln for ln in output.splitlines() if ln.strip()]
     assert len(lines) == 1, output
     assert expected in lines[0]
-    # a rejected configuration trains nothing: no record claims a result
-    assert all(r["status"] == "failed" for r in results(tmp_path))
+    # a rejected configuration trains nothing and leaves nothing
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_rounds_run_the_whole_sweep_round_after_round(tmp_path):
@@ -103,3 +103,134 @@ def test_a_job_key_includes_its_round_but_not_the_number_of_rounds():
 
     assert job_key(config(1, 3), "v") == job_key(config(1, 5), "v")
     assert job_key(config(1, 3), "v") != job_key(config(2, 3), "v")
+
+
+# Runs kept short: a few epochs, no matmul-peak measurement, no memory probe, in this process.
+SHORT = ["train.epochs=3", "bench.mfu=false", "bench.memory_probe=false", "bench.isolate=false"]
+
+
+def refused(tmp_path: Path, *args: str) -> str:
+    """Run a command that must be refused: exit 2, one line on stderr, no traceback, and no
+    folder under runs_dir; return the line."""
+    runs = tmp_path / "runs"
+    flags = [a for a in args if a.startswith("-")]
+    overrides = [a for a in args if not a.startswith("-")]  # after SHORT: they win
+    proc = subprocess.run(
+        [sys.executable, "-m", "nnbench", *flags, *SHORT, *overrides, f"runs_dir={runs}"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert "Traceback" not in output and "Warning" not in output, output
+    lines = [ln for ln in output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nnbench: error: "), output
+    assert not runs.exists(), sorted(str(p) for p in runs.rglob("*"))
+    return lines[0].removeprefix("nnbench: error: ")
+
+
+TRAIN_KEYS = "train has epochs, batch_size, lr, loss, shuffle, seed, init"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["+train.lrr=0.1"], f"train.lrr is not a configuration key; {TRAIN_KEYS}"),
+    (["++train.lrr=0.1"], f"train.lrr is not a configuration key; {TRAIN_KEYS}"),
+    (["train.lrr=0.1"], f"train.lrr is not a configuration key; {TRAIN_KEYS}"),
+    (["-m", "+train.lrr=0.1,0.2"], f"train.lrr is not a configuration key; {TRAIN_KEYS}"),
+    (["+device.fast=true"], "device.fast is not a configuration key; device has name"),
+    (["++foo=1"], "foo is not a configuration key; the configuration has arch, dataset, "),
+    (["+dataset.nois=0.3"], "dataset.nois is not a configuration key; dataset=moons has name, "
+                            "n_samples, noise"),
+    (["dataset.n_train=100"], "dataset.n_train is not a configuration key of the chosen "
+                              "dataset; only dataset=mnist, fashion_mnist, synthetic have it"),
+    (["+framework.compile=true"], "framework.compile is not a configuration key; "
+                                  "framework=numpy takes no options"),
+], ids=["+", "++", "plain", "sweep+", "+device", "++top", "+dataset", "dataset", "+framework"])
+def test_unknown_keys_are_refused_however_they_are_added(tmp_path, args, expected):
+    line = refused(tmp_path, *args)
+    assert expected in line
+    assert "append" not in line and "=..." not in line  # no advice to append the key
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["train.lr=inf"], "train.lr=inf is not a finite number"),
+    (["train.lr=-inf"], "train.lr=-inf is not a finite number"),
+    (["train.lr=nan"], "train.lr=nan is not a finite number"),
+    (["train.lr=1e309"], "train.lr=inf is not a finite number"),
+    (["bench.target_accuracy=nan"], "bench.target_accuracy=nan is not a finite number"),
+    (["dataset.noise=inf"], "dataset.noise=inf is not a finite number"),
+    (["train.seed=-1"], "train.seed=-1 is out of range; allowed: 0 to 4294967295"),
+])
+def test_values_no_job_could_use_are_refused(tmp_path, args, expected):
+    assert expected in refused(tmp_path, *args)
+
+
+def test_more_threads_than_cores_are_refused_naming_the_limit(tmp_path, monkeypatch):
+    from nnbench.measure.threads import available_cores
+
+    cores = available_cores()
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NNBENCH_CACHE_DIR", str(cache))
+    line = refused(tmp_path, f"bench.threads={cores + 1}", "bench.mfu=true")
+    assert line == (f"bench.threads={cores + 1} is more than the {cores} cores this process "
+                    f"may use; allowed: 1 to {cores}, or null (all of them)")
+    assert not cache.exists() or not any(cache.rglob("*"))  # no peak measured at that count
+
+
+def test_a_batch_larger_than_the_training_set_is_one_full_batch_and_the_record_says_so(tmp_path):
+    proc = nnbench(tmp_path, "train.batch_size=100000", *SHORT)
+    assert proc.returncode == 0, proc.stderr
+    (record,) = results(tmp_path)
+    assert record["status"] == "ok" and record["n_train"] == 1600
+    assert record["batch_size"] == 1600  # the batch size used
+    assert record["config"]["train"]["batch_size"] == 100000  # the configuration as given
+    warning = ("train.batch_size=100000 exceeds the 1600 training samples: one full batch per "
+               "epoch, batch_size 1600")
+    assert warning in record["warnings"] and warning in proc.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["train.lr=0"], "train.lr=0.0 must be > 0"),
+    (["dataset=mnist", "dataset.n_train=abc"],
+     "dataset.n_train: Value 'abc' of type 'str' could not be converted to Integer"),
+    (["train.lr=${nope.x}"], "train.lr: Interpolation key 'nope.x' not found"),
+    (["-m", "train.lr=0.1,0"], "job 2 of 2 (train.lr=0): train.lr=0.0 must be > 0"),
+    (["-m", "framework=numpy,torch", "train.seed=3,abc"],
+     "job 2 of 4 (framework=numpy train.seed=abc): train.seed: Value 'abc'"),
+    (["-m", "framework=numpy,torch", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+     "job 1 of 2 (framework=numpy): the launcher runs up to 2 jobs side by side"),
+], ids=["value", "type", "interpolation", "sweep-last-job", "sweep-type", "sweep-launcher"])
+def test_configuration_errors_exit_2_before_any_job_starts(tmp_path, args, expected):
+    assert expected in refused(tmp_path, *args)
+
+
+EXPERIMENT_FILES = {
+    "syntax": ("# @package _global_\ntrain: {lr: 0.1, epochs: 3\nbench: {mfu: false}\n",
+               "experiment/syntax.yaml:3: expected ',' or '}', but got ':' (while parsing a flow "
+               "mapping that starts at line 2)"),
+    "unknown": ("# @package _global_\n# a comment\ntrain:\n  epochs: 3\n  lrr: 0.1\n",
+                f"experiment/unknown.yaml:5: train.lrr is not a configuration key; {TRAIN_KEYS}"),
+    "type": ("# @package _global_\nbench:\n  repeats: many\n",
+             "experiment/type.yaml:3: bench.repeats: Value 'many' of type 'str' could not be "
+             "converted to Integer"),
+    "top": ("# @package _global_\nepochs: 3\n",
+            "experiment/top.yaml:2: epochs is not a configuration key; the configuration has "),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENT_FILES))
+@pytest.mark.parametrize("mode", [[], ["-m"]], ids=["run", "sweep"])
+def test_a_bad_experiment_file_is_named_with_its_line_and_the_full_key(tmp_path, name, mode):
+    text, expected = EXPERIMENT_FILES[name]
+    folder = tmp_path / "conf" / "experiment"
+    folder.mkdir(parents=True)
+    (folder / f"{name}.yaml").write_text(text)
+    line = refused(tmp_path, *mode, f"+experiment={name}",
+                   f"hydra.searchpath=[file://{tmp_path / 'conf'}]")
+    assert line.startswith(f"{tmp_path / 'conf'}/{expected}"), line
+
+
+def test_resume_counts_one_job_in_the_singular(tmp_path):
+    first = nnbench(tmp_path, *SHORT)
+    assert first.returncode == 0, first.stderr
+    again = nnbench(tmp_path, *SHORT, "bench.resume=true")
+    assert again.returncode == 0, again.stderr
+    assert "nnbench: resume: 1 job already ok, skipped; 0 ran" in again.stdout

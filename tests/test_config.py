@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import pytest
 from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from nnbench import data
 from nnbench.cli.errors import one_line
 from nnbench.errors import ConfigError
-from nnbench.job import resolve
+from nnbench.job import FRAMEWORK_KEYS, resolve
+from nnbench.trainers.base import load
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
 
 
 def test_default_config_is_valid(make_cfg):
@@ -54,6 +62,29 @@ def test_default_config_is_valid(make_cfg):
         (["dataset=mnist", "dataset.n_train=5"], ["dataset.n_train=5", "10 to 60000"]),
         (["dataset=fashion_mnist", "dataset.n_test=20000"], ["dataset.n_test", "10 to 10000"]),
         (["dataset=mnist", "arch=mlp_2x32x16x1"], ["arch.layer_sizes[0]=2", "784 features"]),
+        (["dataset=mnist", "dataset.n_train=abc"], ["dataset.n_train", "'abc'"]),
+        # keys the schema lacks, however they were appended
+        (["+train.lrr=3"], ["train.lrr is not a configuration key", "epochs, batch_size, lr"]),
+        (["++bench.foo=1"], ["bench.foo is not a configuration key", "warmup_epochs"]),
+        (["+device.bar=1"], ["device.bar is not a configuration key", "has name"]),
+        (["+precision.x=1"], ["precision.x", "name, tf32"]),
+        (["+foo=1"], ["foo is not a configuration key", "arch, dataset, framework"]),
+        (["+dataset.nois=0.3"], ["dataset.nois is not a configuration key", "dataset=moons",
+                                 "noise"]),
+        (["+framework.compile=1"], ["framework.compile is not a configuration key"]),
+        # numbers that are not finite, in any float key
+        (["train.lr=inf"], ["train.lr=inf is not a finite number"]),
+        (["train.lr=nan"], ["train.lr=nan"]),
+        (["bench.target_accuracy=nan"], ["bench.target_accuracy=nan"]),
+        (["dataset.noise=1e309"], ["dataset.noise=inf"]),
+        (["dataset.test_size=-inf"], ["dataset.test_size=-inf"]),
+        # seeds numpy and scikit-learn cannot take
+        (["train.seed=-1"], ["train.seed=-1", "0 to 4294967295"]),
+        (["dataset.random_state=4294967296"], ["dataset.random_state"]),
+        (["bench.gradient_check_seed=99999999999999999999"], ["bench.gradient_check_seed"]),
+        (["train.seed=4294967295", "bench.repeats=2", "bench.vary_seed=true"],
+         ["train.seed=4294967295", "bench.repeats=2"]),
+        (["bench.threads=100000"], ["bench.threads=100000", "cores", "allowed: 1 to"]),
     ],
 )
 def test_invalid_values_and_combinations_name_the_key(make_cfg, overrides, names):
@@ -74,6 +105,14 @@ def test_invalid_values_and_combinations_name_the_key(make_cfg, overrides, names
         (["framework.compile=true"], "framework.compile is not a configuration key"),
         (["train.epochs=many"], "train.epochs: Value 'many'"),
         (["train.batch_size=[1]"], "train.batch_size"),
+        (["experiment=scaling"], "experiment is a config group the defaults do not choose; "
+                                 "add one with +experiment=NAME, NAME one of case_study_moons"),
+        (["+precision=float64"], "+precision=float64: the configuration already has "
+                                 "precision, + adds one it lacks; choose it with "
+                                 "precision=float64"),
+        (["train.lr=\N{SLIGHTLY SMILING FACE}"], "train.lr=\N{SLIGHTLY SMILING FACE} is not an "
+                                                  "override Hydra can read"),
+        (["bench="], "bench= is not an option; allowed: default"),
     ],
 )
 def test_composition_errors_become_one_line(make_cfg, overrides, expected):
@@ -98,3 +137,23 @@ def test_each_dataset_brings_a_fitting_network_and_recipe(make_cfg):
 def test_unknown_dataset_key_is_refused(make_cfg):
     with pytest.raises(ConfigError, match=r"dataset.nois"):
         resolve(make_cfg("+dataset.nois=0.3"))
+
+
+
+def _yaml(group: str, name: str) -> DictConfig:
+    cfg = OmegaConf.load(CONF / group / f"{name}.yaml")
+    assert isinstance(cfg, DictConfig)
+    return cfg
+
+
+@pytest.mark.parametrize("name", ["moons", "mnist", "fashion_mnist", "synthetic"])
+def test_every_dataset_key_is_in_its_yaml_so_a_plain_override_can_set_it(name):
+    keys = set(_yaml("dataset", name)) - {"defaults"}
+    assert keys == {f.name for f in dataclasses.fields(data._module(name).Config)}
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch", "textbook"])
+def test_every_framework_option_is_in_its_yaml(name):
+    cfg = _yaml("framework", name)
+    options = load(str(cfg._target_)).Options
+    assert set(cfg) == set(FRAMEWORK_KEYS) | {f.name for f in dataclasses.fields(options)}

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from nnbench import run as runner
+from nnbench import stats
 from nnbench.measure import flops, memory, peak, threads, timing
 from nnbench.trainers.numpy import NumpyTrainer
 
@@ -130,3 +131,17 @@ def test_record_carries_timing_inference_flops_and_environment(make_cfg, tmp_pat
     assert rec["cuda_peak_mb"] is None
     assert 1 <= rec["epochs_to_target"] <= 30 and rec["time_to_target_s"] > 0
     assert sum(map(sum, rec["confusion_matrix"])) == rec["n_test"] == 400
+
+
+@pytest.mark.parametrize("spread, shown", [
+    (0.1004, ("10.04%", "10.00%")), (0.18, ("18%", "10%")), (0.1049, ("10.5%", "10.0%")),
+    (0.100000001, ("10.000000%", "10.000000%")),
+])
+def test_a_spread_over_the_limit_is_shown_with_decimals_that_differ(spread, shown):
+    assert stats.percent_above(spread, 0.10) == shown
+
+
+def test_the_noise_warning_never_reads_10_percent_over_10_percent():
+    samples = [1.0] * 51 + [1.1004] * 49  # median 1, quartiles 1 and 1.1004: 10.04%
+    [warning] = [w for w in stats.noise_warnings(samples, "epochs") if "noisy" in w]
+    assert "IQR/median 10.04% (> 10.00%)" in warning

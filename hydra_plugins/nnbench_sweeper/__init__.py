@@ -1,12 +1,17 @@
-"""nnbench's rounds sweeper as a Hydra plugin (Hydra loads sweepers only from hydra_plugins).
+"""nnbench's sweeper as a Hydra plugin (Hydra instantiates sweepers only from hydra_plugins).
 
-The code is in nnbench.cli.rounds; conf/hydra/sweeper/rounds.yaml names this class, and
-conf/config.yaml makes it the sweeper of every ``-m`` run. It is Hydra's BasicSweeper, with
-``bench.round`` as the outermost loop when ``bench.rounds`` > 1.
+Hydra's basic sweeper with two additions: ``bench.rounds=N`` runs the whole sweep N times,
+round-major (nnbench.cli.rounds), and every job's configuration is resolved before the first job
+is launched (nnbench.cli.sweeper). ``nnbench.cli.sweeper.register`` (called with the schema's)
+registers the config ``hydra/sweeper: nnbench`` that conf/config.yaml selects. The class is made
+here because Hydra's plugin scan executes the basic sweeper's module anew.
 """
 
-from nnbench.cli.rounds import RoundsSweeper as _RoundsSweeper
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+from nnbench.cli.rounds import RoundsFirst
+from nnbench.cli.sweeper import CheckAllJobs
 
 
-class RoundsSweeper(_RoundsSweeper):
-    """``hydra/sweeper=rounds``: see nnbench.cli.rounds."""
+class CheckedSweeper(RoundsFirst, CheckAllJobs, BasicSweeper):
+    """``hydra/sweeper=nnbench``: rounds first, every job checked, then the basic sweep."""

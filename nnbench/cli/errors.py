@@ -1,44 +1,219 @@
-"""Hydra and OmegaConf errors turned into one line that names the key and what is allowed."""
+"""Hydra, OmegaConf and YAML errors turned into one line that names the file and line, the full
+key, and what is allowed."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import sys
 from pathlib import Path
 
+import yaml
+
+from nnbench.config import SECTIONS, TOP_LEVEL, keys_of, unknown_key
 from nnbench.errors import ConfigError
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
+def _overrides() -> list[str]:
+    """The command line's overrides, as Hydra's own parser reads them."""
+    from hydra._internal.utils import get_args_parser
+
+    try:
+        args, _ = get_args_parser().parse_known_args(sys.argv[1:])
+    except SystemExit:
+        return []
+    return list(args.overrides or [])
+
+
+def search_dirs() -> list[Path]:
+    """Folders config files come from: conf/, then the command line's hydra.searchpath."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    dirs = [CONF_DIR]
+    for text in _overrides():
+        if not text.startswith("hydra.searchpath="):
+            continue
+        try:
+            paths = OverridesParser.create().parse_override(text).value()
+        except Exception:  # an unparsable search path: only conf/ is searched
+            continue
+        for entry in paths if isinstance(paths, list) else []:
+            entry = str(entry)
+            if not entry.startswith("pkg://"):
+                dirs.append(Path(entry.removeprefix("file://")))
+    return dirs
+
+
 def _options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    names = {p.stem for folder in search_dirs() for p in (folder / group).glob("*.yaml")}
+    try:  # options registered in Hydra's ConfigStore (hydra/launcher=joblib, ...)
+        from hydra.core.config_store import ConfigStore
+
+        names |= {n.removesuffix(".yaml") for n in ConfigStore.instance().list(group)}
+    except Exception:  # no such group in the store
+        pass
+    return sorted(names)
+
+
+def config_file(config_path: str) -> Path | None:
+    """The file Hydra read for ``config_path`` (``experiment/foo``), the first on the search
+    path, as Hydra searches."""
+    for folder in search_dirs():
+        path = folder / f"{config_path}.yaml"
+        if path.is_file():
+            return path
+    return None
+
+
+def shown(path: str | Path) -> str:
+    """A path as the user would type it: relative to the current folder when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def key_line(path: Path, full_key: str) -> int | None:
+    """The line (from 1) of ``full_key`` in a YAML file. A file in a group is placed at its
+    package (train/*.yaml at train), so the key's trailing parts are tried too."""
+    try:
+        root = yaml.compose(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    parts = full_key.split(".")
+    for start in range(len(parts)):
+        node, line = root, None
+        for part in parts[start:]:
+            if not isinstance(node, yaml.MappingNode):
+                break
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line + 1, match[1]
+        else:
+            return line
+    return None
+
+
+def _chosen_keys(section: str, key: str) -> str:
+    """What a dataset or framework key can be: each option declares its own keys."""
+    if section == "dataset":
+        from nnbench import data
+
+        schemas = {name: [f.name for f in dataclasses.fields(data._module(name).Config)]
+                   for name in data._MODULES}
+    else:
+        from nnbench.job import FRAMEWORK_KEYS
+        from nnbench.trainers.base import load
+
+        schemas = {}
+        for name in _options("framework"):
+            try:
+                cfg = yaml.safe_load((CONF_DIR / "framework" / f"{name}.yaml").read_text())
+                options = load(str(cfg["_target_"])).Options
+                schemas[name] = [*FRAMEWORK_KEYS, *(f.name for f in dataclasses.fields(options))]
+            except Exception:  # a framework that cannot be loaded says nothing here
+                continue
+    having = [name for name, keys in schemas.items() if key in keys]
+    if having:
+        return (f"{section}.{key} is not a configuration key of the chosen {section}; only "
+                f"{section}={', '.join(having)} {'has' if len(having) == 1 else 'have'} it")
+    every = sorted({k for keys in schemas.values() for k in keys})
+    return (f"{section}.{key} is not a configuration key of any {section}; their keys: "
+            f"{', '.join(every)}")
+
+
+def not_a_key(full_key: str) -> str:
+    """The one line for a key the configuration lacks, with the keys its section has."""
+    section, _, key = full_key.partition(".")
+    if not key and section not in TOP_LEVEL and _options(section):
+        return (f"{section} is a config group the defaults do not choose; add one with "
+                f"+{section}=NAME, NAME one of {', '.join(_options(section))}")
+    if not key or section not in TOP_LEVEL:
+        return str(unknown_key(full_key, "the configuration", TOP_LEVEL))
+    if section in SECTIONS:
+        return str(unknown_key(full_key, section, keys_of(SECTIONS[section])))
+    if section in ("dataset", "framework") and "." not in key:
+        return _chosen_keys(section, key)
+    return f"{full_key} is not a configuration key; `python -m nnbench --cfg job` lists the keys"
+
+
+def _yaml_error(err: BaseException) -> yaml.MarkedYAMLError | None:
+    seen = 0
+    while err is not None and seen < 10:
+        if isinstance(err, yaml.MarkedYAMLError):
+            return err
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+        seen += 1
+    return None
+
+
+def yaml_line(err: yaml.MarkedYAMLError) -> str:
+    """``file:line: problem (context)`` for a YAML syntax error."""
+    mark = err.problem_mark or err.context_mark
+    where = f"{shown(mark.name)}:{mark.line + 1}: " if mark is not None else ""
+    problem = err.problem or err.context or "YAML syntax error"
+    context = ""
+    if err.context and err.problem:
+        at = err.context_mark
+        context = f" ({err.context}" + (f" that starts at line {at.line + 1}" if at else "") + ")"
+    return f"{where}{problem}{context}"
 
 
 def one_line(err: BaseException) -> str:
     if isinstance(err, ConfigError):
         return str(err)
+    if isinstance(getattr(err, "error", None), ConfigError):  # nnbench.cli.check.Refused
+        return str(err.error)  # type: ignore[attr-defined]
+    syntax = _yaml_error(err)
+    if syntax is not None:
+        return yaml_line(syntax)
     text = str(err)
     # a ConfigError from a resolver (nnbench.paths checks runs_dir as Hydra names the folder)
     resolver = re.search(r"ConfigError raised while resolving interpolation: (.+)", text)
     if resolver:
         return resolver.group(1)
-    missing = re.search(r"Could not find '([\w/]+)/([^']+)'", text)
+    override = getattr(err, "override", None)  # hydra.errors.OverrideParseException
+    if override is not None:
+        cause = err.__cause__
+        reason = str(cause or text).strip().splitlines()[0]
+        return (f"{override} is not an override Hydra can read ({reason}); quote a value with "
+                f"spaces or symbols: key='value'")
+    missing = re.search(r"Could not (?:find|load) '([\w/]+)/([^']*)'", text)
     if missing:
         group, option = missing.groups()
         return f"{group}={option} is not an option; allowed: {', '.join(_options(group))}"
-    not_in_struct = re.search(r"Could not override '([^']+)'", text) or re.search(
-        r"Key '([^']+)' not in '(\w+)'", text
-    )
-    if not_in_struct:
-        key = not_in_struct.group(1)
-        return (
-            f"{key} is not a configuration key; `python -m nnbench --cfg job` lists the keys "
-            f"(append a new one with +{key}=...)"
-        )
-    cause = err.__cause__
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if cause is not None and str(cause).strip():
-        lines = [ln.strip() for ln in str(cause).splitlines() if ln.strip()] or lines
-    full_key = re.search(r"full_key: (\S+)", str(cause) if cause else text)
-    head = lines[0] if lines else type(err).__name__
-    return f"{full_key.group(1)}: {head}" if full_key and full_key.group(1) not in head else head
+    twice = re.match(r"Multiple values for ([\w/]+)\. To override a value use 'override "
+                     r"[\w/]+: ([^']*)'", text)
+    if twice:
+        group, option = twice.groups()
+        return (f"+{group}={option}: the configuration already has {group}, + adds one it "
+                f"lacks; choose it with {group}={option}")
+    cause = err.__cause__ or err.__context__
+    full_key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
+    if not full_key:
+        found = re.search(r"full_key: (\S+)", text)
+        full_key = found.group(1) if found else None
+    in_file = re.match(r"In '([^']+)': ", text)
+    lacking = re.search(r"Could not override '([^']+)'", text) or re.search(
+        r"Key '([^']+)' (?:not in|is not in struct)", str(cause) if cause else text)
+    if lacking and "Could not override" in lacking.group(0):
+        line = not_a_key(lacking.group(1))  # the key as the command line wrote it
+    elif lacking and full_key:
+        line = not_a_key(full_key)
+    else:
+        lines = [ln.strip() for ln in (str(cause) if cause and str(cause).strip() else
+                                       text).splitlines() if ln.strip()]
+        if in_file and not cause and len(lines) > 1:
+            lines = lines[1:]  # past "In 'experiment/x': ... raised while composing config:"
+        head = lines[0] if lines else type(err).__name__
+        line = f"{full_key}: {head}" if full_key and full_key not in head else head
+    if in_file:
+        path = config_file(in_file.group(1))
+        if path is None:
+            return f"{in_file.group(1)}: {line}"
+        at = key_line(path, full_key) if full_key else None
+        return f"{shown(path)}{f':{at}' if at else ''}: {line}"
+    return line

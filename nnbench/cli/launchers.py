@@ -66,6 +66,14 @@ def swept_trainers(hydra_cfg: DictConfig | None, argv: list[str]) -> list[str]:
     return targets
 
 
+def runs_here(hydra_cfg: DictConfig | None) -> bool:
+    """Whether the launcher runs the jobs on this host (what its cores allow then holds)."""
+    if hydra_cfg is None:
+        return True
+    launcher = hydra_cfg.runtime.choices.get("hydra/launcher") or "basic"
+    return launcher in ("basic", "submitit_local") or "joblib" in launcher
+
+
 # The submitit launcher's generic keys under the names submitit's sbatch writer uses.
 _GENERIC_TO_SLURM = {"name": "job_name", "timeout_min": "time", "tasks_per_node":
                      "ntasks_per_node"}

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
@@ -29,13 +28,18 @@ def round_sweep(rounds: int) -> str:
     return f"range(0,{rounds})"
 
 
-class RoundsSweeper(BasicSweeper):
-    """BasicSweeper with ``bench.round`` as the outermost loop when ``bench.rounds`` > 1."""
+class RoundsFirst:
+    """What the basic sweeper gains: ``bench.round`` as the outermost loop when
+    ``bench.rounds`` > 1 (mixed in before ``BasicSweeper``, see nnbench.cli.sweeper)."""
+
+    config: Any
+    hydra_context: Any
+    params: Any
 
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None and self.hydra_context is not None
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        overrides = parser.parse_overrides([*self._parse_config(), *arguments])
+        overrides = parser.parse_overrides([*self._parse_config(), *arguments])  # type: ignore[attr-defined]
         swept = {o.key_or_group for o in overrides if o.is_sweep_override()}
         if ROUNDS_KEY in swept:
             raise HydraException(f"{ROUNDS_KEY} is how many rounds the sweep runs, one number "
@@ -47,4 +51,4 @@ class RoundsSweeper(BasicSweeper):
                                      f"set only {ROUNDS_KEY}={rounds}")
             # a dict keeps its insertion order: the round key becomes the outermost loop
             self.params = {ROUND_KEY: round_sweep(rounds), **(self.params or {})}
-        return super().sweep(arguments)
+        return super().sweep(arguments)  # type: ignore[misc]

@@ -67,6 +67,11 @@ def checked_config(cfg: DictConfig) -> DictConfig:
     """Merge a dataset config into its module's schema: unknown keys and bad types fail here."""
     name = cfg.get("name") if isinstance(cfg, DictConfig) else None
     module = _module(name)
+    allowed = [f.name for f in dataclasses.fields(module.Config)]
+    for key in cfg:
+        if key not in allowed:
+            raise ConfigError(f"dataset.{key} is not a configuration key; dataset={name} has "
+                              f"{', '.join(allowed)}")
     try:
         merged = OmegaConf.merge(OmegaConf.structured(module.Config), cfg)
     except OmegaConfBaseException as err:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
+from nnbench.config import seed
 from nnbench.data import Dataset
 from nnbench.data.idx_files import (
     FILES,
@@ -66,6 +67,7 @@ def check(cfg: DictConfig) -> None:
     if cfg.fallback not in (None, "mnist", "fashion_mnist") or cfg.fallback == cfg.name:
         raise ConfigError(f"dataset.fallback={cfg.fallback!r} is not another MNIST-style "
                           f"dataset; allowed: mnist, fashion_mnist, or null")
+    seed("dataset.subsample_seed", cfg.subsample_seed)
     if cfg.normalize not in NORMALIZE:
         raise ConfigError(
             f"dataset.normalize={cfg.normalize!r} is not known; allowed: {', '.join(NORMALIZE)}"

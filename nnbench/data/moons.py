@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from omegaconf import DictConfig
 
+from nnbench.config import seed
 from nnbench.data import Dataset
 from nnbench.errors import ConfigError
 
@@ -33,6 +34,8 @@ def check(cfg: DictConfig) -> None:
         raise ConfigError(f"dataset.test_size={cfg.test_size} must lie strictly between 0 and 1")
     if cfg.noise < 0:
         raise ConfigError(f"dataset.noise={cfg.noise} must be >= 0")
+    seed("dataset.random_state", cfg.random_state)
+    seed("dataset.split_random_state", cfg.split_random_state)
 
 
 def preload() -> None:

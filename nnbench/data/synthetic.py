@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from omegaconf import DictConfig
 
+from nnbench.config import seed
 from nnbench.data import Dataset
 from nnbench.errors import ConfigError
 
@@ -26,6 +27,7 @@ class Config:
 
 
 def check(cfg: DictConfig) -> None:
+    seed("dataset.random_state", cfg.random_state)
     for key in ("n_train", "n_test"):
         if cfg[key] < cfg.n_classes:
             raise ConfigError(f"dataset.{key}={cfg[key]} must be >= dataset.n_classes")

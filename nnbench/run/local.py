@@ -76,6 +76,18 @@ def _gradient_check(job: Job, ds: data.Dataset) -> dict[str, Any]:
     return {"gradient_check": {"seed": seed, "max_rel_diff": diffs}}
 
 
+def clamp_batch_size(job: Job, n_train: int) -> tuple[Job, str | None]:
+    """A batch larger than the training set is the whole set: the job with the batch size that
+    is used, and the warning that says so (the record's batch_size is the one used)."""
+    size = job.train.batch_size
+    if size is None or size <= n_train:
+        return job, None
+    train = dataclasses.replace(job.train, batch_size=n_train)
+    return dataclasses.replace(job, train=train), (
+        f"train.batch_size={size} exceeds the {n_train} training samples: one full batch per "
+        f"epoch, batch_size {n_train}")
+
+
 def _execute(job: Job) -> dict[str, Any]:
     reason = job.skip_reason()
     if reason:
@@ -89,6 +101,10 @@ def _execute(job: Job) -> dict[str, Any]:
     if ds.note:
         fields["dataset"] = ds.name
         warnings.append(ds.note)
+    job, clamped = clamp_batch_size(job, fields["n_train"])
+    if clamped:
+        fields["batch_size"] = job.train.batch_size
+        warnings.append(clamped)
     bench = job.bench
     peak = None
     if bench.mfu:

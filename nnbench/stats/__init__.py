@@ -35,6 +35,7 @@ from nnbench.stats.samples import (
                                   NOISY_REL_IQR,
                                   format_seconds,
                                   noise_warnings,
+                                  percent_above,
                                   summarize,
                                   two_clusters,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "ALPHA", "BIMODAL_MIN_FRACTION", "BIMODAL_MIN_GAP", "BIMODAL_MIN_GROUP",
     "BIMODAL_MIN_SAMPLES", "BIMODAL_SEPARATION", "MIN_CHANGE", "MIN_ROUNDS", "N_BOOT",
     "NOISY_REL_IQR", "Rounds", "compare_rounds", "format_seconds", "min_p_value",
-    "noise_warnings", "ratio_interval", "round_medians", "rounds_disagree", "summarize",
+    "noise_warnings", "percent_above", "ratio_interval", "round_medians", "rounds_disagree",
+    "summarize",
     "two_clusters",
 ]

@@ -121,6 +121,16 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def percent_above(value: float, limit: float) -> tuple[str, str]:
+    """``value`` and the ``limit`` it exceeds as percentages, with the fewest decimals that
+    tell them apart (a spread of 0.1004 against 0.10 reads "10.04%" and "10.00%", never "10%")."""
+    for digits in range(7):
+        shown, bound = f"{value:.{digits}%}", f"{limit:.{digits}%}"
+        if shown != bound:
+            break
+    return shown, bound
+
+
 def noise_warnings(samples: Sequence[float], label: str = "") -> list[str]:
     """Warnings about the spread of timing ``samples`` (seconds); empty when they are steady.
 
@@ -133,8 +143,8 @@ def noise_warnings(samples: Sequence[float], label: str = "") -> list[str]:
     stats = summarize(samples)
     out = []
     if stats["rel_iqr"] is not None and stats["rel_iqr"] > NOISY_REL_IQR:
-        out.append(f"{prefix}noisy: IQR/median {stats['rel_iqr']:.0%} "
-                   f"(> {NOISY_REL_IQR:.0%}); compare medians with care")
+        shown, bound = percent_above(stats["rel_iqr"], NOISY_REL_IQR)
+        out.append(f"{prefix}noisy: IQR/median {shown} (> {bound}); compare medians with care")
     clusters = two_clusters(samples)
     if clusters is not None and clusters["bimodal"]:
         out.append(f"{prefix}bimodal: two clusters at {format_seconds(clusters['fast'])} and "

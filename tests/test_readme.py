@@ -1,0 +1,145 @@
+"""Every ``python -m nnbench`` command README.md shows runs as written: exit status 0 (or the one
+the README documents), no traceback, and no job folder without its record.
+
+Commands are taken from the README's bash blocks and inline code, so a command added there is
+run here; each must be listed in ``PLAN`` with what is appended to keep it short, or with the
+reason it cannot run on a test host. The appended overrides only shrink the work (fewer epochs,
+no matmul-peak measurement, no memory probe, subsamples); the command's own words are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+README = REPO / "README.md"
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+# Appended to every command: two epochs, one of them warm-up, and no probes that take seconds.
+SHRINK = ["train.epochs=2", "bench.warmup_epochs=1", "bench.mfu=false",
+          "bench.memory_probe=false"]
+# MNIST-style runs: no download (tests run offline; MNIST then falls back to Fashion-MNIST's
+# files from Debian's package) and a subsample.
+OFFLINE = ["dataset.download=false", "dataset.n_train=1000", "dataset.n_test=500"]
+
+
+class Skip(str):
+    """The reason a README command is not run here."""
+
+
+PLAN: dict[str, list[str] | Skip] = {
+    "python -m nnbench": [],
+    "python -m nnbench framework=torch precision=float64": [],
+    "python -m nnbench -m framework=numpy,torch precision=float32,float64": [],
+    "python -m nnbench train=minibatch arch=mlp_2x32x16x2": [],
+    "python -m nnbench --cfg job": [],
+    "python -m nnbench -m framework=numpy,torch device=cpu,cuda": [],
+    # on a host without a GPU these end skipped, as the README says (exit 0)
+    "python -m nnbench -m framework=torch device=cuda "
+    "precision=float32,float16,bfloat16,mixed_float16,mixed_bfloat16": [],
+    "python -m nnbench framework=torch device=cuda precision.tf32=true": [],
+    "python -m nnbench framework=numpy device=cuda": [],
+    "python -m nnbench -m framework=torch framework.compile=false,true": [],
+    "python -m nnbench dataset=mnist dataset.fallback=fashion_mnist": OFFLINE,
+    "python -m nnbench -m +experiment=case_study_moons": [],
+    "python -m nnbench -m +experiment=compare_784x64x10": [],
+    "python -m nnbench -m +experiment=compare_wide": [],
+    "python -m nnbench -m +experiment=compare_deep": [],
+    "python -m nnbench -m +experiment=mnist_report": OFFLINE,
+    "python -m nnbench -m +experiment=scaling": [],
+    # conf/experiment/moons_width.yaml is the README's own YAML block, saved by the test
+    "python -m nnbench -m +experiment=moons_width": [],
+    "python -m nnbench -m framework=numpy,torch hydra/launcher=joblib hydra.launcher.n_jobs=2 "
+    "bench.allow_parallel=true": [],
+    "python -m nnbench -m framework=numpy,torch,jax":
+        Skip("needs the jax framework that section has the reader write; "
+             "tests/test_third_framework.py sweeps a third framework defined in tests/"),
+    "python -m nnbench -m +experiment=scaling hydra/launcher=slurm hydra.launcher.partition=gpu":
+        Skip("needs a SLURM cluster; tests/test_slurm.py runs sweeps on a local one"),
+    "python -m nnbench -m +experiment=scaling hydra/launcher=submitit_local "
+    "bench.allow_parallel=true":
+        Skip("starts all 16 scaling jobs at once, each a process with torch, minutes of "
+             "contention on a small host; tests/test_launchers.py runs submitit_local on a "
+             "4-job sweep"),
+}
+
+
+def readme_commands(text: str) -> list[str]:
+    """The ``python -m nnbench`` commands in bash blocks and inline code, comments removed, a
+    ``&&`` chain split into its commands (``pip install`` needs the network: not run)."""
+    lines = [ln for block in re.findall(r"```bash\n(.*?)```", text, re.S)
+             for ln in block.splitlines()]
+    lines += re.findall(r"`(python -m nnbench(?: [^`]*)?)`", text)
+    found: list[str] = []
+    for line in lines:
+        for part in line.split("&&"):
+            words = shlex.split(part, comments=True)
+            if words[:3] == ["python", "-m", "nnbench"]:
+                command = " ".join(words)
+                if command not in found:
+                    found.append(command)
+    return found
+
+
+def moons_width_yaml(text: str) -> str:
+    """The YAML block the README asks to save as conf/experiment/moons_width.yaml."""
+    after = text[text.index("Save this as `conf/experiment/moons_width.yaml`"):]
+    return re.search(r"```yaml\n(.*?)```", after, re.S).group(1)
+
+
+def test_every_readme_command_is_planned():
+    commands = readme_commands(README.read_text())
+    assert len(commands) >= 15
+    assert set(commands) == set(PLAN), "new README commands: add them to PLAN"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """One data folder for the module: Fashion-MNIST is decoded once, not into the repo."""
+    return tmp_path_factory.mktemp("data")
+
+
+RUN = [c for c, plan in PLAN.items() if not isinstance(plan, Skip)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", RUN,
+                         ids=[c.removeprefix("python -m nnbench").strip() or "-" for c in RUN])
+def test_readme_command_runs_as_written(command, tmp_path, data_dir):
+    extra = PLAN[command]
+    if extra is OFFLINE and not FASHION.is_dir():
+        pytest.skip(f"offline, MNIST falls back to Fashion-MNIST's files in {FASHION} "
+                    f"(apt-get install dataset-fashion-mnist)")
+    conf = tmp_path / "conf"
+    (conf / "experiment").mkdir(parents=True)
+    (conf / "experiment" / "moons_width.yaml").write_text(moons_width_yaml(README.read_text()))
+    runs = tmp_path / "runs"
+    args = shlex.split(command)[3:]
+    flags = [a for a in args if a.startswith("-")]
+    overrides = [a for a in args if not a.startswith("-")]
+    cmd = [sys.executable, "-m", "nnbench", *flags, *overrides, *SHRINK, *extra,
+           f"runs_dir={runs}"]
+    if "moons_width" in command:
+        cmd.append(f"hydra.searchpath=[file://{conf}]")
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "NNBENCH_DATA_DIR": str(data_dir)})
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert "Traceback" not in output and "nnbench: error" not in output, output[-3000:]
+    if "--cfg" in flags:
+        assert "train:" in proc.stdout and not runs.exists()
+        return
+    jobs = [p.parent for p in runs.rglob(".hydra")]
+    assert jobs, output[-3000:]
+    for job in jobs:
+        assert (job / "result.json").is_file(), f"{job} has no result.json"
+        record = json.loads((job / "result.json").read_text())
+        assert record["status"] in ("ok", "skipped"), record.get("reason")
