@@ -129,7 +129,8 @@ def test_read_only_runs_dir_is_one_line_naming_it(tmp_path, sweep):
         runs.chmod(0o755)
     assert proc.returncode == 2
     lines = (proc.stdout + proc.stderr).strip().splitlines()
-    assert lines == [f"nnbench: error: runs_dir={runs} is not writable (permission denied "
+    job = "job 1 of 1: " if sweep else ""  # a sweep checks every job first and names it
+    assert lines == [f"nnbench: error: {job}runs_dir={runs} is not writable (permission denied "
                      f"for this user)"], proc.stderr
     assert list(runs.iterdir()) == []
 

@@ -50,6 +50,8 @@ PLAN: dict[str, list[str] | Skip] = {
     "python -m nnbench -m framework=torch framework.compile=false,true": [],
     "python -m nnbench dataset=mnist dataset.fallback=fashion_mnist": OFFLINE,
     "python -m nnbench -m +experiment=case_study_moons": [],
+    "python -m nnbench -m bench.rounds=5 framework=numpy,torch": [],
+    "python -m nnbench -m bench.rounds=5 +experiment=compare_deep": [],
     "python -m nnbench -m +experiment=compare_784x64x10": [],
     "python -m nnbench -m +experiment=compare_wide": [],
     "python -m nnbench -m +experiment=compare_deep": [],
@@ -64,6 +66,11 @@ PLAN: dict[str, list[str] | Skip] = {
              "tests/test_third_framework.py sweeps a third framework defined in tests/"),
     "python -m nnbench -m +experiment=scaling hydra/launcher=slurm hydra.launcher.partition=gpu":
         Skip("needs a SLURM cluster; tests/test_slurm.py runs sweeps on a local one"),
+    "python -m nnbench -m framework=numpy,torch hydra/launcher=slurm "
+    "hydra.launcher.partition=debug hydra.launcher.gpus_per_node=0 "
+    "hydra.launcher.cpus_per_task=1 hydra.launcher.mem_gb=1":
+        Skip("needs the local cluster of scripts/local_slurm.sh up (root, Debian's slurm "
+             "packages); tests/test_slurm.py starts one and runs this sweep"),
     "python -m nnbench -m +experiment=scaling hydra/launcher=submitit_local "
     "bench.allow_parallel=true":
         Skip("starts all 16 scaling jobs at once, each a process with torch, minutes of "
@@ -76,7 +83,7 @@ def readme_commands(text: str) -> list[str]:
     """The ``python -m nnbench`` commands in bash blocks and inline code, comments removed, a
     ``&&`` chain split into its commands (``pip install`` needs the network: not run)."""
     lines = [ln for block in re.findall(r"```bash\n(.*?)```", text, re.S)
-             for ln in block.splitlines()]
+             for ln in block.replace("\\\n", " ").splitlines()]  # continued lines joined
     lines += re.findall(r"`(python -m nnbench(?: [^`]*)?)`", text)
     found: list[str] = []
     for line in lines:

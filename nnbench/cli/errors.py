@@ -191,7 +191,8 @@ def one_line(err: BaseException) -> str:
         group, option = twice.groups()
         return (f"+{group}={option}: the configuration already has {group}, + adds one it "
                 f"lacks; choose it with {group}={option}")
-    cause = err.__cause__ or err.__context__
+    # the error it was raised from, or during; not one its raiser hid (raise ... from None)
+    cause = err.__cause__ or (None if err.__suppress_context__ else err.__context__)
     full_key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
     if not full_key:
         found = re.search(r"full_key: (\S+)", text)
