@@ -41,7 +41,7 @@ class CacheWarning(UserWarning):
     """
 
 
-def _owner() -> str:
+def owner() -> str:
     """This host and pid namespace, as a name part: pids are only comparable within one."""
     host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
     try:
@@ -53,18 +53,19 @@ def _owner() -> str:
 def temporary_name(target_name: str) -> str:
     """A fresh temporary's name for ``target_name``: prefix, owner, pid, random part, target."""
     # ".tmp" last, so that no glob for the target's suffix ("*.json") picks a temporary up
-    return (f"{TEMP_PREFIX}{_owner()}.{os.getpid()}.{secrets.token_hex(4)}."
+    return (f"{TEMP_PREFIX}{owner()}.{os.getpid()}.{secrets.token_hex(4)}."
             f"{target_name[:_MAX_NAME]}.tmp")
 
 
-def _pid_is_dead(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
+        return False
     except (PermissionError, OverflowError, ValueError):
-        return False  # PermissionError: it exists, another user's
-    return False
+        return True  # PermissionError: it exists, another user's
+    return True
 
 
 def _is_stale(name: str, mtime: float, max_age_s: float) -> bool:
@@ -73,10 +74,10 @@ def _is_stale(name: str, mtime: float, max_age_s: float) -> bool:
     if not name.startswith(TEMP_PREFIX):
         return False  # an older naming scheme with no pid: only age tells
     parts = name[len(TEMP_PREFIX):].split(".", 3)
-    if len(parts) < 4 or not parts[1].isdigit() or parts[0] != _owner():
+    if len(parts) < 4 or not parts[1].isdigit() or parts[0] != owner():
         return False
     pid = int(parts[1])
-    return pid != os.getpid() and _pid_is_dead(pid)
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 def remove_stale_temporaries(folder: str | os.PathLike, prefix: str = TEMP_PREFIX,

@@ -112,11 +112,11 @@ def _entry(where: Path, pid: int, started: float, ended: float | None = None,
     where.mkdir(parents=True, exist_ok=True)
     import socket
 
-    from nnbench.files import _owner
+    from nnbench.files import owner
 
-    path = where / f"{_owner()}.{pid}.{int(started * 1e9)}{registry.SUFFIX}"
+    path = where / f"{owner()}.{pid}.{int(started * 1e9)}{registry.SUFFIX}"
     path.write_text(json.dumps({
-        "pid": pid, "host": socket.gethostname(), "owner": _owner(), "started": started,
+        "pid": pid, "host": socket.gethostname(), "owner": owner(), "started": started,
         "ended": ended, "process_start": process_start or registry._process_start(pid),
         "job": "other job", "output_dir": f"/runs/{pid}"}))
     return path

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnbench.files import _owner, write_text
+from nnbench.files import owner, pid_alive, write_text
 
 ENV = "NNBENCH_REGISTRY_DIR"
 FOLDER = "nnbench-jobs"
@@ -70,16 +70,6 @@ def _process_start(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True  # PermissionError: it exists, another user's
-    return True
-
-
 @dataclass
 class Entry:
     name: str
@@ -101,10 +91,10 @@ class Entry:
         """No end stamped and its process is (or may be) still there."""
         if self.ended is not None:
             return False
-        if self.data.get("owner") != _owner():  # another pid namespace: pids say nothing
+        if self.data.get("owner") != owner():  # another pid namespace: pids say nothing
             return now - self.started < UNKNOWN_ALIVE_S
         pid = int(self.data.get("pid") or 0)
-        if pid <= 0 or not _pid_alive(pid):
+        if pid <= 0 or not pid_alive(pid):
             return False
         known = self.data.get("process_start")
         return known is None or _process_start(pid) in (None, known)
@@ -173,10 +163,10 @@ def start(output_dir: str | os.PathLike, job: dict[str, Any]) -> Running:
     the jobs running now. Never raises: a registry that cannot be used is said at ``end``."""
     where = folder()
     now = time.time()
-    data = {"pid": os.getpid(), "host": socket.gethostname(), "owner": _owner(),
+    data = {"pid": os.getpid(), "host": socket.gethostname(), "owner": owner(),
             "process_start": _process_start(os.getpid()), "started": now, "ended": None,
             "job": _job_label(job), "output_dir": str(Path(output_dir).absolute())}
-    name = f"{_owner()}.{os.getpid()}.{time.time_ns()}{SUFFIX}"
+    name = f"{owner()}.{os.getpid()}.{time.time_ns()}{SUFFIX}"
     try:
         _ensure(where)
         write_text(where / name, json.dumps(data) + "\n")

@@ -2,15 +2,7 @@
 
 Pure functions over plain sequences of durations (seconds), NumPy only.
 
-Two levels of variation matter in a benchmark. Epochs of one process vary a little around that
-process's level; fresh processes land at different levels (memory layout, frequency, thread
-placement). Epochs of one process are therefore not independent samples of "the speed of this
-code": comparing two single processes epoch by epoch finds "significant" differences between
-identical runs. Comparisons and intervals that are meant to generalise beyond the processes at
-hand use *rounds*: one value (the median epoch time) per fresh process.
-
-Spread is judged by IQR/median, not by the coefficient of variation (std/mean): one 36 ms hiccup
-among 2,000 epochs of 0.46 ms gives a CV of 164% while the epochs themselves are steady.
+Why IQR/median and not the CV, and why rounds: see ``nnbench.stats``.
 """
 
 from __future__ import annotations
