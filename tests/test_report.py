@@ -128,7 +128,8 @@ def test_html_is_self_contained_with_every_figure_inline(tmp_path):
 
 
 def rounds_tree(root: Path, rounds: int, numpy_s: float = 0.02, torch_s: float = 0.01,
-                seed: int = 0, slow_torch_round: int | None = None) -> Path:
+                seed: int = 0, slow_torch_round: int | None = None,
+                batch_size: int | None = None) -> Path:
     """``rounds`` records per framework, as ``bench.rounds`` leaves them: each round a fresh
     process at its own level (lognormal, 3%) with steady epochs (1%) around it."""
     rng = np.random.default_rng(seed)
@@ -137,11 +138,12 @@ def rounds_tree(root: Path, rounds: int, numpy_s: float = 0.02, torch_s: float =
             level *= float(np.exp(rng.normal(0, 0.03)))
             slow = framework == "torch" and r == slow_torch_round
             rec = record(framework, epoch_s=level * (3 if slow else 1), seed=int(rng.integers(1e9)),
-                         round=r, rounds=rounds, counters_per_epoch={
+                         round=r, rounds=rounds, batch_size=batch_size, counters_per_epoch={
                              "minor_faults": 0.1, "major_faults": 0.0, "voluntary_switches": 0.0,
                              "involuntary_switches": 25.0 if slow else 0.2,
                              "cpu_s": level, "cpu_per_wall": 1.0})
-            job = root / f"{2 * r + (framework == 'torch')}-bench.round={r},framework={framework}"
+            job = root / (f"{2 * r + (framework == 'torch')}-bench.round={r},framework={framework}"
+                          f",batch={batch_size}")
             (job / ".hydra").mkdir(parents=True)
             write_result(job, rec)
     return root
@@ -191,6 +193,16 @@ def test_rounds_that_disagree_are_flagged_with_their_counters(tmp_path):
     assert switches == {0: 0.2, 1: 25.0, 2: 0.2}
     page = (tmp_path / "report" / "report.html").read_text()
     assert '<span class="warn">rounds disagree</span>' in page
+
+
+def test_a_flagged_configuration_is_named_as_its_table_names_it(tmp_path):
+    # a full batch beside batch 64 makes pandas hold batch_size as floats: 64.0, NaN
+    rounds_tree(tmp_path / "runs" / "full", rounds=3)
+    rounds_tree(tmp_path / "runs" / "b64", rounds=3, slow_torch_round=1, batch_size=64)
+    report_main([str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--no-progress"])
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    headings = [line for line in summary.splitlines() if "Rounds that disagree:" in line]
+    assert headings == ["#### Rounds that disagree: moons 2x32x16x1 float32 64 torch cpu"]
 
 
 def _verdicts(base: Path, cand: Path) -> dict[str, str]:

@@ -173,6 +173,7 @@ def rounds_table(frame: pd.DataFrame, records: dict[str, dict],
         values = key if isinstance(key, tuple) else (key,)
         row = {k: _key_text(k, v) for k, v in zip([*keys, "framework", "device"], values,
                                                    strict=True)}
+        label = " ".join(str(v) for v in row.values())  # batch 64, not 64.0
         n_samples = [len(s) for s in side.samples if s]
         row.update({
             "rounds": side.rounds,
@@ -187,7 +188,7 @@ def rounds_table(frame: pd.DataFrame, records: dict[str, dict],
         })
         rows.append(row)
         if spread["disagree"] and "result_file" in runs:
-            flagged.append({"label": " ".join(str(_key_text("", v)) for v in values),
+            flagged.append({"label": label,
                             "records": [records[f] for f in runs["result_file"]
                                         if f in records]})
     return pd.DataFrame(rows), flagged
