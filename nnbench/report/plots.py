@@ -27,11 +27,23 @@ def _color(framework: str, device: str) -> str:
     return COLORS.get((framework, device), "#7f7f7f")
 
 
-def _label(row: pd.Series | dict) -> str:
+def _label(row: pd.Series | dict, wrap: bool = True) -> str:
     batch = row.get("batch_size")
     batch_text = "full" if batch is None or (isinstance(batch, float) and np.isnan(batch)) \
         else f"{int(batch)}"
-    return f"{row.get('dataset')}\n{row.get('arch')}\n{row.get('precision')} batch {batch_text}"
+    arch = str(row.get("arch"))
+    return (f"{row.get('dataset')}\n{_wrap_arch(arch) if wrap else arch}\n"
+            f"{row.get('precision')} batch {batch_text}")
+
+
+def _wrap_arch(arch: str, width: int = 14) -> str:
+    """A long architecture on two lines, split at the 'x' nearest its middle, so that the
+    tick labels of neighbouring bars do not run into each other."""
+    cuts = [i for i, ch in enumerate(arch) if ch == "x"]
+    if len(arch) <= width or not cuts:
+        return arch
+    cut = min(cuts, key=lambda i: abs(i - len(arch) / 2))
+    return f"{arch[:cut + 1]}\n{arch[cut + 1:]}"
 
 
 def _config_ids(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
@@ -247,7 +259,7 @@ def loss_curves(records: list[dict], path: Path,
         top.plot(epochs, a[:n], color=colors[0], label=pair[0])
         top.plot(epochs, b[:n], "--", color=colors[1], label=pair[1])
         top.set_yscale("log")
-        top.set_title(_label(np_rec).replace("\n", " "), fontsize=9)
+        top.set_title(_label(np_rec, wrap=False).replace("\n", " "), fontsize=9)
         top.legend(fontsize=8)
         top.grid(alpha=0.3)
         diff = np.abs(a[:n] - b[:n])
