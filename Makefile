@@ -70,9 +70,12 @@ report: $(STAMP)
 	$(BIN)/python -m nnbench.report runs --out runs/report
 
 ## reference: run the seeds' experiments and commit-sized reports under runs/reference/
+## (ROUNDS=N interleaved rounds of fresh processes each; every call runs into a folder of its own)
 EXPERIMENTS := case_study_moons compare_784x64x10 compare_wide compare_deep scaling mnist_report
+ROUNDS ?= 3
 reference: $(STAMP)
+	runs=runs/reference-runs/$$(date +%Y-%m-%d_%H-%M-%S); \
 	for e in $(EXPERIMENTS); do \
-	  $(BIN)/python -m nnbench -m +experiment=$$e runs_dir=runs/reference-runs || exit $$?; \
-	  $(BIN)/python -m nnbench.report runs/reference-runs/$$e --out runs/reference/$$e --small --no-progress; \
+	  $(BIN)/python -m nnbench -m +experiment=$$e bench.rounds=$(ROUNDS) runs_dir=$$runs || exit $$?; \
+	  $(BIN)/python -m nnbench.report $$runs/$$e --out runs/reference/$$e --small --no-progress || exit $$?; \
 	done
