@@ -241,6 +241,11 @@ def validate(arch: ArchConfig, train: TrainConfig, bench: BenchConfig, dataset_n
     _positive("bench.min_samples", bench.min_samples, allow_zero=True)
     _positive("bench.rounds", bench.rounds)
     _positive("bench.round", bench.round, allow_zero=True)
+    if bench.round >= bench.rounds:
+        allowed = "0" if bench.rounds == 1 else f"0 to {bench.rounds - 1}"
+        raise ConfigError(f"bench.round={bench.round} is past bench.rounds={bench.rounds}; "
+                          f"allowed: {allowed} (a sweep with -m bench.rounds=N numbers its "
+                          f"rounds itself)")
     if bench.threads is not None:
         _positive("bench.threads", bench.threads)
     seed("bench.gradient_check_seed", bench.gradient_check_seed)
@@ -253,7 +258,9 @@ def validate(arch: ArchConfig, train: TrainConfig, bench: BenchConfig, dataset_n
     if bench.warmup_epochs >= train.epochs:
         raise ConfigError(
             f"bench.warmup_epochs={bench.warmup_epochs} leaves no timed epoch out of "
-            f"train.epochs={train.epochs}; allowed: 0 to {train.epochs - 1}"
+            f"train.epochs={train.epochs}; allowed: "
+            + (f"0 to {train.epochs - 1}" if train.epochs > 1 else
+               "bench.warmup_epochs=0, or train.epochs of 2 or more")
         )
 
 

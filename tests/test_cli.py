@@ -158,6 +158,12 @@ def test_unknown_keys_are_refused_however_they_are_added(tmp_path, args, expecte
     (["bench.target_accuracy=nan"], "bench.target_accuracy=nan is not a finite number"),
     (["dataset.noise=inf"], "dataset.noise=inf is not a finite number"),
     (["train.seed=-1"], "train.seed=-1 is out of range; allowed: 0 to 4294967295"),
+    # a single run would record rounds or a round that never ran
+    (["bench.rounds=3"], "bench.rounds=3 replicates a sweep in rounds of fresh processes: add -m"),
+    (["bench.round=3"], "bench.round=3 is past bench.rounds=1; allowed: 0 (a sweep"),
+    (["-m", "bench.round=1"], "bench.round=1 is past bench.rounds=1; allowed: 0 (a sweep"),
+    (["train.epochs=1"], "bench.warmup_epochs=1 leaves no timed epoch out of train.epochs=1; "
+                         "allowed: bench.warmup_epochs=0, or train.epochs of 2 or more"),
 ])
 def test_values_no_job_could_use_are_refused(tmp_path, args, expected):
     assert expected in refused(tmp_path, *args)

@@ -55,6 +55,10 @@ class ConfigCheck(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
-            check(config)
+            job = check(config)
+            if job.bench.rounds > 1:  # a record would claim rounds that never ran
+                raise ConfigError(f"bench.rounds={job.bench.rounds} replicates a sweep in rounds "
+                                  f"of fresh processes: add -m (python -m nnbench -m "
+                                  f"bench.rounds={job.bench.rounds} ...)")
         except ConfigError as err:
             raise Refused(err) from None
