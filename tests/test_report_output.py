@@ -198,3 +198,39 @@ def test_a_comparison_writes_its_own_folder(tmp_path):
     assert [p.name for p in out.iterdir()] == ["compare.md"]
     # one record (one round) a side: the verdict rests on rounds, and there are too few
     assert "cannot tell: 1 vs 1 rounds" in (out / "compare.md").read_text()
+
+
+def test_two_sides_with_no_configuration_in_common_exit_non_zero_saying_what_differs(tmp_path):
+    base = tmp_path / "base"
+    write_result(base / "numpy", ok_record("numpy", 0.02, epochs=200))
+    cand = tmp_path / "cand"
+    write_result(cand / "numpy", ok_record("numpy", 0.02, epochs=100))
+    out = tmp_path / "compare"
+    proc = _cli("--baseline", str(base), "--candidate", str(cand), "--out", str(out))
+    assert proc.returncode == 2 and not proc.stdout
+    assert proc.stderr == ("nnbench.report: error: nothing to compare: no configuration ran ok "
+                           "on both sides (epochs: baseline 200; candidate 100)\n")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--alpha", "0"], "--alpha 0 is not a p-value level; allowed: between 0 and 1, e.g. 0.01"),
+    (["--alpha", "2"], "--alpha 2 is not a p-value level; allowed: between 0 and 1, e.g. 0.01"),
+    (["--min-change", "-1"], "--min-change -1 is not a fraction of a change; allowed: 0 (any "
+                             "change) up to below 1, e.g. 0.1 for 10%"),
+])
+def test_statistical_settings_out_of_range_are_refused_in_one_line(tmp_path, args, expected):
+    base = good_tree(tmp_path / "base")
+    out = tmp_path / "compare"
+    proc = _cli("--baseline", str(base), "--candidate", str(base), "--out", str(out), *args)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == f"nnbench.report: error: {expected}\n"
+    assert not out.exists()
+
+
+def test_a_pair_naming_a_framework_without_records_is_said(tmp_path):
+    runs = good_tree(tmp_path / "runs")
+    proc = _cli(str(runs), "--out", str(tmp_path / "report"), "--pair", "numpy,jax")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ("nnbench.report: warning: --pair numpy,jax: no ok record of jax, so "
+                           "no ratio; ran ok: numpy, torch\n")

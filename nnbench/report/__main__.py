@@ -34,6 +34,12 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
         print(f"unreadable: {item['path']}: {item['error']}", file=sys.stderr)
     for item in collection.invalid:
         print(f"invalid: {item['path']}: {item['error']}", file=sys.stderr)
+    ran = {r.get("framework") for r in collection.records if r.get("status") == "ok"}
+    absent = [name for name in pair if name not in ran]
+    if collection.records and absent:
+        print(f"nnbench.report: warning: --pair {','.join(pair)}: no ok record of "
+              f"{' or '.join(absent)}, so no ratio; ran ok: {', '.join(sorted(ran)) or 'none'}",
+              file=sys.stderr)
     return [out / name for name in names]
 
 
@@ -83,12 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, help="runs to compare against")
     parser.add_argument("--candidate", type=Path, help="runs compared with the baseline")
     parser.add_argument("--alpha", type=float, default=stats.ALPHA,
-                        help="p-value a change must beat, over rounds (default: %(default)s)")
-    parser.add_argument("--min-change", type=float, default=stats.MIN_CHANGE)
+                        help="p-value a change must beat, over rounds, between 0 and 1 "
+                             "(default: %(default)s)")
+    parser.add_argument("--min-change", type=float, default=stats.MIN_CHANGE,
+                        help="smallest change called a change, as a fraction: 0.1 = 10%% "
+                             "(default: %(default)s)")
     parser.add_argument("--pair", default=",".join(DEFAULT_PAIR), metavar="A,B",
                         help="the two frameworks whose ratio the tables show "
                              "(default: %(default)s)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (there is none unless stderr is a terminal)")
     parser.add_argument("--small", action="store_true",
                         help="only results.csv, summary.md and the figures (for committing)")
     args = parser.parse_args(argv)
@@ -102,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nnbench.report: error: --pair={args.pair!r} must name two different frameworks, "
               f"e.g. numpy,torch", file=sys.stderr)
         return 2
+    wrong = _out_of_range(args)
+    if wrong:
+        print(f"nnbench.report: error: {wrong}", file=sys.stderr)
+        return 2
+    args.no_progress = args.no_progress or not sys.stderr.isatty()  # no bar in a log file
     if (args.baseline is None) != (args.candidate is None):
         print("nnbench.report: error: --baseline and --candidate go together", file=sys.stderr)
         return 2
@@ -122,6 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _out_of_range(args: argparse.Namespace) -> str | None:
+    """The statistical settings a comparison cannot use, in one line."""
+    if not 0 < args.alpha < 1:
+        return f"--alpha {args.alpha:g} is not a p-value level; allowed: between 0 and 1, e.g. 0.01"
+    if not 0 <= args.min_change < 1:
+        return (f"--min-change {args.min_change:g} is not a fraction of a change; allowed: 0 "
+                f"(any change) up to below 1, e.g. 0.1 for 10%")
+    return None
+
+
 def _compare(baseline: Path, candidate: Path, out: Path, args: argparse.Namespace) -> int:
     sides = {"--baseline": (baseline, collect([baseline], progress=not args.no_progress)),
              "--candidate": (candidate, collect([candidate], progress=not args.no_progress))}
@@ -134,11 +159,16 @@ def _compare(baseline: Path, candidate: Path, out: Path, args: argparse.Namespac
         return 2
     table = compare.compare(sides["--baseline"][1], sides["--candidate"][1], alpha=args.alpha,
                             min_change=args.min_change)
-    text = table.to_markdown(index=False) if not table.empty else \
-        "no configuration with ok runs on both sides"
+    if table.empty:
+        print(f"nnbench.report: error: nothing to compare: no configuration ran ok on both sides "
+              f"({compare.differences(sides['--baseline'][1], sides['--candidate'][1])})",
+              file=sys.stderr)
+        return 2
+    text = table.to_markdown(index=False)
     print(text)
     with output.whole(out) as stage:
         write_text(stage / "compare.md", text + "\n")
+    print(f"-> {out / 'compare.md'}")
     return 0
 
 

@@ -51,6 +51,7 @@ def compare(baseline: Collection, candidate: Collection, alpha: float = stats.AL
             if np.isfinite(result["lo"]) else ""
         row = dict(zip(KEY, key, strict=True))
         row.pop("experiment_name")
+        row["batch_size"] = "full" if row["batch_size"] == "None" else row["batch_size"]
         row.update({
             "baseline s/epoch": _fmt(result["baseline"]),
             "candidate s/epoch": _fmt(result["candidate"]),
@@ -62,3 +63,15 @@ def compare(baseline: Collection, candidate: Collection, alpha: float = stats.AL
         })
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def differences(baseline: Collection, candidate: Collection) -> str:
+    """Why no configuration is on both sides, in a few words: the keys whose values differ,
+    e.g. ``epochs: baseline 200, candidate 100``."""
+    base, cand = list(_by_key(baseline)), list(_by_key(candidate))
+    parts = []
+    for i, name in enumerate(KEY):
+        a, b = sorted({k[i] for k in base}), sorted({k[i] for k in cand})
+        if a != b:
+            parts.append(f"{name}: baseline {', '.join(a)}; candidate {', '.join(b)}")
+    return " | ".join(parts) or "the two sides' configurations differ only in combination"
