@@ -263,3 +263,22 @@ def test_report_renders_in_headless_chromium_with_no_missing_image(tmp_path):
     shot = tmp_path / "shot.png"
     assert render(tmp_path / "report" / "report.html", shot) == (4, 4)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_configurations_that_differ_only_in_epochs_are_told_apart_in_every_label(tmp_path):
+    from nnbench.report.plots import LABELLED, _label
+    from nnbench.report.tables import varying
+
+    recs = [record(fw, epochs=n, seed=i) for i, (fw, n) in
+            enumerate([("numpy", 50), ("torch", 50), ("numpy", 100), ("torch", 100)])]
+    for i, rec in enumerate(recs):
+        write_result(tmp_path / "runs" / str(i), rec)
+    report_main([str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--no-progress"])
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    headings = [line for line in summary.splitlines() if line.startswith("### demo ·")]
+    assert sorted(headings) == sorted(f"### demo · moons 2x32x16x1 float32 epochs {n} · {fw} cpu"
+                                      for fw in ("numpy", "torch") for n in (50, 100))
+    extra = varying(recs, LABELLED)
+    assert extra == ["epochs"]
+    assert _label(recs[0], extra=extra).splitlines()[-1] == "epochs 50"
+    assert varying(recs[:2], LABELLED) == []  # one configuration: labels stay as they were

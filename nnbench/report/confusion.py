@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnbench.report.plots import DEFAULT_PAIR, pairs_by_config, plt, save
+from nnbench.report.plots import DEFAULT_PAIR, LABELLED, pairs_by_config, plt, save
+from nnbench.report.tables import key_values, varying
 
 
 def confusion_matrices(records: list[dict], path: Path,
@@ -17,6 +18,7 @@ def confusion_matrices(records: list[dict], path: Path,
     if not pairs:
         return None
     fig, axes = plt.subplots(len(pairs), 2, figsize=(11, 5 * len(pairs)), squeeze=False)
+    extra = varying([a for a, _ in pairs], LABELLED)
     for row, both in enumerate(pairs):
         for col, rec in enumerate(both):
             ax = axes[row, col]
@@ -39,7 +41,8 @@ def confusion_matrices(records: list[dict], path: Path,
             note = f"; never predicted: {', '.join(np.array(short)[never])}" if never.any() \
                 else ""
             ax.set_title(f"{rec['framework']} {rec['device']} · {rec['dataset']} {rec['arch']} "
-                         f"{rec['precision']}\ntest accuracy {rec['test_accuracy']:.4f}{note}",
+                         f"{rec['precision']} {key_values(rec, ['batch_size', *extra])}"
+                         f"\ntest accuracy {rec['test_accuracy']:.4f}{note}",
                          fontsize=9, color="red" if never.any() else "black")
             ax.set_xlabel("predicted")
             ax.set_ylabel("true")

@@ -15,7 +15,9 @@ import pandas as pd  # noqa: E402
 from nnbench.report import rounds  # noqa: E402
 from nnbench.report.collect import CONFIG_KEYS  # noqa: E402
 from nnbench.report.sections import latest_ok  # noqa: E402
-from nnbench.report.tables import DEFAULT_PAIR  # noqa: E402
+from nnbench.report.tables import DEFAULT_PAIR, key_values, varying  # noqa: E402
+
+LABELLED = ("dataset", "arch", "precision", "batch_size")  # what every configuration label shows
 
 COLORS = {("numpy", "cpu"): "#1f77b4", ("torch", "cpu"): "#ff7f0e",
           ("torch", "cuda"): "#d62728", ("numpy", "cuda"): "#2ca02c",
@@ -27,13 +29,16 @@ def _color(framework: str, device: str) -> str:
     return COLORS.get((framework, device), "#7f7f7f")
 
 
-def _label(row: pd.Series | dict, wrap: bool = True) -> str:
+def _label(row: pd.Series | dict, wrap: bool = True, extra: list[str] | None = None) -> str:
+    """dataset, architecture, precision and batch on three lines, and on a fourth the ``extra``
+    keys that tell this configuration from others in the figure (see ``tables.varying``)."""
     batch = row.get("batch_size")
     batch_text = "full" if batch is None or (isinstance(batch, float) and np.isnan(batch)) \
         else f"{int(batch)}"
     arch = str(row.get("arch"))
-    return (f"{row.get('dataset')}\n{_wrap_arch(arch) if wrap else arch}\n"
+    text = (f"{row.get('dataset')}\n{_wrap_arch(arch) if wrap else arch}\n"
             f"{row.get('precision')} batch {batch_text}")
+    return f"{text}\n{key_values(dict(row), extra)}" if extra else text
 
 
 def _wrap_arch(arch: str, width: int = 14) -> str:
@@ -164,7 +169,8 @@ def comparison_summary(frame: pd.DataFrame, path: Path, pair: tuple[str, str] = 
     ]
     fig, axes = plt.subplots(3, 2, figsize=(13, 12.5))
     x = np.arange(len(configs))
-    labels = [_label(c) for _, c in configs.iterrows()]
+    rows = [dict(c) for _, c in configs.iterrows()]
+    labels = [_label(c, extra=varying(rows, LABELLED)) for c in rows]
     for ax, (metric, title, stats, kind) in zip(axes.flat, panels, strict=True):
         ax.set_title(title, fontsize=11)
         if metric not in ok or ok[metric].isna().all():
@@ -249,6 +255,7 @@ def loss_curves(records: list[dict], path: Path,
     fig, axes = plt.subplots(len(ratios), len(pairs),
                              figsize=(4.2 * max(len(pairs), 2), 3.25 * sum(ratios) / 1.5),
                              squeeze=False, sharex="col", gridspec_kw={"height_ratios": ratios})
+    extra = varying([a for a, _ in pairs], LABELLED)
     for col, (np_rec, torch_rec) in enumerate(pairs):
         a = np.asarray(np_rec["loss_history"], dtype=float)
         b = np.asarray(torch_rec["loss_history"], dtype=float)
@@ -259,19 +266,23 @@ def loss_curves(records: list[dict], path: Path,
         top.plot(epochs, a[:n], color=colors[0], label=pair[0])
         top.plot(epochs, b[:n], "--", color=colors[1], label=pair[1])
         top.set_yscale("log")
-        top.set_title(_label(np_rec, wrap=False).replace("\n", " "), fontsize=9)
+        top.set_title(_label(np_rec, wrap=False, extra=extra).replace("\n", " "), fontsize=9)
         top.legend(fontsize=8)
         top.grid(alpha=0.3)
         diff = np.abs(a[:n] - b[:n])
         floor = 1e-18
-        middle.plot(epochs, np.maximum(diff, floor), color="black", lw=0.8)
+        # a line through the epochs that differ; an exact 0 is a tick at the floor, not a
+        # plunge to it and back that turns the panel into a black block
+        middle.plot(epochs, np.where(diff > 0, diff, np.nan), color="black", lw=0.8)
+        middle.plot(epochs[diff == 0], np.full(int((diff == 0).sum()), floor), "|",
+                    color="gray", ms=5)
         middle.set_yscale("log")
         middle.set_ylim(floor / 2, max(1.0, diff.max() * 2) if diff.size else 1.0)
         middle.grid(alpha=0.3)
         axes[-1, col].set_xlabel("epoch")
         if col == 0:
             top.set_ylabel("training loss")
-            middle.set_ylabel(f"|{pair[0]} - {pair[1]}|\n(0 drawn at 1e-18)")
+            middle.set_ylabel(f"|{pair[0]} - {pair[1]}|\n(equal: ticks at 1e-18)")
         if not with_accuracy:
             continue
         bottom = axes[2, col]

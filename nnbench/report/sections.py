@@ -14,7 +14,9 @@ from nnbench.report.tables import (
     comparison_with_marks,
     counters_table,
     fmt,
+    key_values,
     rounds_table,
+    varying,
 )
 
 
@@ -147,9 +149,11 @@ def sections(collection: Collection, pair: tuple[str, str] = DEFAULT_PAIR) -> li
     if classes:
         out.append((2, "Per-class precision and recall (test set, newest run per "
                        "configuration)", None, None))
+        extra = varying(classes, ("experiment_name", "dataset", "arch", "precision"))
         for rec in classes:
+            what = f" {key_values(rec, extra)}" if extra else ""
             out.append((3, f"{rec['experiment_name']} · {rec['dataset']} {rec['arch']} "
-                           f"{rec['precision']} · {rec['framework']} {rec['device']}",
+                           f"{rec['precision']}{what} · {rec['framework']} {rec['device']}",
                         per_class(rec), None))
     return out
 

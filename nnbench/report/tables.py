@@ -44,6 +44,19 @@ def _key_text(key: str, value: object) -> object:
     return value
 
 
+def varying(rows: list[dict], shown: tuple[str, ...]) -> list[str]:
+    """The configuration keys, other than those a label always ``shown``, whose values differ
+    among ``rows``: what tells apart two configurations that would otherwise read the same."""
+    return [k for k in CONFIG_KEYS if k not in shown
+            and len({str(_key_text(k, r.get(k))) for r in rows}) > 1]
+
+
+def key_values(row: dict, keys: list[str]) -> str:
+    """``epochs 200 lr 0.5``: the values of ``keys`` in a label."""
+    return " ".join(f"{'batch' if k == 'batch_size' else k} {_key_text(k, row.get(k))}"
+                    for k in keys)
+
+
 def config_columns(frame: pd.DataFrame) -> list[str]:
     """The configuration keys that vary (plus arch and precision, always shown), and the host
     when runs come from more than one: timings of different hosts are never put in one ratio."""
