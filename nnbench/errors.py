@@ -10,6 +10,8 @@ Every message is one line for the user: what is wrong, and what is allowed.
 
 from __future__ import annotations
 
+import re
+
 
 class ConfigError(ValueError):
     """A configuration that cannot run; the message names the key and what is allowed."""
@@ -21,3 +23,20 @@ class DataError(Exception):
 
 class Skip(Exception):
     """This job cannot run on this host; the message is the reason."""
+
+
+# OmegaConf's words for a value that did not convert, and how a user reads them
+_KINDS = {"Integer": "a whole number", "Float": "a number", "Boolean": "true or false",
+          "bool": "true or false"}
+_WRONG_TYPE = re.compile(r"Value '(.*)' (?:of type '\w+' could not be converted to (\w+)|"
+                         r"is not a valid (bool))")
+
+
+def value_line(key: str | None, head: str) -> str:
+    """One line for OmegaConf's message ``head`` about ``key``: ``train.lr=fast is not a
+    number`` where a value did not convert to the key's type, ``key: head`` otherwise."""
+    wrong = _WRONG_TYPE.match(head)
+    kind = wrong and (wrong.group(2) or wrong.group(3))
+    if key and kind in _KINDS:
+        return f"{key}={wrong.group(1)} is not {_KINDS[kind]}"  # type: ignore[union-attr]
+    return f"{key}: {head}" if key and key not in head else head

@@ -29,7 +29,7 @@ from nnbench.config import (
     threads_fit,
     validate,
 )
-from nnbench.errors import ConfigError
+from nnbench.errors import ConfigError, value_line
 from nnbench.measure.threads import available_cores
 from nnbench.params import arch_string, n_params
 from nnbench.paths import check_config as check_paths
@@ -100,7 +100,7 @@ class Job:
 def _line(err: OmegaConfBaseException) -> str:
     key = getattr(err, "full_key", None)
     head = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
-    return f"{key}: {head}" if key and key not in head else head
+    return value_line(key, head)
 
 
 SECTIONS = {"arch": ArchConfig, "train": TrainConfig, "bench": BenchConfig}
@@ -136,8 +136,8 @@ def _framework(node: Any) -> tuple[str, str, type[Trainer], Options]:
         options = OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None)
-        raise ConfigError(f"framework.{key or ''}: {str(err).splitlines()[0]}; "
-                          f"framework={name} takes {takes}") from None
+        line = value_line(f"framework.{key or ''}", str(err).splitlines()[0])
+        raise ConfigError(f"{line}; framework={name} takes {takes}") from None
     return name, target, cls, options
 
 

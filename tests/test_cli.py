@@ -164,9 +164,16 @@ def test_unknown_keys_are_refused_however_they_are_added(tmp_path, args, expecte
     (["-m", "bench.round=1"], "bench.round=1 is past bench.rounds=1; allowed: 0 (a sweep"),
     (["train.epochs=1"], "bench.warmup_epochs=1 leaves no timed epoch out of train.epochs=1; "
                          "allowed: bench.warmup_epochs=0, or train.epochs of 2 or more"),
+    (["bench.mfu=maybe"], "bench.mfu=maybe is not true or false"),
+    (["train.lr=fast"], "train.lr=fast is not a number"),
 ])
 def test_values_no_job_could_use_are_refused(tmp_path, args, expected):
     assert expected in refused(tmp_path, *args)
+
+
+def test_a_sweep_setting_is_refused_for_the_sweep_not_for_its_first_job(tmp_path):
+    line = refused(tmp_path, "-m", "framework=numpy,torch", "bench.rounds=0")
+    assert line == "bench.rounds=0 must be > 0"
 
 
 def test_more_threads_than_cores_are_refused_naming_the_limit(tmp_path, monkeypatch):
@@ -196,11 +203,11 @@ def test_a_batch_larger_than_the_training_set_is_one_full_batch_and_the_record_s
 @pytest.mark.parametrize("args, expected", [
     (["train.lr=0"], "train.lr=0.0 must be > 0"),
     (["dataset=mnist", "dataset.n_train=abc"],
-     "dataset.n_train: Value 'abc' of type 'str' could not be converted to Integer"),
+     "dataset.n_train=abc is not a whole number"),
     (["train.lr=${nope.x}"], "train.lr: Interpolation key 'nope.x' not found"),
     (["-m", "train.lr=0.1,0"], "job 2 of 2 (train.lr=0): train.lr=0.0 must be > 0"),
     (["-m", "framework=numpy,torch", "train.seed=3,abc"],
-     "job 2 of 4 (framework=numpy train.seed=abc): train.seed: Value 'abc'"),
+     "job 2 of 4 (framework=numpy train.seed=abc): train.seed=abc is not a whole number"),
     (["-m", "framework=numpy,torch", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
      "job 1 of 2 (framework=numpy): the launcher runs up to 2 jobs side by side"),
 ], ids=["value", "type", "interpolation", "sweep-last-job", "sweep-type", "sweep-launcher"])
@@ -215,8 +222,7 @@ EXPERIMENT_FILES = {
     "unknown": ("# @package _global_\n# a comment\ntrain:\n  epochs: 3\n  lrr: 0.1\n",
                 f"experiment/unknown.yaml:5: train.lrr is not a configuration key; {TRAIN_KEYS}"),
     "type": ("# @package _global_\nbench:\n  repeats: many\n",
-             "experiment/type.yaml:3: bench.repeats: Value 'many' of type 'str' could not be "
-             "converted to Integer"),
+             "experiment/type.yaml:3: bench.repeats=many is not a whole number"),
     "top": ("# @package _global_\nepochs: 3\n",
             "experiment/top.yaml:2: epochs is not a configuration key; the configuration has "),
 }

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from nnbench.config import SECTIONS, TOP_LEVEL, keys_of, unknown_key
-from nnbench.errors import ConfigError
+from nnbench.errors import ConfigError, value_line
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -210,7 +210,7 @@ def one_line(err: BaseException) -> str:
         if in_file and not cause and len(lines) > 1:
             lines = lines[1:]  # past "In 'experiment/x': ... raised while composing config:"
         head = lines[0] if lines else type(err).__name__
-        line = f"{full_key}: {head}" if full_key and full_key not in head else head
+        line = value_line(full_key, head)
     if in_file:
         path = config_file(in_file.group(1))
         if path is None:

@@ -44,8 +44,10 @@ class RoundsFirst:
         if ROUNDS_KEY in swept:
             raise HydraException(f"{ROUNDS_KEY} is how many rounds the sweep runs, one number "
                                  f"(e.g. {ROUNDS_KEY}=5), not a list of values")
-        rounds = int(OmegaConf.select(self.config, ROUNDS_KEY, default=1))
-        if rounds > 1:
+        rounds = OmegaConf.select(self.config, ROUNDS_KEY, default=1)
+        if isinstance(rounds, int) and rounds < 1:  # a setting of the sweep, not of one job
+            raise HydraException(f"{ROUNDS_KEY}={rounds} must be > 0")
+        if isinstance(rounds, int) and rounds > 1:
             if any(o.key_or_group == ROUND_KEY for o in overrides):
                 raise HydraException(f"{ROUND_KEY} is set by the sweep when {ROUNDS_KEY} > 1; "
                                      f"set only {ROUNDS_KEY}={rounds}")

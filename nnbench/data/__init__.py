@@ -17,7 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from nnbench.errors import ConfigError, DataError
+from nnbench.errors import ConfigError, DataError, value_line
 
 _MODULES = {
     "moons": "nnbench.data.moons",
@@ -76,7 +76,7 @@ def checked_config(cfg: DictConfig) -> DictConfig:
         merged = OmegaConf.merge(OmegaConf.structured(module.Config), cfg)
     except OmegaConfBaseException as err:
         key = f"dataset.{err.full_key}" if getattr(err, "full_key", None) else "dataset"
-        raise ConfigError(f"{key}: {str(err).splitlines()[0]}") from None
+        raise ConfigError(value_line(key, str(err).splitlines()[0])) from None
     module.check(merged)
     return merged  # type: ignore[return-value]
 
