@@ -85,7 +85,8 @@ def test_rounds_run_the_whole_sweep_round_after_round(tmp_path):
     # the sweep ends with the ratio of each configuration, pooled over its rounds
     assert "nnbench: numpy/torch time per epoch, moons 2x32x16x1 float32 full batch cpu: " \
         in proc.stdout
-    assert "95% CI over rounds (2 vs 2 fresh processes)" in proc.stdout
+    assert ("95% CI over rounds (2 vs 2 fresh processes; a rough one: 5+ a side for a sound "
+            "interval)") in proc.stdout
 
 
 def test_rounds_is_a_number_not_a_sweep(tmp_path):

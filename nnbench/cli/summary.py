@@ -24,9 +24,12 @@ def _label(rec: dict) -> str:
 
 def _method(a_rounds: int, b_rounds: int, mark: str) -> str:
     from nnbench.report import rounds
+    from nnbench.stats.rounds import SOUND_ROUNDS
 
     if mark == rounds.ROUNDS_MARK:
-        return f"95% CI over rounds ({a_rounds} vs {b_rounds} fresh processes)"
+        rough = "; a rough one: 5+ a side for a sound interval" \
+            if min(a_rounds, b_rounds) < SOUND_ROUNDS else ""
+        return f"95% CI over rounds ({a_rounds} vs {b_rounds} fresh processes{rough})"
     if mark == rounds.SAMPLES_MARK:
         return "95% CI over the epochs of one process per side (within-process noise only)"
     return "no interval"

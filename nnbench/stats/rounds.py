@@ -17,6 +17,7 @@ from nnbench.stats.samples import NOISY_REL_IQR, summarize
 ALPHA = 0.01
 MIN_CHANGE = 0.10
 MIN_ROUNDS = 3
+SOUND_ROUNDS = 5  # per side: 5 vs 5 round medians can reach p < 0.01, and the interval settles
 N_BOOT = 2000
 
 Rounds = Sequence[float] | Sequence[Sequence[float]]
