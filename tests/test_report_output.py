@@ -234,3 +234,16 @@ def test_a_pair_naming_a_framework_without_records_is_said(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ("nnbench.report: warning: --pair numpy,jax: no ok record of jax, so "
                            "no ratio; ran ok: numpy, torch\n")
+
+
+def test_a_folder_without_any_run_is_refused_and_an_earlier_report_stays(tmp_path):
+    out = tmp_path / "report"
+    assert report_main([str(good_tree(tmp_path / "runs")), "--out", str(out),
+                        "--no-progress"]) == 0
+    before = sorted(p.name for p in out.iterdir())
+    (tmp_path / "nothing").mkdir()
+    proc = _cli(str(tmp_path / "nothing"), "--out", str(out))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (f"nnbench.report: error: nothing to report: no result.json and no "
+                           f"job folder under {tmp_path / 'nothing'}\n")
+    assert sorted(p.name for p in out.iterdir()) == before

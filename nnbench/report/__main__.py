@@ -26,6 +26,10 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
     holding this report's files and no others, or (on an error) stays as it was."""
     output.check(out)  # before reading thousands of records
     collection = collect(run_dirs, exclude=[out], progress=progress)
+    if not (collection.records or collection.unreadable or collection.invalid
+            or collection.incomplete):  # an empty report would replace a real one
+        raise output.OutError(f"nothing to report: no result.json and no job folder under "
+                              f"{', '.join(map(str, run_dirs))}")
     with output.whole(out) as stage:
         names = _write(collection, stage, small, pair)
     print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
