@@ -247,3 +247,16 @@ def test_a_folder_without_any_run_is_refused_and_an_earlier_report_stays(tmp_pat
     assert proc.stderr == (f"nnbench.report: error: nothing to report: no result.json and no "
                            f"job folder under {tmp_path / 'nothing'}\n")
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_the_console_comparison_says_shared_keys_once_and_compare_md_keeps_every_column(tmp_path):
+    base, cand = good_tree(tmp_path / "base"), good_tree(tmp_path / "cand", numpy_s=0.03)
+    out = tmp_path / "compare"
+    proc = _cli("--baseline", str(base), "--candidate", str(cand), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == ("every row: dataset moons, arch 2x32x16x1, precision float32, loss bce, "
+                        "batch_size full, epochs 20, lr 0.5, init he_normal, device cpu")
+    assert lines[1].split("|")[1].strip() == "framework" and "note" not in lines[1]
+    assert lines[-1] == f"-> {out / 'compare.md'} (every column)"
+    assert (out / "compare.md").read_text().splitlines()[0].split("|")[1].strip() == "dataset"

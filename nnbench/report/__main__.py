@@ -169,11 +169,22 @@ def _compare(baseline: Path, candidate: Path, out: Path, args: argparse.Namespac
               file=sys.stderr)
         return 2
     text = table.to_markdown(index=False)
-    print(text)
+    print(_narrow(table))
     with output.whole(out) as stage:
         write_text(stage / "compare.md", text + "\n")
-    print(f"-> {out / 'compare.md'}")
+    print(f"-> {out / 'compare.md'} (every column)")
     return 0
+
+
+def _narrow(table) -> str:
+    """The comparison for a terminal: configuration keys with one value in every row said once
+    above the table, and empty columns left out."""
+    keys = [k for k in compare.KEY if k in table.columns]
+    same = [k for k in keys if table[k].nunique() == 1 and len(table) > 1]
+    empty = [c for c in table.columns if (table[c].astype(str) == "").all()]
+    head = ", ".join(f"{k} {table[k].iloc[0]}" for k in same)
+    body = table.drop(columns=same + empty).to_markdown(index=False)
+    return f"every row: {head}\n{body}" if head else body
 
 
 def _found(collection: Collection) -> str:
