@@ -282,3 +282,6 @@ def test_configurations_that_differ_only_in_epochs_are_told_apart_in_every_label
     assert extra == ["epochs"]
     assert _label(recs[0], extra=extra).splitlines()[-1] == "epochs 50"
     assert varying(recs[:2], LABELLED) == []  # one configuration: labels stay as they were
+    # a key that differs only where the labels differ anyway is not added
+    other = [record("numpy", arch="784x10x10", loss="cross_entropy"), record("numpy")]
+    assert varying(other, LABELLED) == []

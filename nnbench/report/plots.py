@@ -140,7 +140,7 @@ def _ratio_points(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, metric:
     plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x")
     ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_formatter(plain)
-    ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.tick_params(axis="y", which="both", labelsize=9)  # minor labels as legible as 1x
     ax.set_xlim(-0.6, len(configs) - 0.4)
     if drawn:
         ax.legend(fontsize=8)

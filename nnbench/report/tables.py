@@ -45,10 +45,16 @@ def _key_text(key: str, value: object) -> object:
 
 
 def varying(rows: list[dict], shown: tuple[str, ...]) -> list[str]:
-    """The configuration keys, other than those a label always ``shown``, whose values differ
-    among ``rows``: what tells apart two configurations that would otherwise read the same."""
+    """The configuration keys, other than those a label always ``shown``, that tell apart rows
+    whose ``shown`` keys are the same: what a label must add so that no two read alike."""
+    def text(row: dict, key: str) -> str:
+        return str(_key_text(key, row.get(key)))
+
+    alike: dict[tuple, list[dict]] = {}
+    for row in rows:
+        alike.setdefault(tuple(text(row, k) for k in shown), []).append(row)
     return [k for k in CONFIG_KEYS if k not in shown
-            and len({str(_key_text(k, r.get(k))) for r in rows}) > 1]
+            and any(len({text(r, k) for r in group}) > 1 for group in alike.values())]
 
 
 def key_values(row: dict, keys: list[str]) -> str:
