@@ -179,9 +179,11 @@ def test_summary_pools_rounds_with_intervals_and_their_spread(tmp_path):
     assert "Rounds that disagree" not in summary
 
 
-def test_rounds_that_disagree_are_flagged_with_their_counters(tmp_path):
+def test_rounds_that_disagree_are_flagged_with_their_counters(tmp_path, capsys):
     runs = rounds_tree(tmp_path / "runs", rounds=3, slow_torch_round=1)
     report_main([str(runs), "--out", str(tmp_path / "report"), "--no-progress"])
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "rounds disagree: moons 2x32x16x1 float32 torch cpu (see summary.md)"]
     summary = (tmp_path / "report" / "summary.md").read_text()
     assert "**rounds disagree**" in summary.split("### Inference latency")[0]
     section = summary.split("#### Rounds that disagree: moons 2x32x16x1 float32")[1]
@@ -202,7 +204,7 @@ def test_a_flagged_configuration_is_named_as_its_table_names_it(tmp_path):
     report_main([str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--no-progress"])
     summary = (tmp_path / "report" / "summary.md").read_text()
     headings = [line for line in summary.splitlines() if "Rounds that disagree:" in line]
-    assert headings == ["#### Rounds that disagree: moons 2x32x16x1 float32 64 torch cpu"]
+    assert headings == ["#### Rounds that disagree: moons 2x32x16x1 float32 batch 64 torch cpu"]
 
 
 def _verdicts(base: Path, cand: Path) -> dict[str, str]:

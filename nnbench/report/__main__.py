@@ -34,6 +34,10 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
         names = _write(collection, stage, small, pair)
     print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
           f"{len(collection.invalid)} invalid, {len(collection.incomplete)} incomplete -> {out}")
+    flag = "#### Rounds that disagree: "  # summary.md's heading of each flagged configuration
+    for line in (out / "summary.md").read_text().splitlines():
+        if line.startswith(flag):
+            print(f"rounds disagree: {line.removeprefix(flag)} (see summary.md)")
     for item in collection.unreadable:
         print(f"unreadable: {item['path']}: {item['error']}", file=sys.stderr)
     for item in collection.invalid:

@@ -192,7 +192,11 @@ def rounds_table(frame: pd.DataFrame, records: dict[str, dict],
         values = key if isinstance(key, tuple) else (key,)
         row = {k: _key_text(k, v) for k, v in zip([*keys, "framework", "device"], values,
                                                    strict=True)}
-        label = " ".join(str(v) for v in row.values())  # batch 64, not 64.0
+        plain = [k for k in keys if k in ("dataset", "arch", "precision")]
+        words = [*(str(row[k]) for k in plain),  # then "batch 64", not "64.0"
+                 key_values(row, [k for k in keys if k not in plain]),
+                 str(row["framework"]), str(row["device"])]
+        label = " ".join(w for w in words if w)
         n_samples = [len(s) for s in side.samples if s]
         row.update({
             "rounds": side.rounds,
