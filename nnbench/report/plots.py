@@ -142,6 +142,7 @@ def _ratio_points(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, metric:
     ax.yaxis.set_minor_formatter(plain)
     ax.tick_params(axis="y", which="both", labelsize=9)  # minor labels as legible as 1x
     ax.set_xlim(-0.6, len(configs) - 0.4)
+    ax.margins(y=0.1)  # a point at the edge of the range keeps its whole marker and label
     if drawn:
         ax.legend(fontsize=8)
 
@@ -159,9 +160,9 @@ def comparison_summary(frame: pd.DataFrame, path: Path, pair: tuple[str, str] = 
                    key=lambda p: (p[1], p[0]))
     ratio = f"{pair[0]}/{pair[1]}"
     panels = [
-        ("train_time_per_epoch_s", "time per epoch (s)", "train_time_per_epoch_stats_s", None),
+        ("train_time_per_epoch_s", "time per epoch", "train_time_per_epoch_stats_s", None),
         ("train_time_per_epoch_s", f"{ratio}: time per epoch, with 95% CI", None, "ratio"),
-        ("inference_latency_per_sample_s", "inference latency per sample (s)", None, None),
+        ("inference_latency_per_sample_s", "inference latency per sample", None, None),
         ("inference_latency_per_sample_s", f"{ratio}: inference latency, with 95% CI", None,
          "ratio"),
         ("peak_rss_mb", "peak RSS, whole process (MB)", None, None),
@@ -184,6 +185,8 @@ def comparison_summary(frame: pd.DataFrame, path: Path, pair: tuple[str, str] = 
             plotted = _bars(ax, ok, configs, pairs, metric, stats)
             if metric != "test_accuracy":
                 _log_if_wide(ax, np.array(plotted, dtype=float))
+            if metric.endswith("_s"):  # 200 µs, 5 ms: not 0.0002 or 5e-3
+                ax.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(unit="s"))
         ax.set_xticks(x, labels, fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     axes.flat[0].legend(fontsize=9)
