@@ -268,7 +268,7 @@ def test_report_renders_in_headless_chromium_with_no_missing_image(tmp_path):
 
 
 def test_configurations_that_differ_only_in_epochs_are_told_apart_in_every_label(tmp_path):
-    from nnbench.report.plots import LABELLED, _label
+    from nnbench.report.labels import LABELLED, label
     from nnbench.report.tables import varying
 
     recs = [record(fw, epochs=n, seed=i) for i, (fw, n) in
@@ -282,7 +282,7 @@ def test_configurations_that_differ_only_in_epochs_are_told_apart_in_every_label
                                       for fw in ("numpy", "torch") for n in (50, 100))
     extra = varying(recs, LABELLED)
     assert extra == ["epochs"]
-    assert _label(recs[0], extra=extra).splitlines()[-1] == "epochs 50"
+    assert label(recs[0], extra=extra).splitlines()[-1] == "epochs 50"
     assert varying(recs[:2], LABELLED) == []  # one configuration: labels stay as they were
     # a key that differs only where the labels differ anyway is not added
     other = [record("numpy", arch="784x10x10", loss="cross_entropy"), record("numpy")]

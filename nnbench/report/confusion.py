@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnbench.report.plots import DEFAULT_PAIR, LABELLED, pairs_by_config, plt, save
+from nnbench.report.labels import LABELLED
+from nnbench.report.plots import DEFAULT_PAIR, pairs_by_config, plt, save
 from nnbench.report.tables import key_values, varying
 
 

@@ -14,10 +14,9 @@ import pandas as pd  # noqa: E402
 
 from nnbench.report import rounds  # noqa: E402
 from nnbench.report.collect import CONFIG_KEYS  # noqa: E402
+from nnbench.report.labels import LABELLED, label  # noqa: E402
 from nnbench.report.sections import latest_ok  # noqa: E402
-from nnbench.report.tables import DEFAULT_PAIR, key_values, varying  # noqa: E402
-
-LABELLED = ("dataset", "arch", "precision", "batch_size")  # what every configuration label shows
+from nnbench.report.tables import DEFAULT_PAIR, varying  # noqa: E402
 
 COLORS = {("numpy", "cpu"): "#1f77b4", ("torch", "cpu"): "#ff7f0e",
           ("torch", "cuda"): "#d62728", ("numpy", "cuda"): "#2ca02c",
@@ -27,28 +26,6 @@ MAX_CONFIGS = 8
 
 def _color(framework: str, device: str) -> str:
     return COLORS.get((framework, device), "#7f7f7f")
-
-
-def _label(row: pd.Series | dict, wrap: bool = True, extra: list[str] | None = None) -> str:
-    """dataset, architecture, precision and batch on three lines, and on a fourth the ``extra``
-    keys that tell this configuration from others in the figure (see ``tables.varying``)."""
-    batch = row.get("batch_size")
-    batch_text = "full" if batch is None or (isinstance(batch, float) and np.isnan(batch)) \
-        else f"{int(batch)}"
-    arch = str(row.get("arch"))
-    text = (f"{row.get('dataset')}\n{_wrap_arch(arch) if wrap else arch}\n"
-            f"{row.get('precision')} batch {batch_text}")
-    return f"{text}\n{key_values(dict(row), extra)}" if extra else text
-
-
-def _wrap_arch(arch: str, width: int = 14) -> str:
-    """A long architecture on two lines, split at the 'x' nearest its middle, so that the
-    tick labels of neighbouring bars do not run into each other."""
-    cuts = [i for i, ch in enumerate(arch) if ch == "x"]
-    if len(arch) <= width or not cuts:
-        return arch
-    cut = min(cuts, key=lambda i: abs(i - len(arch) / 2))
-    return f"{arch[:cut + 1]}\n{arch[cut + 1:]}"
 
 
 def _config_ids(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
@@ -125,14 +102,14 @@ def _ratio_points(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, metric:
             xpos = j + (i - (len(devices) - 1) / 2) * width
             err = [[r - lo], [hi - r]] if np.isfinite(lo) else None
             filled = mark == rounds.ROUNDS_MARK
-            label = {rounds.ROUNDS_MARK: f"{device}: 95% CI over rounds",
-                     rounds.SAMPLES_MARK: f"{device}: 95% CI over samples of one process",
-                     "": f"{device}: one value per side, no interval"}[mark]
+            legend = {rounds.ROUNDS_MARK: f"{device}: 95% CI over rounds",
+                      rounds.SAMPLES_MARK: f"{device}: 95% CI over samples of one process",
+                      "": f"{device}: one value per side, no interval"}[mark]
             ax.errorbar([xpos], [r], yerr=err, fmt="o", capsize=4, ms=6,
                         color=_color(pair[0], device),
                         mfc=_color(pair[0], device) if filled else "white",
-                        label=None if label in drawn else label)
-            drawn.add(label)
+                        label=None if legend in drawn else legend)
+            drawn.add(legend)
             ax.annotate(f"{rounds.ratio_number(r)}x", (xpos, r), textcoords="offset points",
                         xytext=(8, -3), fontsize=8)
     ax.axhline(1.0, color="gray", lw=0.8, ls="--")
@@ -171,7 +148,7 @@ def comparison_summary(frame: pd.DataFrame, path: Path, pair: tuple[str, str] = 
     fig, axes = plt.subplots(3, 2, figsize=(13, 12.5))
     x = np.arange(len(configs))
     rows = [dict(c) for _, c in configs.iterrows()]
-    labels = [_label(c, extra=varying(rows, LABELLED)) for c in rows]
+    labels = [label(c, extra=varying(rows, LABELLED)) for c in rows]
     for ax, (metric, title, stats, kind) in zip(axes.flat, panels, strict=True):
         ax.set_title(title, fontsize=11)
         if metric not in ok or ok[metric].isna().all():
@@ -269,7 +246,7 @@ def loss_curves(records: list[dict], path: Path,
         top.plot(epochs, a[:n], color=colors[0], label=pair[0])
         top.plot(epochs, b[:n], "--", color=colors[1], label=pair[1])
         top.set_yscale("log")
-        top.set_title(_label(np_rec, wrap=False, extra=extra).replace("\n", " "), fontsize=9)
+        top.set_title(label(np_rec, wrap=False, extra=extra).replace("\n", " "), fontsize=9)
         top.legend(fontsize=8)
         top.grid(alpha=0.3)
         diff = np.abs(a[:n] - b[:n])
