@@ -27,7 +27,7 @@ def _method(a_rounds: int, b_rounds: int, mark: str) -> str:
     from nnbench.stats.rounds import SOUND_ROUNDS
 
     if mark == rounds.ROUNDS_MARK:
-        rough = "; a rough one: 5+ a side for a sound interval" \
+        rough = f"; a rough one: {SOUND_ROUNDS}+ a side for a sound interval" \
             if min(a_rounds, b_rounds) < SOUND_ROUNDS else ""
         return f"95% CI over rounds ({a_rounds} vs {b_rounds} fresh processes{rough})"
     if mark == rounds.SAMPLES_MARK:

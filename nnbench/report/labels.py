@@ -3,7 +3,6 @@ whatever else tells it from the others in the same figure."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from nnbench.report.tables import key_values
@@ -14,13 +13,11 @@ LABELLED = ("dataset", "arch", "precision", "batch_size")  # what every configur
 def label(row: pd.Series | dict, wrap: bool = True, extra: list[str] | None = None) -> str:
     """dataset, architecture, precision and batch on three lines, and on a fourth the ``extra``
     keys that tell this configuration from others in the figure (see ``tables.varying``)."""
-    batch = row.get("batch_size")
-    batch_text = "full" if batch is None or (isinstance(batch, float) and np.isnan(batch)) \
-        else f"{int(batch)}"
+    row = dict(row)
     arch = str(row.get("arch"))
     text = (f"{row.get('dataset')}\n{wrap_arch(arch) if wrap else arch}\n"
-            f"{row.get('precision')} batch {batch_text}")
-    return f"{text}\n{key_values(dict(row), extra)}" if extra else text
+            f"{row.get('precision')} {key_values(row, ['batch_size'])}")
+    return f"{text}\n{key_values(row, extra)}" if extra else text
 
 
 def wrap_arch(arch: str, width: int = 14) -> str:
