@@ -93,6 +93,50 @@ def test_allocated_cpus_follow_the_allocation_not_the_machine():
     assert slurm.allocated_cpus(many) == 1
 
 
+def test_the_signal_that_ended_a_job_is_read_from_its_exit_code():
+    def show(exit_code):
+        return lambda argv: f"JobId={argv[-1]} JobState=FAILED Reason=JobLaunchFailure " \
+                            f"ExitCode={exit_code} DerivedExitCode=0:0\n"
+
+    assert slurm.exit_signal("8", show("0:12")) == 12  # SIGUSR2
+    assert slurm.exit_signal("8", show("1:0")) is None  # exit status 1, no signal
+    assert slurm.exit_signal("8", show("")) is None
+
+    def forgotten(argv):
+        raise subprocess.CalledProcessError(1, argv, stderr="Invalid job id specified\n")
+
+    assert slurm.exit_signal("8", forgotten) is None
+
+
+def test_a_warning_delay_longer_than_half_the_time_limit_is_shortened():
+    from nnbench.cli.slurm_launcher import sbatch_parameters
+
+    # SLURM would send the warning (and submitit end the job) as the job starts
+    assert sbatch_parameters({"timeout_min": 1, "signal_delay_s": 120})["signal_delay_s"] == 30
+    assert sbatch_parameters({"timeout_min": 4, "signal_delay_s": 120})["signal_delay_s"] == 120
+    assert sbatch_parameters({"timeout_min": 60, "signal_delay_s": 120})["signal_delay_s"] == 120
+
+
+@pytest.mark.parametrize("state, message, signum, says", [
+    ("TIMEOUT", "has not produced any output", None,
+     "reached its time limit (timeout_min=1)"),
+    ("FAILED", "Job not requeued because: timed-out and not checkpointable.", None,
+     "reached its time limit (timeout_min=1; submitit ends a job"),
+    # SLURM's warning before submitit's handler was in place: the process died of it
+    ("FAILED", "Job 8 (task: 0) has not produced any output (state: FAILED)", 12,
+     "was ended by SIGUSR2, the warning SLURM sends signal_delay_s=30 s before the job's "
+     "time limit (timeout_min=1)"),
+    ("FAILED", "has not produced any output", 9, "ended FAILED (killed by SIGKILL) before"),
+    ("CANCELLED", "has not produced any output", None, "ended CANCELLED before"),
+    ("UNKNOWN", "the node went away", None, "ended without writing its result: the node"),
+])
+def test_a_lost_job_is_explained_in_slurms_terms(state, message, signum, says):
+    from nnbench.cli.slurm_launcher import lost_reason
+
+    reason = lost_reason("8", state, message, {"timeout_min": 1, "signal_delay_s": 30}, signum)
+    assert reason.startswith("the SLURM job 8 ") and says in reason
+
+
 @pytest.mark.parametrize("reason, never", [
     ("PartitionConfig", True), ("PartitionTimeLimit", True), ("BadConstraints", True),
     ("QOSMaxCpuPerJobLimit", True), ("AssocMaxWallDurationPerJobLimit", True),
@@ -325,3 +369,35 @@ def test_a_job_past_its_time_limit_ends_as_a_failed_record(cluster, tmp_path):
     assert rec["status"] == "failed" and "time limit" in rec["reason"]
     assert rec["framework"] == "numpy" and rec["scheduler"]["name"] == "slurm"
     assert took < 180
+
+
+@pytest.mark.slurm
+def test_a_job_ended_by_slurms_warning_signal_as_it_starts_says_so(cluster, tmp_path):
+    # SLURM's time-limit warning (SIGUSR2) can reach a job before submitit's handler is in
+    # place: the process dies of it, and the job ends FAILED with ExitCode 0:12. Sent here by
+    # hand to the job's batch shell (which has no handler) the moment the job runs.
+    args = [sys.executable, "-m", "nnbench", "-m", "hydra/launcher=slurm",
+            "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=0",
+            "hydra.launcher.mem_gb=1", "hydra.launcher.cpus_per_task=1",
+            "hydra.launcher.timeout_min=5", "framework=numpy", "train.epochs=100000000",
+            f"runs_dir={tmp_path}"]
+    sweep = subprocess.Popen(args, cwd=REPO, env=cluster, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        job = ""
+        for _ in range(600):  # the job is running within seconds on an idle cluster
+            job = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], env=cluster,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            if job or sweep.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert job, "the job never ran"
+        subprocess.run(["scancel", "--batch", "-s", "USR2", job], env=cluster, check=True)
+        out, err = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 1, (out + err)[-2000:]
+    (rec,) = records(tmp_path)
+    assert rec["status"] == "failed" and rec["scheduler"]["state"] == "FAILED"
+    assert "ended by SIGUSR2" in rec["reason"] and "time limit (timeout_min=5)" in rec["reason"]

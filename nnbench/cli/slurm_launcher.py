@@ -6,6 +6,8 @@ plugin's ``submitit_slurm`` settings plus:
 - ``exclusive`` (default true): ``#SBATCH --exclusive``, so no other job shares a job's node and
   its clocks; ``hydra.launcher.exclusive=false`` submits without it (the records then say
   whether the job happened to hold its whole node).
+- ``signal_delay_s`` (the plugin's, default 120) is shortened to half of ``timeout_min`` when it
+  is longer: SLURM's warning, on which submitit ends the job, would otherwise come as it starts.
 - ``stalled_patience_min`` (default 10): how long jobs may wait on a reason that needs an
   administrator (ReqNodeNotAvail, NodeDown, PartitionDown, ...) before the sweep cancels them;
   null waits without end.
@@ -20,8 +22,9 @@ and three changes to how the sweep is followed:
   submitit would log one "Bypassing sacct error" warning per poll (and sacct print its own
   error), and never learn that a job ended without a result. Here sacct's failure is told once.
 - A job that ends without writing its record (killed at its time limit, cancelled, its node
-  failed) gets a ``failed`` record written by the launcher, with SLURM's account of what
-  happened, so the sweep's tally and exit status count it like any other failed job.
+  failed, a signal) gets a ``failed`` record written by the launcher, with SLURM's account of
+  what happened (its state, and the signal that ended it, from ``scontrol``'s ExitCode), so
+  the sweep's tally and exit status count it like any other failed job.
 
 The plugin class Hydra instantiates is ``hydra_plugins.nnbench_launcher.SlurmLauncher`` (Hydra
 only loads launchers from the ``hydra_plugins`` package); the code is here.
@@ -32,6 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -85,6 +89,12 @@ def sbatch_parameters(params: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in params.items() if k not in NNBENCH_KEYS}
     if out.get("exclusive") in (False, None, "false", "no"):
         out.pop("exclusive", None)
+    # SLURM warns a job (SIGUSR2, on which submitit ends it) signal_delay_s before its time
+    # limit; a delay as long as the limit would end every job as it starts. Half the limit at
+    # most leaves the job its time.
+    timeout, delay = out.get("timeout_min"), out.get("signal_delay_s")
+    if timeout and delay is not None and delay > timeout * 60 / 2:
+        out["signal_delay_s"] = int(timeout * 60 / 2)
     return out
 
 
@@ -95,6 +105,7 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
         super().__init__(**params)
         patience = self.params.get("stalled_patience_min")
         self.stalled_patience_s = None if patience is None else float(patience) * 60
+        self.sbatch: dict[str, Any] = sbatch_parameters(self.params)
 
     def launch(self, job_overrides: Sequence[Sequence[str]],
                initial_job_idx: int) -> Sequence[JobReturn]:
@@ -103,7 +114,11 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
         from submitit.slurm.slurm import SlurmJob
 
         assert self.config is not None and len(job_overrides) > 0
-        params = sbatch_parameters(self.params)
+        params = self.sbatch = sbatch_parameters(self.params)
+        if params.get("signal_delay_s") != self.params.get("signal_delay_s"):
+            log.info("signal_delay_s=%s is more than half of timeout_min=%s: SLURM's time-limit "
+                     "warning is sent %s s before the limit instead", self.params.get(
+                         "signal_delay_s"), params["timeout_min"], params["signal_delay_s"])
         init_keys = {"submitit_folder", "max_num_timeout"}
         executor = submitit.AutoExecutor(cluster="slurm", folder=params["submitit_folder"],
                                          slurm_max_num_timeout=params["max_num_timeout"])
@@ -170,19 +185,8 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
         assert self.hydra_context is not None and self.config is not None
         state = watcher.get_state(job.job_id, mode="cache").split()[0].upper()
         message = first_line(str(err))
-        timeout = self.params.get("timeout_min")
-        if state == "TIMEOUT":
-            reason = (f"the SLURM job {job.job_id} reached its time limit "
-                      f"(timeout_min={timeout}) before writing its result")
-        elif "timed-out" in message:  # submitit's handler of SLURM's warning signal
-            reason = (f"the SLURM job {job.job_id} reached its time limit "
-                      f"(timeout_min={timeout}; submitit ends a job when SLURM signals it, "
-                      f"up to signal_delay_s={self.params.get('signal_delay_s')} s before the "
-                      f"limit) before writing its result")
-        elif state not in ("UNKNOWN", GONE, "COMPLETED"):
-            reason = f"the SLURM job {job.job_id} ended {state} before writing its result"
-        else:
-            reason = f"the SLURM job {job.job_id} ended without writing its result: {message}"
+        reason = lost_reason(job.job_id, state, message, self.sbatch,
+                             slurm.exit_signal(job.job_id))
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config,
                                                                           list(overrides))
         with open_dict(sweep_config.hydra.job):
@@ -205,6 +209,29 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
         ret.status = JobStatus.COMPLETED  # its record (failed) is the result the sweep counts
         ret.return_value = None
         return ret
+
+
+def lost_reason(job_id: str, state: str, message: str, params: dict[str, Any],
+                signum: int | None) -> str:
+    """Why a job ended without its record, in SLURM's terms: its state, the signal that ended it
+    (``scontrol``'s ExitCode), or submitit's own account (``message``)."""
+    timeout = params.get("timeout_min")
+    delay = params.get("signal_delay_s")
+    if state == "TIMEOUT":
+        return (f"the SLURM job {job_id} reached its time limit (timeout_min={timeout}) "
+                f"before writing its result")
+    if "timed-out" in message:  # submitit's handler of SLURM's warning signal
+        return (f"the SLURM job {job_id} reached its time limit (timeout_min={timeout}; "
+                f"submitit ends a job when SLURM signals it, up to signal_delay_s={delay} s "
+                f"before the limit) before writing its result")
+    if signum == signal.SIGUSR2:  # the warning came before submitit's handler was in place
+        return (f"the SLURM job {job_id} was ended by SIGUSR2, the warning SLURM sends "
+                f"signal_delay_s={delay} s before the job's time limit (timeout_min={timeout}), "
+                f"before writing its result")
+    killed = f" (killed by {signal.Signals(signum).name})" if signum in set(signal.Signals) else ""
+    if state not in ("UNKNOWN", GONE, "COMPLETED"):
+        return f"the SLURM job {job_id} ended {state}{killed} before writing its result"
+    return f"the SLURM job {job_id} ended{killed} without writing its result: {message}"
 
 
 def write_lost_record(cfg: Any, output_dir: Path, reason: str, job_id: str, state: str) -> None:

@@ -217,3 +217,15 @@ REASON_HELP = {
     "PartitionInactive": "the partition is inactive",
     "JobHeldAdmin": "an administrator holds the job",
 }
+
+
+def exit_signal(job_id: str, run: Runner | None = None) -> int | None:
+    """The signal that ended a finished job (``ExitCode=<code>:<signal>`` of ``scontrol show
+    job``), None when it ended without one or SLURM no longer knows the job (it forgets
+    finished jobs after ``MinJobAge``, 300 s by default)."""
+    try:
+        job = _fields((run or _scontrol)(["scontrol", "show", "job", "-o", job_id]))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.fullmatch(r"\d+:(\d+)", job.get("ExitCode", ""))
+    return int(match.group(1)) or None if match else None
