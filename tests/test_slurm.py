@@ -98,7 +98,8 @@ def test_the_signal_that_ended_a_job_is_read_from_its_exit_code():
         return lambda argv: f"JobId={argv[-1]} JobState=FAILED Reason=JobLaunchFailure " \
                             f"ExitCode={exit_code} DerivedExitCode=0:0\n"
 
-    assert slurm.exit_signal("8", show("0:12")) == 12  # SIGUSR2
+    assert slurm.exit_signal("8", show("0:12")) == 12  # the batch shell died of SIGUSR2
+    assert slurm.exit_signal("8", show("140:0")) == 12  # srun: its task died of SIGUSR2
     assert slurm.exit_signal("8", show("1:0")) is None  # exit status 1, no signal
     assert slurm.exit_signal("8", show("")) is None
 
@@ -108,13 +109,17 @@ def test_the_signal_that_ended_a_job_is_read_from_its_exit_code():
     assert slurm.exit_signal("8", forgotten) is None
 
 
-def test_a_warning_delay_longer_than_half_the_time_limit_is_shortened():
+def test_a_warning_delay_that_would_end_a_short_job_as_it_starts_is_shortened():
     from nnbench.cli.slurm_launcher import sbatch_parameters
 
-    # SLURM would send the warning (and submitit end the job) as the job starts
-    assert sbatch_parameters({"timeout_min": 1, "signal_delay_s": 120})["signal_delay_s"] == 30
-    assert sbatch_parameters({"timeout_min": 4, "signal_delay_s": 120})["signal_delay_s"] == 120
-    assert sbatch_parameters({"timeout_min": 60, "signal_delay_s": 120})["signal_delay_s"] == 120
+    def delay(timeout_min, signal_delay_s=120):
+        return sbatch_parameters({"timeout_min": timeout_min,
+                                  "signal_delay_s": signal_delay_s})["signal_delay_s"]
+
+    # SLURM sends the warning up to 60 s early: at most half of the limit less 60 s
+    assert delay(1) == 0  # no warning: the job ends at its limit
+    assert delay(2) == 30 and delay(4) == 90
+    assert delay(5) == 120 and delay(60) == 120 and delay(60, 30) == 30
 
 
 @pytest.mark.parametrize("state, message, signum, says", [
@@ -131,10 +136,29 @@ def test_a_warning_delay_longer_than_half_the_time_limit_is_shortened():
     ("UNKNOWN", "the node went away", None, "ended without writing its result: the node"),
 ])
 def test_a_lost_job_is_explained_in_slurms_terms(state, message, signum, says):
-    from nnbench.cli.slurm_launcher import lost_reason
+    from nnbench.cli.slurm_ending import lost_reason
 
     reason = lost_reason("8", state, message, {"timeout_min": 1, "signal_delay_s": 30}, signum)
     assert reason.startswith("the SLURM job 8 ") and says in reason
+
+
+def test_a_record_the_job_wrote_as_slurm_ended_it_gets_slurms_account(tmp_path):
+    from nnbench.cli.slurm_ending import amend_record
+    from nnbench.record import write_result
+
+    lost = "the job's process was lost with the process it was started from"
+    write_result(tmp_path / "timed-out", {"status": "failed", "reason": lost,
+                                          "scheduler": {"name": "slurm", "job_id": "1_0"}})
+    account = "the SLURM job 1_0 reached its time limit (timeout_min=1)"
+    assert amend_record(tmp_path / "timed-out", account, "TIMEOUT")
+    rec = json.loads((tmp_path / "timed-out" / "result.json").read_text())
+    assert rec["reason"] == f"{account}: {lost}"
+    assert rec["scheduler"] == {"name": "slurm", "job_id": "1_0", "state": "TIMEOUT"}
+    assert not amend_record(tmp_path / "timed-out", account, "TIMEOUT")  # once only
+    # a job that finished its record before SLURM ended it keeps it as it is
+    write_result(tmp_path / "ok", {"status": "ok", "framework": "numpy"})
+    assert not amend_record(tmp_path / "ok", account, "TIMEOUT")
+    assert not amend_record(tmp_path / "none", account, "TIMEOUT")
 
 
 @pytest.mark.parametrize("reason, never", [
@@ -264,6 +288,11 @@ def nnbench(env: dict, runs: Path, *overrides: str, timeout: int = 300):
     return proc, time.monotonic() - started
 
 
+def squeue(env: dict, *args: str) -> str:
+    return subprocess.run(["squeue", "-h", *args], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
 def records(root: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(root.rglob("result.json"))]
 
@@ -366,16 +395,19 @@ def test_a_job_past_its_time_limit_ends_as_a_failed_record(cluster, tmp_path):
                          timeout=240)
     assert proc.returncode == 1, (proc.stdout + proc.stderr)[-2000:]
     (rec,) = records(tmp_path)
-    assert rec["status"] == "failed" and "time limit" in rec["reason"]
+    # a 1-minute job gets no warning (see sbatch_parameters): SLURM ends it at its limit, its
+    # workers die of SIGTERM, and SLURM's account goes before what the job could tell
+    assert rec["status"] == "failed" and rec["scheduler"]["state"] == "TIMEOUT"
+    assert "reached its time limit (timeout_min=1)" in rec["reason"], rec["reason"]
     assert rec["framework"] == "numpy" and rec["scheduler"]["name"] == "slurm"
     assert took < 180
 
 
 @pytest.mark.slurm
 def test_a_job_ended_by_slurms_warning_signal_as_it_starts_says_so(cluster, tmp_path):
-    # SLURM's time-limit warning (SIGUSR2) can reach a job before submitit's handler is in
-    # place: the process dies of it, and the job ends FAILED with ExitCode 0:12. Sent here by
-    # hand to the job's batch shell (which has no handler) the moment the job runs.
+    # SLURM's time-limit warning (SIGUSR2 to the job's steps) can come before submitit has
+    # installed its handler: the task dies of it, srun exits 140 and the job ends FAILED. Sent
+    # here by hand the moment the job's step exists, as SLURM does with a delay near the limit.
     args = [sys.executable, "-m", "nnbench", "-m", "hydra/launcher=slurm",
             "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=0",
             "hydra.launcher.mem_gb=1", "hydra.launcher.cpus_per_task=1",
@@ -385,19 +417,22 @@ def test_a_job_ended_by_slurms_warning_signal_as_it_starts_says_so(cluster, tmp_
                              stderr=subprocess.PIPE, text=True)
     try:
         job = ""
-        for _ in range(600):  # the job is running within seconds on an idle cluster
-            job = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], env=cluster,
-                                 capture_output=True, text=True, check=True).stdout.strip()
-            if job or sweep.poll() is not None:
+        for _ in range(1200):  # the job runs within seconds on an idle cluster
+            if sweep.poll() is not None:
                 break
-            time.sleep(0.1)
+            job = squeue(cluster, "-t", "R", "-o", "%A")  # this test's: the only one running
+            if job and squeue(cluster, "-s", "-j", job, "-o", "%i"):  # its step has started
+                break
+            time.sleep(0.05)
         assert job, "the job never ran"
-        subprocess.run(["scancel", "--batch", "-s", "USR2", job], env=cluster, check=True)
+        subprocess.run(["scancel", "-s", "USR2", job], env=cluster, check=True)
         out, err = sweep.communicate(timeout=120)
     finally:
         if sweep.poll() is None:
             sweep.kill()
     assert sweep.returncode == 1, (out + err)[-2000:]
     (rec,) = records(tmp_path)
-    assert rec["status"] == "failed" and rec["scheduler"]["state"] == "FAILED"
-    assert "ended by SIGUSR2" in rec["reason"] and "time limit (timeout_min=5)" in rec["reason"]
+    assert rec["status"] == "failed"
+    # died of the signal ("ended by SIGUSR2, the warning ...") or, had submitit's handler been
+    # in place already, ended by it: either way the record names the time limit
+    assert "time limit (timeout_min=5" in rec["reason"], rec["reason"]

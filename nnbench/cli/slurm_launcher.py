@@ -6,8 +6,9 @@ plugin's ``submitit_slurm`` settings plus:
 - ``exclusive`` (default true): ``#SBATCH --exclusive``, so no other job shares a job's node and
   its clocks; ``hydra.launcher.exclusive=false`` submits without it (the records then say
   whether the job happened to hold its whole node).
-- ``signal_delay_s`` (the plugin's, default 120) is shortened to half of ``timeout_min`` when it
-  is longer: SLURM's warning, on which submitit ends the job, would otherwise come as it starts.
+- ``signal_delay_s`` (the plugin's, default 120) is shortened to half of ``timeout_min`` less
+  60 s when it is longer: SLURM sends its warning, on which submitit ends the job, up to 60 s
+  before the delay asks, so a short job would otherwise end as it starts (0: no warning).
 - ``stalled_patience_min`` (default 10): how long jobs may wait on a reason that needs an
   administrator (ReqNodeNotAvail, NodeDown, PartitionDown, ...) before the sweep cancels them;
   null waits without end.
@@ -24,7 +25,9 @@ and three changes to how the sweep is followed:
 - A job that ends without writing its record (killed at its time limit, cancelled, its node
   failed, a signal) gets a ``failed`` record written by the launcher, with SLURM's account of
   what happened (its state, and the signal that ended it, from ``scontrol``'s ExitCode), so
-  the sweep's tally and exit status count it like any other failed job.
+  the sweep's tally and exit status count it like any other failed job; a ``failed`` record the
+  job wrote itself as SLURM ended it gets SLURM's account before its reason
+  (``nnbench.cli.slurm_ending``).
 
 The plugin class Hydra instantiates is ``hydra_plugins.nnbench_launcher.SlurmLauncher`` (Hydra
 only loads launchers from the ``hydra_plugins`` package); the code is here.
@@ -35,8 +38,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +53,15 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
 )
 from omegaconf import OmegaConf, open_dict
 
+from nnbench.cli.slurm_ending import (
+    ENDED_BY_SLURM,
+    amend_record,
+    failed_record_in,
+    lost_reason,
+    slurm_account,
+    write_lost_record,
+)
 from nnbench.cli.slurm_watch import (
-    GONE,
     INCOMPLETE_STATES,
     POLL_MAX_S,
     NeverStarts,
@@ -63,6 +73,12 @@ from nnbench.cli.slurm_watch import (
 from nnbench.measure import scheduler as slurm
 
 log = logging.getLogger(__name__)
+
+# sbatch(1): "the signal may be sent up to 60 seconds earlier than specified"
+SIGNAL_RESOLUTION_S = 60
+# how long a job whose task has returned may take to reach its final state (SLURM's KillWait
+# after the time limit's SIGTERM is 30 s by default)
+FINAL_STATE_WAIT_S = 90
 
 # launcher settings that are nnbench's, not sbatch's
 NNBENCH_KEYS = frozenset({"stalled_patience_min"})
@@ -90,11 +106,13 @@ def sbatch_parameters(params: dict[str, Any]) -> dict[str, Any]:
     if out.get("exclusive") in (False, None, "false", "no"):
         out.pop("exclusive", None)
     # SLURM warns a job (SIGUSR2, on which submitit ends it) signal_delay_s before its time
-    # limit; a delay as long as the limit would end every job as it starts. Half the limit at
-    # most leaves the job its time.
+    # limit, and up to SIGNAL_RESOLUTION_S earlier than that: a delay near the limit ends a job
+    # as it starts, before submitit can even catch the signal. At most half of what is left
+    # leaves the job half its time; 0 sends no warning (the job then ends at its limit).
     timeout, delay = out.get("timeout_min"), out.get("signal_delay_s")
-    if timeout and delay is not None and delay > timeout * 60 / 2:
-        out["signal_delay_s"] = int(timeout * 60 / 2)
+    if timeout and delay is not None:
+        longest = max(0, int(timeout * 60 - SIGNAL_RESOLUTION_S) // 2)
+        out["signal_delay_s"] = min(int(delay), longest)
     return out
 
 
@@ -116,8 +134,8 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
         assert self.config is not None and len(job_overrides) > 0
         params = self.sbatch = sbatch_parameters(self.params)
         if params.get("signal_delay_s") != self.params.get("signal_delay_s"):
-            log.info("signal_delay_s=%s is more than half of timeout_min=%s: SLURM's time-limit "
-                     "warning is sent %s s before the limit instead", self.params.get(
+            log.info("signal_delay_s=%s leaves too little of timeout_min=%s before SLURM's "
+                     "time-limit warning: signal_delay_s=%s instead", self.params.get(
                          "signal_delay_s"), params["timeout_min"], params["signal_delay_s"])
         init_keys = {"submitit_folder", "max_num_timeout"}
         executor = submitit.AutoExecutor(cluster="slurm", folder=params["submitit_folder"],
@@ -158,6 +176,8 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
                 if ret.status == JobStatus.FAILED:  # the task raised: submitit's time-limit
                     # signal handler does, inside the job
                     ret = self._lost_job(job, overrides, idx, ret._return_value, watcher)
+                else:  # a failed record the job wrote as SLURM ended it from outside
+                    self._explain(job.job_id, watcher, self._job_dir(overrides, idx, job)[0])
                 returns.append(ret)
             return returns
         except NeverStarts as never:
@@ -179,24 +199,49 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
         return "requested " + " ".join(f"{k}={self.params.get(k)}" for k in keys
                                        if self.params.get(k) is not None)
 
-    def _lost_job(self, job: Any, overrides: list[str], idx: int, err: BaseException,
-                  watcher: Any) -> JobReturn:
-        """A failed record for a job that ended without one; a JobReturn for Hydra."""
+    def _job_dir(self, overrides: list[str], idx: int, job: Any) -> tuple[Path, Any]:
+        """The job's output folder and its sweep config, as the job itself resolved them."""
         assert self.hydra_context is not None and self.config is not None
-        state = watcher.get_state(job.job_id, mode="cache").split()[0].upper()
-        message = first_line(str(err))
-        reason = lost_reason(job.job_id, state, message, self.sbatch,
-                             slurm.exit_signal(job.job_id))
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config,
                                                                           list(overrides))
         with open_dict(sweep_config.hydra.job):
             sweep_config.hydra.job.num = idx
             sweep_config.hydra.job.id = job.job_id
         out = Path(str(sweep_config.hydra.sweep.dir)) / str(sweep_config.hydra.sweep.subdir)
+        return out, sweep_config
+
+    def _explain(self, job_id: str, watcher: Any, out: Path, message: str = "") -> None:
+        """SLURM's account before the reason of a failed record the job wrote as SLURM ended it
+        (at its time limit the job's workers die of SIGTERM, and the record says only that)."""
+        if not failed_record_in(out):
+            return
+        deadline = time.monotonic() + FINAL_STATE_WAIT_S
+        state = watcher.get_state(job_id, mode="force").split()[0].upper()
+        while state in INCOMPLETE_STATES and time.monotonic() < deadline:
+            time.sleep(1)  # the task returned; SLURM is still ending the job
+            state = watcher.get_state(job_id, mode="force").split()[0].upper()
+        if state not in ENDED_BY_SLURM:
+            return
+        account = slurm_account(job_id, state, message, self.sbatch, slurm.exit_signal(job_id))
+        try:
+            if account and amend_record(out, account, state):
+                log.warning("SLURM job %s: %s", job_id, account)
+        except Exception as err:  # the record the job wrote stays as it was
+            log.warning("could not add SLURM's account to the record of job %s: %s", job_id, err)
+
+    def _lost_job(self, job: Any, overrides: list[str], idx: int, err: BaseException,
+                  watcher: Any) -> JobReturn:
+        """A failed record for a job that ended without one; a JobReturn for Hydra."""
+        state = watcher.get_state(job.job_id, mode="cache").split()[0].upper()
+        message = first_line(str(err))
+        reason = lost_reason(job.job_id, state, message, self.sbatch,
+                             slurm.exit_signal(job.job_id))
+        out, sweep_config = self._job_dir(overrides, idx, job)
         task_cfg = OmegaConf.masked_copy(sweep_config,
                                          [k for k in sweep_config.keys() if k != "hydra"])
         if (out / "result.json").exists():  # the job wrote its record, then raised
             log.warning("SLURM job %s raised after writing its result: %s", job.job_id, message)
+            self._explain(job.job_id, watcher, out, message)
         else:
             log.warning("SLURM job %s: %s", job.job_id, reason)
             try:
@@ -209,38 +254,6 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
         ret.status = JobStatus.COMPLETED  # its record (failed) is the result the sweep counts
         ret.return_value = None
         return ret
-
-
-def lost_reason(job_id: str, state: str, message: str, params: dict[str, Any],
-                signum: int | None) -> str:
-    """Why a job ended without its record, in SLURM's terms: its state, the signal that ended it
-    (``scontrol``'s ExitCode), or submitit's own account (``message``)."""
-    timeout = params.get("timeout_min")
-    delay = params.get("signal_delay_s")
-    if state == "TIMEOUT":
-        return (f"the SLURM job {job_id} reached its time limit (timeout_min={timeout}) "
-                f"before writing its result")
-    if "timed-out" in message:  # submitit's handler of SLURM's warning signal
-        return (f"the SLURM job {job_id} reached its time limit (timeout_min={timeout}; "
-                f"submitit ends a job when SLURM signals it, up to signal_delay_s={delay} s "
-                f"before the limit) before writing its result")
-    if signum == signal.SIGUSR2:  # the warning came before submitit's handler was in place
-        return (f"the SLURM job {job_id} was ended by SIGUSR2, the warning SLURM sends "
-                f"signal_delay_s={delay} s before the job's time limit (timeout_min={timeout}), "
-                f"before writing its result")
-    killed = f" (killed by {signal.Signals(signum).name})" if signum in set(signal.Signals) else ""
-    if state not in ("UNKNOWN", GONE, "COMPLETED"):
-        return f"the SLURM job {job_id} ended {state}{killed} before writing its result"
-    return f"the SLURM job {job_id} ended{killed} without writing its result: {message}"
-
-
-def write_lost_record(cfg: Any, output_dir: Path, reason: str, job_id: str, state: str) -> None:
-    """The ``failed`` record of a job whose process never wrote one."""
-    from nnbench.run import failed_record
-
-    failed_record(cfg, output_dir, reason, "SlurmJobEnded",
-                  scheduler={"name": "slurm", "job_id": job_id,
-                             "state": None if state in INCOMPLETE_STATES else state})
 
 
 def _cancel(jobs: Sequence[Any]) -> None:

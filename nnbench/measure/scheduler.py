@@ -220,12 +220,18 @@ REASON_HELP = {
 
 
 def exit_signal(job_id: str, run: Runner | None = None) -> int | None:
-    """The signal that ended a finished job (``ExitCode=<code>:<signal>`` of ``scontrol show
-    job``), None when it ended without one or SLURM no longer knows the job (it forgets
+    """The signal that ended a finished job, from ``scontrol show job``'s ``ExitCode=<code>:
+    <signal>``: the batch shell's signal, or srun's exit status 128 + N when the task it ran died
+    of signal N. None when it ended without one or SLURM no longer knows the job (it forgets
     finished jobs after ``MinJobAge``, 300 s by default)."""
     try:
         job = _fields((run or _scontrol)(["scontrol", "show", "job", "-o", job_id]))
     except (OSError, subprocess.SubprocessError):
         return None
-    match = re.fullmatch(r"\d+:(\d+)", job.get("ExitCode", ""))
-    return int(match.group(1)) or None if match else None
+    match = re.fullmatch(r"(\d+):(\d+)", job.get("ExitCode", ""))
+    if not match:
+        return None
+    code, signum = int(match.group(1)), int(match.group(2))
+    if signum:
+        return signum
+    return code - 128 if 128 < code < 128 + 65 else None
