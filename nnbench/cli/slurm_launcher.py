@@ -177,7 +177,8 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
                     # signal handler does, inside the job
                     ret = self._lost_job(job, overrides, idx, ret._return_value, watcher)
                 else:  # a failed record the job wrote as SLURM ended it from outside
-                    self._explain(job.job_id, watcher, self._job_dir(overrides, idx, job)[0])
+                    self._explain(job.job_id, watcher, _output_dir(ret)
+                                  or self._job_dir(overrides, idx, job)[0])
                 returns.append(ret)
             return returns
         except NeverStarts as never:
@@ -254,6 +255,14 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
         ret.status = JobStatus.COMPLETED  # its record (failed) is the result the sweep counts
         ret.return_value = None
         return ret
+
+
+def _output_dir(ret: JobReturn) -> Path | None:
+    """The folder the job wrote to, as its own Hydra config said (handed back with its return)."""
+    try:
+        return Path(str(ret.hydra_cfg.hydra.runtime.output_dir))  # type: ignore[union-attr]
+    except AttributeError:
+        return None
 
 
 def _cancel(jobs: Sequence[Any]) -> None:
