@@ -17,27 +17,14 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from nnbench import run
-from nnbench.cli import check, console, errors, launchers, tally
-from nnbench.config import register_schema
-from nnbench.run.isolated import Terminated
-
-register_schema()
-_statuses: list[str] = []
+from nnbench import runner
+from nnbench.cli import console, one_line
+from nnbench.hydra import callbacks, launchers, register
+from nnbench.runner.isolated import Terminated
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def _job(cfg: DictConfig) -> None:
-    hydra_cfg = HydraConfig.get()
-    parallel = launchers.parallel_jobs(hydra_cfg)
-    record = run.run(cfg, hydra_cfg.runtime.output_dir, parallel_jobs=parallel,
-                     also_warm=launchers.swept_trainers(hydra_cfg, sys.argv[1:]))
-    _statuses.append(record["status"])
-    print(console.console_line(record), flush=True)
-
-
-def _tally() -> str:
-    counts = Counter(_statuses)
+def _tally(statuses: list[str]) -> str:
+    counts = Counter(statuses)
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
 
 
@@ -50,29 +37,41 @@ def main() -> int:
     # turn them into one line. NNBENCH_TRACEBACK=1 shows the full traceback for debugging.
     os.environ["HYDRA_FULL_ERROR"] = "1"
     signal.signal(signal.SIGTERM, _terminate)
+    register()
+    statuses: list[str] = []  # of the jobs run in this process; a sweep's come from its records
+
+    @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+    def job(cfg: DictConfig) -> None:
+        hydra_cfg = HydraConfig.get()
+        record = runner.run(cfg, hydra_cfg.runtime.output_dir,
+                            parallel_jobs=launchers.parallel_jobs(hydra_cfg),
+                            also_warm=launchers.swept_trainers(hydra_cfg, sys.argv[1:]))
+        statuses.append(record["status"])
+        print(console.console_line(record), flush=True)
+
     try:
-        _job()
+        job()
     except SystemExit:
         raise
+    except callbacks.SweepEnded as ended:  # a sweep: its records are the truth, wherever jobs ran
+        statuses[:] = ended.statuses
     except KeyboardInterrupt as interrupt:
         how = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
-        print(f"nnbench: {how}; finished jobs keep their results ({_tally() or 'none'})",
+        print(f"nnbench: {how}; finished jobs keep their results ({_tally(statuses) or 'none'})",
               file=sys.stderr)
         return 143 if isinstance(interrupt, Terminated) else 130
-    except (Exception, check.Refused) as err:  # anything before or between jobs
+    except (Exception, callbacks.Refused) as err:  # anything before or between jobs
         if os.environ.get("NNBENCH_TRACEBACK") == "1":
             raise
-        print(f"nnbench: error: {errors.one_line(err)}", file=sys.stderr)
+        print(f"nnbench: error: {one_line.one_line(err)}", file=sys.stderr)
         return 2
-    if tally.sweep_statuses:  # a sweep: its records are the truth, wherever jobs ran
-        _statuses[:] = tally.sweep_statuses
-    if "resumed" in _statuses:
-        resumed = _statuses.count("resumed")
+    if "resumed" in statuses:
+        resumed = statuses.count("resumed")
         print(f"nnbench: resume: {resumed} job{'s' * (resumed != 1)} already ok, skipped; "
-              f"{len(_statuses) - resumed} ran", flush=True)
-    if len(_statuses) > 1:
-        print(f"nnbench: {len(_statuses)} jobs: {_tally()}", flush=True)
-    return 1 if "failed" in _statuses else 0
+              f"{len(statuses) - resumed} ran", flush=True)
+    if len(statuses) > 1:
+        print(f"nnbench: {len(statuses)} jobs: {_tally(statuses)}", flush=True)
+    return 1 if "failed" in statuses else 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ Order of work, and why:
    rest on two or three numbers.
 3. Inference on the trained model: batched latency, batch-1 latency, throughput.
 
-The trainer is anything that implements ``nnbench.trainers.base.Trainer``; nothing here asks
+The trainer is anything that implements ``nnbench.frameworks.base.Trainer``; nothing here asks
 which framework it is.
 """
 
@@ -33,6 +33,7 @@ import numpy as np
 from nnbench import inference
 from nnbench.config import BenchConfig, TrainConfig
 from nnbench.data import Dataset
+from nnbench.frameworks.base import Trainer
 from nnbench.measure import memory, timing
 from nnbench.measure.figures import (
     Accuracy,
@@ -43,7 +44,6 @@ from nnbench.measure.figures import (
     Training,
 )
 from nnbench.measure.training_time import timing_figures
-from nnbench.trainers.base import Trainer
 
 MakeTrainer = Callable[[int], Trainer]  # seed -> a trainer from that start
 

@@ -1,6 +1,7 @@
 """The configuration schema and the checks Hydra's type system cannot express.
 
-The dataclasses are registered in Hydra's ConfigStore as the base of ``conf/config.yaml``, so an
+The dataclasses are registered in Hydra's ConfigStore (``nnbench.hydra.register``) as the base
+of ``conf/config.yaml``, so an
 unknown key or a value of the wrong type is rejected while Hydra composes the config; keys that
 Hydra lets through (``+key=``, ``++key=``) are refused by ``check_keys`` on the composed config,
 and numbers that are not finite by ``check_finite``. ``validate`` then checks values and
@@ -17,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from nnbench.errors import ConfigError
@@ -98,17 +98,6 @@ class NNBenchConfig:
     bench: BenchConfig = field(default_factory=BenchConfig)
     experiment_name: str = "default"
     runs_dir: str = "runs"
-
-
-def register_schema() -> None:
-    """Register the schema, and the sweeper conf/config.yaml selects (nnbench.cli.sweeper)."""
-    from nnbench.cli.sweeper import register
-
-    ConfigStore.instance().store(name="nnbench_schema", node=NNBenchConfig)
-    from nnbench.paths import register_resolver  # conf/config.yaml names folders with it
-
-    register_resolver()
-    register()
 
 
 # The sections whose keys the schema fixes; dataset and framework keys depend on the choice and

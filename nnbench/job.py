@@ -30,12 +30,12 @@ from nnbench.config import (
     validate,
 )
 from nnbench.errors import ConfigError, value_line
+from nnbench.frameworks.base import Options, Trainer, load
 from nnbench.measure.threads import available_cores
 from nnbench.params import arch_string, n_params
 from nnbench.paths import check_config as check_paths
 from nnbench.precision import Precision, get
 from nnbench.spec import ModelSpec
-from nnbench.trainers.base import Options, Trainer, load
 
 # Keys of a framework YAML that are the harness's, not the trainer's options.
 FRAMEWORK_KEYS = ("name", "_target_")

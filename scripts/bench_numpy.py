@@ -3,9 +3,9 @@
 For each of the four architectures (full batch, synthetic data with as many samples as the
 seed's batch size) it times one epoch of forward, backward and update for:
 
-- textbook: ``nnbench.textbook_mlp`` (dict of parameters, new arrays for every operation, float64
-  masks), fed float64 (its default) and float32 parameters and data;
-- nnbench: ``nnbench.trainers.numpy.NumpyTrainer`` (preallocated buffers, in-place operations), in
+- textbook: ``nnbench.frameworks.textbook.network`` (dict of parameters, new arrays for every
+  operation, float64 masks), fed float64 (its default) and float32 parameters and data;
+- nnbench: ``nnbench.frameworks.numpy.NumpyTrainer`` (preallocated buffers, in-place operations), in
   float64 and float32.
 
 The variants run in turns in one process, round after round, so a slow moment of the host hits
@@ -24,11 +24,11 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from nnbench.data import synthetic
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
+from nnbench.frameworks.textbook.network import TextbookMLP
 from nnbench.measure.threads import limited
 from nnbench.params import init_params
 from nnbench.spec import ModelSpec
-from nnbench.textbook_mlp import TextbookMLP
-from nnbench.trainers.numpy import NumpyTrainer
 
 # (layer sizes, batch size) as in seed 000's scaling table
 SCALING = [

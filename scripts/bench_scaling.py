@@ -16,8 +16,8 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from nnbench import run as runner
-from nnbench.config import register_schema
+from nnbench import runner
+from nnbench.hydra import register
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 # (layer sizes, batch size) as in seed 000's scaling table
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
-    register_schema()
+    register()
     out = Path(tempfile.mkdtemp(prefix="nnbench-scaling-"))
     header = f"{'architecture':<26} {'batch':>6} {'framework':<9} {'s/epoch':>10} " \
              f"{'GFLOP/s':>8} {'peak':>7} {'MFU':>5}  status"

@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 
 from nnbench.errors import ConfigError
+from nnbench.frameworks import load
 from nnbench.measure import peak
 from nnbench.precision import get
-from nnbench.trainers import load
 
 # The frameworks calibrated, as their YAML names their trainers (conf/framework/*.yaml).
-TRAINERS = {"numpy": "nnbench.trainers.numpy.NumpyTrainer",
-            "torch": "nnbench.trainers.torch.TorchTrainer"}
+TRAINERS = {"numpy": "nnbench.frameworks.numpy.NumpyTrainer",
+            "torch": "nnbench.frameworks.torch.TorchTrainer"}
 
 
 def main() -> None:

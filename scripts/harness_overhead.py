@@ -21,13 +21,14 @@ import time
 
 import numpy as np
 
-from nnbench import benchmark, numpy_mlp
+from nnbench import benchmark
 from nnbench.config import BenchConfig, TrainConfig
 from nnbench.data import moons
+from nnbench.frameworks.numpy import network as numpy_mlp
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.measure.threads import limited
 from nnbench.params import init_params
 from nnbench.spec import ModelSpec, targets
-from nnbench.trainers.numpy import NumpyTrainer
 
 SPEC = ModelSpec((2, 32, 16, 1), ("relu", "relu", "sigmoid"), "bce")
 

@@ -12,12 +12,12 @@ from hydra import compose, initialize_config_dir
 from hypothesis import settings
 from omegaconf import DictConfig
 
-from nnbench.config import register_schema
+from nnbench.hydra import register
 
 REPO = Path(__file__).resolve().parent.parent
 CONF = REPO / "conf"
 
-register_schema()
+register()
 # On CI the property tests draw the same examples every run: a red build is reproducible.
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import make_blobs
 
-from nnbench import numpy_mlp
+from nnbench.frameworks.numpy import network as numpy_mlp
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
+from nnbench.frameworks.torch.trainer import TorchTrainer
 from nnbench.params import Params, init_params
 from nnbench.spec import ModelSpec
-from nnbench.trainers.numpy import NumpyTrainer
-from nnbench.trainers.torch import TorchTrainer
 
 
 def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:

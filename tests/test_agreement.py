@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import blobs, trainers
 
-from nnbench import run as runner
+from nnbench import runner
 from nnbench.spec import ModelSpec
 
 

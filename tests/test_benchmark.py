@@ -14,8 +14,8 @@ import pytest
 from nnbench import benchmark, inference
 from nnbench.config import BenchConfig, TrainConfig
 from nnbench.data import Dataset
+from nnbench.frameworks.base import Trainer
 from nnbench.spec import ModelSpec
-from nnbench.trainers.base import Trainer
 
 SPEC = ModelSpec((2, 4, 1), ("relu", "sigmoid"), "bce")
 RNG = np.random.default_rng(0)

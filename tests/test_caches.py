@@ -24,8 +24,8 @@ from test_idx_images import FILES, files_under, mnist_cfg, write_idx_set
 from nnbench import files
 from nnbench.data import DataError, idx_images, load
 from nnbench.files import TEMP_PREFIX, CacheWarning, cache_warnings
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.measure import peak
-from nnbench.trainers.numpy import NumpyTrainer
 
 REPO = Path(__file__).resolve().parent.parent
 

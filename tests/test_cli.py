@@ -97,7 +97,7 @@ def test_rounds_is_a_number_not_a_sweep(tmp_path):
 
 
 def test_a_job_key_includes_its_round_but_not_the_number_of_rounds():
-    from nnbench.run.resume import job_key
+    from nnbench.runner.resume import job_key
 
     def config(round_: int, rounds: int) -> dict:
         return {"bench": {"round": round_, "rounds": rounds, "resume": False}, "runs_dir": "x"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nnbench.run import registry
+from nnbench.runner import registry
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK = ("bench.mfu=false", "bench.memory_probe=false")

@@ -11,10 +11,10 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from nnbench import data
-from nnbench.cli.errors import one_line
+from nnbench.cli.one_line import one_line
 from nnbench.errors import ConfigError
+from nnbench.frameworks.base import load
 from nnbench.job import FRAMEWORK_KEYS, resolve
-from nnbench.trainers.base import load
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 

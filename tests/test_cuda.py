@@ -10,10 +10,10 @@ import math
 import numpy as np
 import pytest
 
-from nnbench import run as runner
+from nnbench import runner
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
+from nnbench.frameworks.torch.trainer import TorchTrainer
 from nnbench.precision import get as get_precision
-from nnbench.trainers.numpy import NumpyTrainer
-from nnbench.trainers.torch import TorchTrainer
 
 CUDA_REASON = TorchTrainer.skip_reason("cuda", get_precision("float32"))
 pytestmark = [

@@ -16,9 +16,9 @@ import psutil
 import pytest
 import torch
 
-from nnbench import run as runner
+from nnbench import runner
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.report.collect import collect
-from nnbench.trainers.numpy import NumpyTrainer
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = ["ok_numpy", "ok_torch", "ok_float64", "fail", "diverge", "skip"]

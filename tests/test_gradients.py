@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from helpers import blobs, finite_difference_grads, max_rel_diff, trainers
 
-from nnbench import numpy_mlp
 from nnbench.data import moons
+from nnbench.frameworks.numpy import network as numpy_mlp
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.params import init_params
 from nnbench.spec import ModelSpec, targets
-from nnbench.trainers.numpy import NumpyTrainer
 
 MOONS = ModelSpec((2, 32, 16, 1), ("relu", "relu", "sigmoid"), "bce")
 # Every loss, every activation, on a four-class problem.

@@ -188,7 +188,7 @@ def test_real_fashion_mnist_from_the_debian_package(fashion_dir):
 @pytest.mark.slow
 @pytest.mark.parametrize("framework", ["numpy", "torch"])
 def test_fashion_mnist_784x128x10_reaches_084_test_accuracy(fashion_dir, make_cfg, framework):
-    from nnbench import run as runner
+    from nnbench import runner
 
     cfg = make_cfg("dataset=fashion_mnist", f"dataset.data_dir={fashion_dir}",
                    "dataset.download=false", f"framework={framework}")

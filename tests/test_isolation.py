@@ -1,11 +1,11 @@
-"""Every job in a fresh process forked from a warm one per framework (nnbench.run.warm)."""
+"""Every job in a fresh process forked from a warm one per framework (nnbench.runner.warm)."""
 
 from __future__ import annotations
 
 import pytest
 
-from nnbench import run as runner
-from nnbench.run import warm
+from nnbench import runner
+from nnbench.runner import warm
 
 QUICK = ("train.epochs=3", "bench.mfu=false")
 
@@ -30,5 +30,5 @@ def test_each_job_is_a_new_process_of_its_frameworks_warm_one(make_cfg, tmp_path
         assert rec["status"] == "ok"
         pids.append(rec["environment"]["pid"])
     assert pids[0] != pids[1]  # a fresh process per job
-    target = "nnbench.trainers.numpy.NumpyTrainer"
+    target = "nnbench.frameworks.numpy.NumpyTrainer"
     assert warm.warm_process(target).process.pid not in pids  # the warm one runs no job

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from nnbench.cli.launchers import slurm_script
 from nnbench.report.__main__ import main as report_main
+from nnbench.slurm.script import slurm_script
 
 REPO = Path(__file__).resolve().parent.parent
 

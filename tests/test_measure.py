@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from nnbench import run as runner
-from nnbench import stats
+from nnbench import runner, stats
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.measure import flops, memory, peak, threads, timing
-from nnbench.trainers.numpy import NumpyTrainer
 
 
 def test_a_known_sleep_is_timed_within_ten_percent():

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from nnbench.frameworks.torch.network import TorchMLP
 from nnbench.params import init_params, n_params
 from nnbench.record import write_result
 from nnbench.spec import ModelSpec
-from nnbench.torch_mlp import TorchMLP
 
 SIZES = (2, 32, 16, 1)
 
@@ -76,8 +76,8 @@ def test_unknown_status_is_refused(tmp_path):
         write_result(tmp_path, {"status": "great"})
 
 
-def test_readme_field_table_is_the_schema():
-    """The README documents the record from the one place it is defined."""
+def test_docs_field_table_is_the_schema():
+    """The manual (docs/record.md) documents the record from the one place it is defined."""
     import subprocess
     import sys
     from pathlib import Path
@@ -85,8 +85,8 @@ def test_readme_field_table_is_the_schema():
     repo = Path(__file__).resolve().parent.parent
     table = subprocess.run([sys.executable, str(repo / "scripts" / "record_fields.py")],
                            capture_output=True, text=True, check=True).stdout.strip()
-    readme = (repo / "README.md").read_text()
-    block = readme.split("<!-- record-fields:start -->")[1].split("<!-- record-fields:end -->")[0]
+    page = (repo / "docs" / "record.md").read_text()
+    block = page.split("<!-- record-fields:start -->")[1].split("<!-- record-fields:end -->")[0]
     assert block.strip() == table
 
 

@@ -9,16 +9,16 @@ import pytest
 from conftest import CONF
 from hydra import compose, initialize_config_dir
 
-from nnbench import run as runner
+from nnbench import runner
 from nnbench.data import moons
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
+from nnbench.frameworks.torch.trainer import Options as TorchOptions
+from nnbench.frameworks.torch.trainer import TorchTrainer, cpu_half_support
 from nnbench.params import init_params
 from nnbench.precision import PRECISIONS
 from nnbench.precision import get as get_precision
 from nnbench.record import label_variants
 from nnbench.spec import ModelSpec
-from nnbench.trainers.numpy import NumpyTrainer
-from nnbench.trainers.torch import Options as TorchOptions
-from nnbench.trainers.torch import TorchTrainer, cpu_half_support
 
 LOW = ["float16", "bfloat16", "mixed_float16", "mixed_bfloat16"]
 QUICK = ["train.epochs=150", "bench.mfu=false", "bench.memory_probe=false"]

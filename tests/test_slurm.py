@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from nnbench.measure import scheduler as slurm
+from nnbench.slurm import states
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "local_slurm.sh"
@@ -98,19 +99,19 @@ def test_the_signal_that_ended_a_job_is_read_from_its_exit_code():
         return lambda argv: f"JobId={argv[-1]} JobState=FAILED Reason=JobLaunchFailure " \
                             f"ExitCode={exit_code} DerivedExitCode=0:0\n"
 
-    assert slurm.exit_signal("8", show("0:12")) == 12  # the batch shell died of SIGUSR2
-    assert slurm.exit_signal("8", show("140:0")) == 12  # srun: its task died of SIGUSR2
-    assert slurm.exit_signal("8", show("1:0")) is None  # exit status 1, no signal
-    assert slurm.exit_signal("8", show("")) is None
+    assert states.exit_signal("8", show("0:12")) == 12  # the batch shell died of SIGUSR2
+    assert states.exit_signal("8", show("140:0")) == 12  # srun: its task died of SIGUSR2
+    assert states.exit_signal("8", show("1:0")) is None  # exit status 1, no signal
+    assert states.exit_signal("8", show("")) is None
 
     def forgotten(argv):
         raise subprocess.CalledProcessError(1, argv, stderr="Invalid job id specified\n")
 
-    assert slurm.exit_signal("8", forgotten) is None
+    assert states.exit_signal("8", forgotten) is None
 
 
 def test_a_warning_delay_that_would_end_a_short_job_as_it_starts_is_shortened():
-    from nnbench.cli.slurm_launcher import sbatch_parameters
+    from nnbench.slurm.launcher import sbatch_parameters
 
     def delay(timeout_min, signal_delay_s=120):
         return sbatch_parameters({"timeout_min": timeout_min,
@@ -136,15 +137,15 @@ def test_a_warning_delay_that_would_end_a_short_job_as_it_starts_is_shortened():
     ("UNKNOWN", "the node went away", None, "ended without writing its result: the node"),
 ])
 def test_a_lost_job_is_explained_in_slurms_terms(state, message, signum, says):
-    from nnbench.cli.slurm_ending import lost_reason
+    from nnbench.slurm.ending import lost_reason
 
     reason = lost_reason("8", state, message, {"timeout_min": 1, "signal_delay_s": 30}, signum)
     assert reason.startswith("the SLURM job 8 ") and says in reason
 
 
 def test_a_record_the_job_wrote_as_slurm_ended_it_gets_slurms_account(tmp_path):
-    from nnbench.cli.slurm_ending import amend_record
     from nnbench.record import write_result
+    from nnbench.slurm.ending import amend_record
 
     lost = "the job's process was lost with the process it was started from"
     write_result(tmp_path / "timed-out", {"status": "failed", "reason": lost,
@@ -168,13 +169,13 @@ def test_a_record_the_job_wrote_as_slurm_ended_it_gets_slurms_account(tmp_path):
     ("QOSMaxJobsPerUserLimit", False), ("QOSGrpCpuLimit", False), ("ReqNodeNotAvail", False),
 ])
 def test_which_pending_reasons_mean_never(reason, never):
-    assert slurm.never_starts(reason) is never
+    assert states.never_starts(reason) is never
 
 
 def test_exclusive_is_asked_for_by_default_and_can_be_turned_off():
     from hydra import compose, initialize_config_dir
 
-    from nnbench.cli.launchers import slurm_script
+    from nnbench.slurm.script import slurm_script
 
     def launcher(*overrides):
         with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
@@ -202,7 +203,7 @@ class _Run:
 
 
 def test_without_accounting_jobs_are_followed_with_squeue_and_sacct_is_told_once(caplog):
-    from nnbench.cli.slurm_watch import GONE, watcher_class
+    from nnbench.slurm.watch import GONE, watcher_class
 
     run = _Run(["7_0|COMPLETED|vm|None", "7_1|TIMEOUT|vm|TimeLimit",
                 "7_[2-3%4]|PENDING||Resources"])
@@ -221,7 +222,7 @@ def test_without_accounting_jobs_are_followed_with_squeue_and_sacct_is_told_once
 
 
 def test_a_job_slurm_will_never_start_stops_the_wait():
-    from nnbench.cli.slurm_watch import NeverStarts, watcher_class
+    from nnbench.slurm.watch import NeverStarts, watcher_class
 
     watcher = watcher_class()(run=_Run(["8_[0-1%2]|PENDING||PartitionConfig"]))
     watcher.register_job("8_0")

@@ -7,10 +7,10 @@ import pytest
 from helpers import blobs
 
 from nnbench.data import moons
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
+from nnbench.frameworks.textbook.network import TextbookMLP
 from nnbench.params import init_params
 from nnbench.spec import ModelSpec
-from nnbench.textbook_mlp import TextbookMLP
-from nnbench.trainers.numpy import NumpyTrainer
 
 CASES = [
     ModelSpec((2, 32, 16, 1), ("relu", "relu", "sigmoid"), "bce"),

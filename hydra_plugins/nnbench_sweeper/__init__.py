@@ -1,16 +1,14 @@
 """nnbench's sweeper as a Hydra plugin (Hydra instantiates sweepers only from hydra_plugins).
 
-Hydra's basic sweeper with two additions: ``bench.rounds=N`` runs the whole sweep N times,
-round-major (nnbench.cli.rounds), and every job's configuration is resolved before the first job
-is launched (nnbench.cli.sweeper). ``nnbench.cli.sweeper.register`` (called with the schema's)
-registers the config ``hydra/sweeper: nnbench`` that conf/config.yaml selects. The class is made
-here because Hydra's plugin scan executes the basic sweeper's module anew.
+The behaviour is ``nnbench.hydra.sweeper``'s (rounds first, every job resolved before any runs);
+the class is made here because Hydra's plugin scan executes the basic sweeper's module anew.
+``nnbench.hydra.register`` registers the config ``hydra/sweeper: nnbench`` that
+conf/config.yaml selects.
 """
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
-from nnbench.cli.rounds import RoundsFirst
-from nnbench.cli.sweeper import CheckAllJobs
+from nnbench.hydra.sweeper import CheckAllJobs, RoundsFirst
 
 
 class CheckedSweeper(RoundsFirst, CheckAllJobs, BasicSweeper):

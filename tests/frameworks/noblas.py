@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnbench.frameworks.base import MatmulKernel, Trainer
 from nnbench.params import Params
 from nnbench.precision import Precision
 from nnbench.spec import predicted_classes, targets
-from nnbench.trainers.base import MatmulKernel, Trainer
 
 
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:

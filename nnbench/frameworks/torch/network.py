@@ -1,6 +1,6 @@
 """The PyTorch twin of the NumPy network: the same MLP as an ``nn.Module``, and its loss.
 
-The training loop that drives it is ``nnbench.trainers.torch``.
+The training loop that drives it is ``nnbench.frameworks.torch.trainer``.
 """
 
 from __future__ import annotations

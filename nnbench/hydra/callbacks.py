@@ -1,15 +1,18 @@
-"""Every job's configuration resolved before the first job starts.
+"""nnbench's Hydra callbacks: every job's configuration resolved before the first job starts,
+and a sweep's statuses and closing lines read from its records.
 
 A configuration error ends the command with exit status 2 and one line, and leaves no job folder
 behind: for a single run, ``ConfigCheck`` resolves the config before Hydra creates the job's
 folder; for a sweep, ``CheckedSweeper`` composes and resolves every job's config before it
-launches the first. A job's own ``nnbench.run.run`` still resolves its config (a job launched
+launches the first. A job's own ``nnbench.runner.run`` still resolves its config (a job launched
 on another host checks that host's cores there).
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
@@ -18,6 +21,7 @@ from omegaconf import DictConfig, open_dict, read_write
 
 from nnbench.errors import ConfigError
 from nnbench.job import Job, resolve
+from nnbench.report import sweep_summary
 
 
 def task_config(cfg: DictConfig) -> DictConfig:
@@ -62,3 +66,44 @@ class ConfigCheck(Callback):
                                   f"bench.rounds={job.bench.rounds} ...)")
         except ConfigError as err:
             raise Refused(err) from None
+
+
+class SweepEnded(BaseException):
+    """A finished sweep's statuses on their way to the command line. Launchers that run jobs in
+    other processes (joblib, submitit) return nothing to the process that started the sweep, so
+    the sweep's exit status and tally come from the records themselves; this carries them out of
+    Hydra (not an ``Exception``, which Hydra would turn into a warning) instead of a global."""
+
+    def __init__(self, statuses: list[str]) -> None:
+        super().__init__(f"{len(statuses)} jobs")
+        self.statuses = statuses
+
+
+def sweep_statuses(sweep_dir: Path) -> list[str]:
+    """Each job's status from its record ("resumed" for a job a resume skipped)."""
+    statuses = []
+    for job in sorted(sweep_dir.iterdir()):
+        result, resumed = job / "result.json", job / "resumed.json"
+        if result.is_file():
+            try:
+                statuses.append(json.loads(result.read_text()).get("status", "failed"))
+            except (OSError, ValueError, AttributeError):
+                statuses.append("failed")
+        elif resumed.is_file():
+            statuses.append("resumed")
+    return statuses
+
+
+class SweepTally(Callback):
+    """The sweep's closing lines (the NumPy/torch ratio of each configuration with its
+    interval), then its statuses handed to the command line (``SweepEnded``)."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        try:
+            lines = sweep_summary.ratio_lines(sweep_dir)
+        except Exception as err:  # noqa: BLE001 - a summary must not cost the sweep its status
+            lines = [f"no ratio summary: {type(err).__name__}: {err}"]
+        for line in lines:
+            print(f"nnbench: {line}", flush=True)
+        raise SweepEnded(sweep_statuses(sweep_dir))

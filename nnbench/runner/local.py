@@ -14,9 +14,11 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from nnbench import benchmark, data, verify
+from nnbench import benchmark, data
 from nnbench.errors import DataError, Skip
 from nnbench.files import cache_warnings, write_text
+from nnbench.frameworks import agreement
+from nnbench.frameworks.base import Trainer
 from nnbench.job import Job
 from nnbench.measure import peak as peak_probe
 from nnbench.measure.environment import code_version, environment
@@ -25,8 +27,7 @@ from nnbench.measure.scheduler import scheduler_info
 from nnbench.measure.threads import limited
 from nnbench.params import Params, init_params
 from nnbench.record import SCHEMA_VERSION, Record, write_result
-from nnbench.run import registry, resume
-from nnbench.trainers.base import Trainer
+from nnbench.runner import registry, resume
 
 
 def _build_trainer(job: Job, cls: type[Trainer], params: Params) -> Trainer:
@@ -66,12 +67,12 @@ def _gradient_check(job: Job, ds: data.Dataset) -> dict[str, Any]:
     seed = job.bench.gradient_check_seed
     if seed is None:
         return {}
-    why_not = verify.why_not(job.precision)
+    why_not = agreement.why_not(job.precision)
     if why_not:
         return {"warnings": [f"no gradient check: {why_not}"]}
     # after the measurements: the check builds a torch model too, and a NumPy job's memory
     # figures must not include torch's libraries
-    diffs = verify.gradient_agreement(job.spec, job.train.init, seed, job.precision,
+    diffs = agreement.gradient_agreement(job.spec, job.train.init, seed, job.precision,
                                       ds.x_train, ds.y_train)
     return {"gradient_check": {"seed": seed, "max_rel_diff": diffs}}
 

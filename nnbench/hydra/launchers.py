@@ -9,7 +9,6 @@ as work. Their records say ``exclusive: false``; timing sweeps refuse such launc
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -72,31 +71,3 @@ def runs_here(hydra_cfg: DictConfig | None) -> bool:
         return True
     launcher = hydra_cfg.runtime.choices.get("hydra/launcher") or "basic"
     return launcher in ("basic", "submitit_local") or "joblib" in launcher
-
-
-# The submitit launcher's generic keys under the names submitit's sbatch writer uses.
-_GENERIC_TO_SLURM = {"name": "job_name", "timeout_min": "time", "tasks_per_node":
-                     "ntasks_per_node"}
-_NOT_SBATCH = {"_target_", "submitit_folder", "max_num_timeout", "stalled_patience_min"}
-
-
-def slurm_script(launcher: DictConfig, command: str = "python -m nnbench") -> str:
-    """The sbatch script submitit would submit for these launcher settings.
-
-    Translates the launcher config the way submitit does (generic names to sbatch names, memory
-    in GB) and renders it with submitit's own sbatch writer, without needing a cluster: for
-    checking a configuration before sending a sweep.
-    """
-    from submitit.slurm.slurm import _make_sbatch_string
-
-    params: dict[str, Any] = OmegaConf.to_container(launcher, resolve=True)  # type: ignore[assignment]
-    folder = str(params["submitit_folder"])
-    sbatch: dict[str, Any] = {}
-    for key, value in params.items():
-        if key in _NOT_SBATCH or value is None or (key == "exclusive" and value is False):
-            continue
-        if key == "mem_gb":
-            sbatch["mem"] = f"{value}GB"
-        else:
-            sbatch[_GENERIC_TO_SLURM.get(key, key)] = value
-    return _make_sbatch_string(command=command, folder=folder, **sbatch)

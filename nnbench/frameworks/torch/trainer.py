@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 
 from nnbench.errors import ConfigError
+from nnbench.frameworks.base import Events, LazyModule, MatmulKernel, Trainer, nvidia_driver
+from nnbench.frameworks.base import Options as BaseOptions
 from nnbench.params import Params
 from nnbench.precision import Precision
 from nnbench.spec import ModelSpec, predicted_classes, targets
-from nnbench.trainers.base import Events, LazyModule, MatmulKernel, Trainer, nvidia_driver
-from nnbench.trainers.base import Options as BaseOptions
 
 # Imported on first use: resolving a torch job, or skipping one on a host without a GPU, does
 # not import torch (over a second); the job's own process does, or the warm one it forks from.
 torch = LazyModule("torch")
-torch_mlp = LazyModule("nnbench.torch_mlp")
+torch_mlp = LazyModule("nnbench.frameworks.torch.network")
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 

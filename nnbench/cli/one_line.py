@@ -105,8 +105,8 @@ def _chosen_keys(section: str, key: str) -> str:
         schemas = {name: [f.name for f in dataclasses.fields(data._module(name).Config)]
                    for name in data._MODULES}
     else:
+        from nnbench.frameworks.base import load
         from nnbench.job import FRAMEWORK_KEYS
-        from nnbench.trainers.base import load
 
         schemas = {}
         for name in _options("framework"):
@@ -165,7 +165,7 @@ def yaml_line(err: yaml.MarkedYAMLError) -> str:
 def one_line(err: BaseException) -> str:
     if isinstance(err, ConfigError):
         return str(err)
-    if isinstance(getattr(err, "error", None), ConfigError):  # nnbench.cli.check.Refused
+    if isinstance(getattr(err, "error", None), ConfigError):  # nnbench.hydra.callbacks.Refused
         return str(err.error)  # type: ignore[attr-defined]
     syntax = _yaml_error(err)
     if syntax is not None:

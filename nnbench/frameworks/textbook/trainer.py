@@ -1,4 +1,4 @@
-"""The textbook NumPy MLP (``nnbench.textbook_mlp``) as a trainer: the baseline the seeds write.
+"""The textbook NumPy MLP (``network.py`` beside this) as a trainer: the baseline the seeds write.
 
 Parameters in a dict, samples as columns, a new array for every operation, float64 ReLU masks
 and the loss as ``log(p + eps)``: what ``make bench-numpy`` measures nnbench's network against,
@@ -13,12 +13,12 @@ from typing import ClassVar
 import numpy as np
 
 from nnbench.errors import ConfigError
+from nnbench.frameworks.base import MatmulKernel, Options, Trainer
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
+from nnbench.frameworks.textbook.network import TextbookMLP
 from nnbench.params import Params
 from nnbench.precision import Precision
 from nnbench.spec import ModelSpec, predicted_classes
-from nnbench.textbook_mlp import TextbookMLP
-from nnbench.trainers.base import MatmulKernel, Options, Trainer
-from nnbench.trainers.numpy import NumpyTrainer
 
 OUTPUTS = {"bce": "sigmoid", "cross_entropy": "softmax"}
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.params import init_params
 from nnbench.precision import Precision
 from nnbench.spec import ModelSpec
-from nnbench.trainers.numpy import NumpyTrainer
 
 
 def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -30,7 +30,7 @@ def why_not(precision: Precision) -> str | None:
 def gradient_agreement(spec: ModelSpec, init: str, seed: int, precision: Precision | str,
                        x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Max relative difference between NumPy's hand-derived and torch's autograd gradients."""
-    from nnbench.trainers.torch import TorchTrainer
+    from nnbench.frameworks.torch.trainer import TorchTrainer
 
     params = init_params(spec.layer_sizes, init, seed)
     ours = NumpyTrainer(spec, params, precision, "cpu", 0.1).gradients(x, y)

@@ -4,6 +4,6 @@ A framework YAML in ``conf/framework/`` names its class in ``_target_``; ``base.
 it. Nothing outside this package asks which framework a job runs.
 """
 
-from nnbench.trainers.base import Options, Trainer, load
+from nnbench.frameworks.base import Options, Trainer, load
 
 __all__ = ["Options", "Trainer", "load"]

@@ -1,6 +1,6 @@
 """The from-scratch NumPy network as a trainer: on the CPU with NumPy, on a GPU with CuPy.
 
-The network itself (forward, hand-derived backward, SGD in place) is ``nnbench.numpy_mlp``;
+The network itself (forward, hand-derived backward, SGD in place) is ``network.py`` beside it;
 this module feeds it batches and answers the harness's questions about what it can run.
 """
 
@@ -11,11 +11,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from nnbench.numpy_mlp import Network, array_module, to_host
+from nnbench.frameworks.base import Events, MatmulKernel, Options, Trainer
+from nnbench.frameworks.numpy.network import Network, array_module, to_host
 from nnbench.params import Params
 from nnbench.precision import Precision
 from nnbench.spec import ModelSpec, predicted_classes, targets
-from nnbench.trainers.base import Events, MatmulKernel, Options, Trainer
 
 # What the network computes in: NumPy has no bfloat16, and no BLAS for float16.
 PRECISIONS = ("float32", "float64")

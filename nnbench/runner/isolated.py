@@ -2,7 +2,7 @@
 
 Imports, allocator state and caches left by earlier jobs of a sweep cannot leak into a job's
 memory figures or timings when it runs in a process of its own. On Linux the process is forked
-from a warm process per framework (``nnbench.run.warm``), so it starts with the imports done;
+from a warm process per framework (``nnbench.runner.warm``), so it starts with the imports done;
 elsewhere it is spawned. The worker gets the resolved ``Job`` whole (it is picklable) and writes
 the record; the parent reads it back, or writes a ``failed`` record saying how the worker died.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from nnbench.job import Job
 from nnbench.record import RESULT_FILE, read_result
-from nnbench.run import local
-from nnbench.run.warm import spawn_context, warm_process
+from nnbench.runner import local
+from nnbench.runner.warm import spawn_context, warm_process
 
 
 class Terminated(KeyboardInterrupt):

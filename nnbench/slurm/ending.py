@@ -16,8 +16,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from nnbench.cli.slurm_watch import GONE, INCOMPLETE_STATES
 from nnbench.record import RESULT_FILE, read_result, write_result
+from nnbench.slurm.watch import GONE, INCOMPLETE_STATES
 
 # final states in which SLURM, not the job, ended the job
 ENDED_BY_SLURM = frozenset({"TIMEOUT", "CANCELLED", "NODE_FAIL", "OUT_OF_MEMORY", "DEADLINE",
@@ -56,7 +56,7 @@ def lost_reason(job_id: str, state: str, message: str, params: dict[str, Any],
 
 def write_lost_record(cfg: Any, output_dir: Path, reason: str, job_id: str, state: str) -> None:
     """The ``failed`` record of a job whose process never wrote one."""
-    from nnbench.run import failed_record
+    from nnbench.runner import failed_record
 
     failed_record(cfg, output_dir, reason, "SlurmJobEnded",
                   scheduler={"name": "slurm", "job_id": job_id,

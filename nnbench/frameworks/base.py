@@ -193,5 +193,5 @@ def load(target: str) -> type[Trainer]:
         cls = None
     if not (isinstance(cls, type) and issubclass(cls, Trainer)):
         raise ConfigError(f"framework._target_={target!r} is not a trainer class (a subclass of "
-                          f"nnbench.trainers.base.Trainer, written as package.module.Class)")
+                          f"nnbench.frameworks.base.Trainer, written as package.module.Class)")
     return cls

@@ -16,7 +16,7 @@ plugin's ``submitit_slurm`` settings plus:
 and three changes to how the sweep is followed:
 
 - Jobs SLURM will never start (squeue's reason PartitionConfig, PartitionTimeLimit,
-  BadConstraints, ...: ``nnbench.measure.scheduler.never_starts``) are cancelled as soon as
+  BadConstraints, ...: ``nnbench.slurm.states.never_starts``) are cancelled as soon as
   they are seen, and the sweep ends with :class:`SlurmError` naming the reason, instead of submitit
   polling a job that pends forever. An ``sbatch`` refusal ends it the same way.
 - Job states come from ``sacct`` as in submitit, and from ``squeue`` when accounting is disabled:
@@ -27,7 +27,7 @@ and three changes to how the sweep is followed:
   what happened (its state, and the signal that ended it, from ``scontrol``'s ExitCode), so
   the sweep's tally and exit status count it like any other failed job; a ``failed`` record the
   job wrote itself as SLURM ended it gets SLURM's account before its reason
-  (``nnbench.cli.slurm_ending``).
+  (``nnbench.slurm.ending``).
 
 The plugin class Hydra instantiates is ``hydra_plugins.nnbench_launcher.SlurmLauncher`` (Hydra
 only loads launchers from the ``hydra_plugins`` package); the code is here.
@@ -53,7 +53,8 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
 )
 from omegaconf import OmegaConf, open_dict
 
-from nnbench.cli.slurm_ending import (
+from nnbench.slurm import states
+from nnbench.slurm.ending import (
     ENDED_BY_SLURM,
     amend_record,
     failed_record_in,
@@ -61,7 +62,7 @@ from nnbench.cli.slurm_ending import (
     slurm_account,
     write_lost_record,
 )
-from nnbench.cli.slurm_watch import (
+from nnbench.slurm.watch import (
     INCOMPLETE_STATES,
     POLL_MAX_S,
     NeverStarts,
@@ -70,7 +71,6 @@ from nnbench.cli.slurm_watch import (
     queue_ids,
     watcher_class,
 )
-from nnbench.measure import scheduler as slurm
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
         except NeverStarts as never:
             _cancel(jobs)
             waited = f" for {never.how_long_s / 60:.0f} min" if never.how_long_s else ""
-            help_ = slurm.REASON_HELP.get(never.reason)
+            help_ = states.REASON_HELP.get(never.reason)
             raise SlurmError(
                 f"SLURM will not start jobs {compact(never.jobs)}: pending{waited} with reason "
                 f"{never.reason}" + (f" ({help_})" if help_ else "") + f"; {self._request()}; "
@@ -223,7 +223,7 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
             state = watcher.get_state(job_id, mode="force").split()[0].upper()
         if state not in ENDED_BY_SLURM:
             return
-        account = slurm_account(job_id, state, message, self.sbatch, slurm.exit_signal(job_id))
+        account = slurm_account(job_id, state, message, self.sbatch, states.exit_signal(job_id))
         try:
             if account and amend_record(out, account, state):
                 log.warning("SLURM job %s: %s", job_id, account)
@@ -236,7 +236,7 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
         state = watcher.get_state(job.job_id, mode="cache").split()[0].upper()
         message = first_line(str(err))
         reason = lost_reason(job.job_id, state, message, self.sbatch,
-                             slurm.exit_signal(job.job_id))
+                             states.exit_signal(job.job_id))
         out, sweep_config = self._job_dir(overrides, idx, job)
         task_cfg = OmegaConf.masked_copy(sweep_config,
                                          [k for k in sweep_config.keys() if k != "hydra"])

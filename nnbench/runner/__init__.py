@@ -19,8 +19,8 @@ from omegaconf import DictConfig
 from nnbench.errors import ConfigError
 from nnbench.job import Job, resolve
 from nnbench.record import RESULT_FILE
-from nnbench.run import local, resume, warm
-from nnbench.run.isolated import run_isolated
+from nnbench.runner import local, resume, warm
+from nnbench.runner.isolated import run_isolated
 
 
 def failed_record(cfg: DictConfig, output_dir: str | Path, reason: str, error_type: str,
@@ -45,7 +45,7 @@ def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1,
     that already has an ok result under ``runs_dir``, whose folder then points there).
 
     ``also_warm``: trainers of other frameworks the sweep will run, whose warm processes start
-    together with this job's (see ``nnbench.run.warm``)."""
+    together with this job's (see ``nnbench.runner.warm``)."""
     head = local.head_fields(job, parallel_jobs)
     if job.bench.resume:
         previous = resume.already_ok(job.runs_dir, head["job_key"])

@@ -4,7 +4,8 @@ Written in the style the published NumPy-versus-PyTorch comparisons show, on pur
 in a dict, samples as columns (``z = W @ a + b`` with b a column), a new array for every
 operation, ``relu_deriv`` as ``(z > 0).astype(float)`` (float64, whatever the input), the loss
 through ``log(p + eps)``. Nothing in nnbench's results comes from this module; it exists so that
-the speed-up of ``nnbench.numpy_mlp`` is a ratio measured on the same machine, in the same run.
+the speed-up of ``nnbench.frameworks.numpy.network`` is a ratio measured on the same machine,
+in the same run.
 """
 
 # ruff: noqa: E741  (the layer index is `l`, as in the textbooks this copies)

@@ -16,9 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from nnbench.measure import scheduler as slurm
+from nnbench.slurm import states
 
-log = logging.getLogger("nnbench.cli.slurm_launcher")
+log = logging.getLogger("nnbench.slurm.launcher")
 
 # how often, at most, the sweep asks SLURM about its jobs (submitit asks at 2 s, 4 s, 8 s, ...
 # after a submission, then at this interval; submitit's own default for SLURM is 600 s)
@@ -139,14 +139,14 @@ def watcher_class() -> type:
                 if row.get("State") == "PENDING" and job_id in self._registered:
                     by_reason.setdefault(row.get("Reason", ""), []).append(job_id)
             for reason, jobs in by_reason.items():
-                if slurm.never_starts(reason):
+                if states.never_starts(reason):
                     raise NeverStarts(jobs, reason)
-                if reason in slurm.STALLED_REASONS:
+                if reason in states.STALLED_REASONS:
                     since = self._stalled_since.setdefault(reason, now)
                     if reason not in self._reasons_told:
                         self._reasons_told.add(reason)
                         log.warning("SLURM jobs %s wait: %s (%s)", compact(jobs), reason,
-                                    slurm.REASON_HELP.get(reason, "see squeue"))
+                                    states.REASON_HELP.get(reason, "see squeue"))
                     patience = self.stalled_patience_s
                     if patience is not None and now - since >= patience:
                         raise NeverStarts(jobs, reason, now - since)

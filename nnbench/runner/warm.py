@@ -53,7 +53,7 @@ def _job_process(job: Any, output_dir: str, parallel_jobs: int, warm_pid: int) -
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent(warm_pid)
-    from nnbench.run import local
+    from nnbench.runner import local
 
     try:
         local.run_job(job, output_dir, parallel_jobs)
@@ -74,9 +74,9 @@ def _serve(conn: Any, target: str, parent_pid: int) -> None:
     for scheduler_signal in SCHEDULER_SIGNALS:  # inherited by the jobs it forks
         signal.signal(scheduler_signal, signal.SIG_IGN)
     from nnbench import data
+    from nnbench.frameworks.base import load
     from nnbench.measure.environment import environment
-    from nnbench.run import local  # noqa: F401 - everything a job imports, paid once here
-    from nnbench.trainers.base import load
+    from nnbench.runner import local  # noqa: F401 - everything a job imports, paid once here
 
     data.preload()
     load(target).preload()
