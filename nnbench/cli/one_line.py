@@ -17,14 +17,8 @@ CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def _overrides() -> list[str]:
-    """The command line's overrides, as Hydra's own parser reads them."""
-    from hydra._internal.utils import get_args_parser
-
-    try:
-        args, _ = get_args_parser().parse_known_args(sys.argv[1:])
-    except SystemExit:
-        return []
-    return list(args.overrides or [])
+    """The command line's overrides (``key=value`` words; flags such as ``-m`` are not)."""
+    return [a for a in sys.argv[1:] if "=" in a and not a.startswith("-")]
 
 
 def search_dirs() -> list[Path]:

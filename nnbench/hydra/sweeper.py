@@ -1,7 +1,8 @@
 """nnbench's sweeper: Hydra's basic sweeper with rounds, every job resolved before any runs.
 
 **Rounds.** Hydra's BasicSweeper runs the product of the swept keys with the first key as the
-outermost loop, the config's ``hydra.sweeper.params`` (an experiment's sweep) before the command line's.
+outermost loop, the config's ``hydra.sweeper.params``
+(an experiment's sweep) before the command line's.
 Putting a round key first on the command line is therefore not enough: an experiment's own
 keys would still come before it. This sweeper puts ``bench.round=range(N)`` in front of all of
 them, so the jobs run round-major: every configuration once (round 0), then all of them again

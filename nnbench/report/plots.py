@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nnbench.report import rounds  # noqa: E402
+from nnbench.report import pooling  # noqa: E402
 from nnbench.report.collect import CONFIG_KEYS  # noqa: E402
 from nnbench.report.labels import LABELLED, label  # noqa: E402
 from nnbench.report.sections import latest_ok  # noqa: E402
@@ -92,25 +92,25 @@ def _ratio_points(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, metric:
             for framework in pair:
                 runs = here[(here["framework"] == framework) & here[metric].notna()]
                 recs = [records[f] for f in runs.get("result_file", []) if f in records]
-                sides.append(rounds.Side.of(recs, metric) if len(recs) == len(runs)
-                             else rounds.Side([float(v) for v in runs[metric]],
+                sides.append(pooling.Side.of(recs, metric) if len(recs) == len(runs)
+                             else pooling.Side([float(v) for v in runs[metric]],
                                               [None] * len(runs)))
-            result = rounds.ratio(*sides)
+            result = pooling.ratio(*sides)
             if result is None:
                 continue
             r, lo, hi, mark = result
             xpos = j + (i - (len(devices) - 1) / 2) * width
             err = [[r - lo], [hi - r]] if np.isfinite(lo) else None
-            filled = mark == rounds.ROUNDS_MARK
-            legend = {rounds.ROUNDS_MARK: f"{device}: 95% CI over rounds",
-                      rounds.SAMPLES_MARK: f"{device}: 95% CI over samples of one process",
+            filled = mark == pooling.ROUNDS_MARK
+            legend = {pooling.ROUNDS_MARK: f"{device}: 95% CI over rounds",
+                      pooling.SAMPLES_MARK: f"{device}: 95% CI over samples of one process",
                       "": f"{device}: one value per side, no interval"}[mark]
             ax.errorbar([xpos], [r], yerr=err, fmt="o", capsize=4, ms=6,
                         color=_color(pair[0], device),
                         mfc=_color(pair[0], device) if filled else "white",
                         label=None if legend in drawn else legend)
             drawn.add(legend)
-            ax.annotate(f"{rounds.ratio_number(r)}x", (xpos, r), textcoords="offset points",
+            ax.annotate(f"{pooling.ratio_number(r)}x", (xpos, r), textcoords="offset points",
                         xytext=(8, -3), fontsize=8)
     ax.axhline(1.0, color="gray", lw=0.8, ls="--")
     ax.set_yscale("log")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nnbench.report import rounds
+from nnbench.report import pooling
 from nnbench.report.collect import CONFIG_KEYS, Collection
 from nnbench.report.tables import (
     DEFAULT_PAIR,
@@ -131,7 +131,7 @@ def sections(collection: Collection, pair: tuple[str, str] = DEFAULT_PAIR) -> li
             for metric, title, compare in METRICS:
                 if metric in part and part[metric].notna().sum() > 0:
                     table, marks = comparison_with_marks(part, metric, compare, pair, records)
-                    out.append((3, title, table, rounds.notes(marks)))
+                    out.append((3, title, table, pooling.notes(marks)))
             spread, flagged = rounds_table(part, records)
             if not spread.empty:
                 out.append((3, "Training time per epoch: between rounds and within a run",

@@ -1,7 +1,7 @@
 """The lines a sweep ends with: per configuration, the NumPy/torch ratio with its interval.
 
 Read from the sweep's records (wherever its jobs ran), pooled over rounds as the report pools
-them (``nnbench.report.rounds``): a user sees at the end of ``python -m nnbench -m ...`` what
+them (``nnbench.report.pooling``): a user sees at the end of ``python -m nnbench -m ...`` what
 the report would say, without making it.
 """
 
@@ -23,21 +23,21 @@ def _label(rec: dict) -> str:
 
 
 def _method(a_rounds: int, b_rounds: int, mark: str) -> str:
-    from nnbench.report import rounds
-    from nnbench.stats.rounds import SOUND_ROUNDS
+    from nnbench.report import pooling
+    from nnbench.stats.verdicts import SOUND_ROUNDS
 
-    if mark == rounds.ROUNDS_MARK:
+    if mark == pooling.ROUNDS_MARK:
         rough = f"; a rough one: {SOUND_ROUNDS}+ a side for a sound interval" \
             if min(a_rounds, b_rounds) < SOUND_ROUNDS else ""
         return f"95% CI over rounds ({a_rounds} vs {b_rounds} fresh processes{rough})"
-    if mark == rounds.SAMPLES_MARK:
+    if mark == pooling.SAMPLES_MARK:
         return "95% CI over the epochs of one process per side (within-process noise only)"
     return "no interval"
 
 
 def ratio_lines(sweep_dir: str | Path, pair: tuple[str, str] | None = None) -> list[str]:
     """One line per configuration that ran both frameworks of ``pair`` ok in this sweep."""
-    from nnbench.report import rounds
+    from nnbench.report import pooling
     from nnbench.report.collect import CONFIG_KEYS, collect
     from nnbench.report.tables import DEFAULT_PAIR
 
@@ -57,11 +57,11 @@ def ratio_lines(sweep_dir: str | Path, pair: tuple[str, str] | None = None) -> l
     for _, by_framework in sorted(groups.items()):
         if not all(f in by_framework for f in pair):
             continue
-        a, b = (rounds.Side.of(by_framework[f], METRIC) for f in pair)
-        result = rounds.ratio(a, b)
+        a, b = (pooling.Side.of(by_framework[f], METRIC) for f in pair)
+        result = pooling.ratio(a, b)
         if result is None:
             continue
-        text = rounds.ratio_text(result).rstrip(rounds.ROUNDS_MARK + rounds.SAMPLES_MARK)
+        text = pooling.ratio_text(result).rstrip(pooling.ROUNDS_MARK + pooling.SAMPLES_MARK)
         line = (f"{pair[0]}/{pair[1]} time per epoch, {_label(by_framework[pair[0]][0])}: "
                 f"{text} ({pair[0]} {format_seconds(a.median)}, {pair[1]} "
                 f"{format_seconds(b.median)}; {_method(a.rounds, b.rounds, result[3])})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nnbench.report import rounds
+from nnbench.report import pooling
 from nnbench.report.collect import CONFIG_KEYS
 
 # The two frameworks whose ratio the tables show: the question nnbench exists to answer. Any
@@ -101,20 +101,20 @@ def _cells(group: pd.DataFrame, metric: str
     return cells, shared, runs_of
 
 
-def _side(runs: pd.DataFrame | None, metric: str, records: dict[str, dict]) -> rounds.Side:
+def _side(runs: pd.DataFrame | None, metric: str, records: dict[str, dict]) -> pooling.Side:
     """A cell's rounds: the records behind its rows (by result file), else the rows' values."""
     if runs is None:
-        return rounds.Side([], [])
+        return pooling.Side([], [])
     if "result_file" in runs and runs["result_file"].isin(list(records)).all():
-        return rounds.Side.of([records[f] for f in runs["result_file"]], metric)
+        return pooling.Side.of([records[f] for f in runs["result_file"]], metric)
     values = [float(v) for v in runs[metric]]
-    return rounds.Side(values, [None] * len(values))
+    return pooling.Side(values, [None] * len(values))
 
 
 DISAGREE = "rounds disagree"
 
 
-def _cell_text(value: float, side: rounds.Side, spread_shown: bool) -> str:
+def _cell_text(value: float, side: pooling.Side, spread_shown: bool) -> str:
     """The median of round medians and, with several rounds, their range (and a flag when
     they disagree beyond their own noise)."""
     text = fmt(value)
@@ -161,8 +161,8 @@ def comparison_with_marks(frame: pd.DataFrame, metric: str, compare: str | None,
             a, b = cells.get((pair[0], device)), cells.get((pair[1], device))
             if compare and isinstance(a, float) and isinstance(b, float) and b:
                 if compare == "ratio":
-                    result = rounds.ratio(sides[(pair[0], device)], sides[(pair[1], device)])
-                    row[f"{pair[0]}/{pair[1]} {device}"] = rounds.ratio_text(result)
+                    result = pooling.ratio(sides[(pair[0], device)], sides[(pair[1], device)])
+                    row[f"{pair[0]}/{pair[1]} {device}"] = pooling.ratio_text(result)
                     if result is not None:
                         marks.add(result[3])
                 else:

@@ -1,7 +1,7 @@
 """Robust statistics for timing samples: summaries, noise flags, ratio intervals, verdicts.
 
 Pure functions over plain sequences of durations (seconds), NumPy and SciPy only: ``samples``
-for one set of samples, ``rounds`` for one value per fresh process.
+for one set of samples, ``verdicts`` for one value per fresh process.
 
 Two levels of variation matter in a benchmark. Epochs of one process vary a little around that
 process's level; fresh processes land at different levels (memory layout, frequency, thread
@@ -14,18 +14,6 @@ Spread is judged by IQR/median, not by the coefficient of variation (std/mean): 
 among 2,000 epochs of 0.46 ms gives a CV of 164% while the epochs themselves are steady.
 """
 
-from nnbench.stats.rounds import (
-                                  ALPHA,
-                                  MIN_CHANGE,
-                                  MIN_ROUNDS,
-                                  N_BOOT,
-                                  Rounds,
-                                  compare_rounds,
-                                  min_p_value,
-                                  ratio_interval,
-                                  round_medians,
-                                  rounds_disagree,
-)
 from nnbench.stats.samples import (
                                   BIMODAL_MIN_FRACTION,
                                   BIMODAL_MIN_GAP,
@@ -38,6 +26,18 @@ from nnbench.stats.samples import (
                                   percent_above,
                                   summarize,
                                   two_clusters,
+)
+from nnbench.stats.verdicts import (
+                                  ALPHA,
+                                  MIN_CHANGE,
+                                  MIN_ROUNDS,
+                                  N_BOOT,
+                                  Rounds,
+                                  compare_rounds,
+                                  min_p_value,
+                                  ratio_interval,
+                                  round_medians,
+                                  rounds_disagree,
 )
 
 __all__ = [
