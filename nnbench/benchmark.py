@@ -222,7 +222,7 @@ def _train(make_trainer: TrainerFactory, ds: Dataset, train: TrainConfig,
                       (first_counters[0] if first_counters else {})}
     figures = Training(
         loss_history=history, epoch_times_s=epoch_times,
-        clock="cuda_events" if events else "perf_counter", optimizer=trainer.optimizer_name,
+        clock="cuda_events" if events else "perf_counter", optimizer=trainer.optimizer,
         test_accuracy_history=accuracy_history, top_up_repeats=max(repeat - bench.repeats, 0),
         epoch_counters=epoch_counters,
         counters_per_epoch=_counter_summary(timed_counters, timed_seconds),

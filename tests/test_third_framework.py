@@ -18,6 +18,25 @@ REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
 
 
+def test_a_cpu_framework_implements_at_most_seven_members_of_the_contract():
+    """What the contract asks of a CPU framework is small: noblas defines only the required
+    members (its own helpers are private), and ``predict``, the device probes and the rest come
+    from the base."""
+    sys.path.insert(0, str(TESTS))
+    try:
+        from frameworks.noblas import NoBlasTrainer
+    finally:
+        sys.path.remove(str(TESTS))
+    from nnbench.frameworks.base import ExportsParameters, Trainer
+
+    public = sorted(k for k in vars(NoBlasTrainer) if not k.startswith("_"))
+    assert public == ["infer", "matmul_kernel", "name", "prepare", "set_train_data",
+                      "skip_reason", "train_epoch"]
+    contract = {k for k in dir(Trainer) if not k.startswith("_")}
+    assert set(public) <= contract | {"name"}
+    assert not issubclass(NoBlasTrainer, ExportsParameters)  # an optional capability
+
+
 @pytest.mark.slow
 def test_a_third_framework_runs_beside_numpy_and_torch_and_gets_its_column(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(TESTS)}  # where frameworks/noblas.py lives

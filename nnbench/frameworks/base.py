@@ -1,12 +1,24 @@
-"""The interface every framework implements: the seam the whole harness turns on.
+"""The contract every framework implements: the seam the whole harness turns on.
 
-A framework is one module with a ``Trainer`` subclass plus one YAML in ``conf/framework/``
-whose ``_target_`` names the class. The harness never asks which framework it holds (as
-benchopt never asks which solver): it asks the class what it can run (``skip_reason``), which
-framework-specific settings it takes (``Options``, ``check``), and then drives the instance
-through the same few calls: set the data, train an epoch over a given order, predict, sync. The
-probes get what they need from the instance too: CUDA events, the device's peak memory, and the
-matmul whose speed is the MFU peak.
+A framework is one folder (or any importable module) with a ``Trainer`` subclass, plus one YAML
+in ``conf/framework/`` whose ``_target_`` names the class. The harness never asks which framework
+it holds (as benchopt never asks which solver). What it asks is split by who asks:
+
+- **the job's set-up** (class level): what the framework can run (``skip_reason``), which
+  settings it takes (``Options``, ``check``, ``compile_mode``), the matmul whose speed is the
+  MFU peak (``matmul_kernel``), imports for the warm process (``preload``), out-of-memory
+  handling (``is_oom``, ``free_memory``);
+- **one training run** (an instance): ``set_train_data``, ``train_epoch``, ``prepare``,
+  ``infer``, ``sync``, optionally ``warm_up``; ``predict`` is built from ``prepare`` and
+  ``infer`` here;
+- **the device probes** (``DeviceProbes``): CUDA events and the device's peak memory, with CPU
+  defaults, so a CPU framework writes none of them;
+- **parameter export** (``ExportsParameters``), an optional capability: the agreement checks
+  ask for it; a framework without it is simply not compared number for number.
+
+Required of a CPU framework: ``name``, ``matmul_kernel``, ``set_train_data``, ``train_epoch``,
+``prepare``, ``infer`` (and ``skip_reason`` if it cannot run everywhere): the ``noblas``
+framework of the tests is exactly that.
 
 Every trainer starts from the same NumPy parameters (``nnbench.params``) and sees the same
 batches (one permutation per epoch, handed in), so their loss histories can be compared number
@@ -20,7 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -28,7 +40,7 @@ from nnbench.errors import ConfigError
 from nnbench.measure.timing import Events
 from nnbench.params import Params
 from nnbench.precision import Precision, get
-from nnbench.spec import ModelSpec
+from nnbench.spec import ModelSpec, predicted_classes
 
 # One large matmul, and the call that waits for it: what the MFU peak is measured with.
 MatmulKernel = tuple[Callable[[], object], Callable[[], None]]
@@ -40,14 +52,42 @@ class Options:
     with settings of its own declares a subclass, and its YAML may set exactly those keys."""
 
 
-class Trainer(ABC):
+class DeviceProbes:
+    """What the probes ask of a trainer on a GPU; off one there is nothing to ask."""
+
+    def cuda_events(self) -> Events | None:
+        """CUDA events of this framework's library when it runs on a GPU, else None."""
+        return None
+
+    def reset_peak_memory(self) -> None:
+        """Start the device's peak-memory count afresh (nothing to do off CUDA)."""
+        return None
+
+    def peak_memory(self) -> tuple[float | None, str | None]:
+        """(device peak in MB, what the figure is) since the reset; (None, None) off CUDA."""
+        return None, None
+
+
+@runtime_checkable
+class ExportsParameters(Protocol):
+    """A trainer whose parameters and gradients can be read as NumPy arrays (W as (out, in),
+    b as (out,)): what the agreement checks compare, number for number."""
+
+    def numpy_params(self) -> Params:
+        """The current parameters."""
+        ...
+
+    def gradients(self, x: np.ndarray, y: np.ndarray) -> Params:
+        """Gradients of the loss at the current parameters, without updating them."""
+        ...
+
+
+class Trainer(DeviceProbes, ABC):
     """Mini-batch SGD on the MLP of ``spec``, from ``params``, in ``precision`` on ``device``."""
 
     # The name its YAML gives it (framework.name): the record's and the report's label.
     name: ClassVar[str]
     Options: ClassVar[type[Options]] = Options
-    # What the record says trained the parameters.
-    optimizer_name: ClassVar[str] = "SGD"
 
     # -- what the framework can run: decided from the configuration, before anything is built
 
@@ -101,6 +141,13 @@ class Trainer(ABC):
         self.device = device
         self.lr = lr
         self.options = options if options is not None else type(self).Options()
+        # The start every framework shares (nnbench.params); each takes it into its own form.
+        self.initial_params = params
+
+    @property
+    def optimizer(self) -> str:
+        """What the record says trained the parameters."""
+        return "SGD"
 
     @abstractmethod
     def set_train_data(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -120,13 +167,14 @@ class Trainer(ABC):
     def infer(self, prepared: Any) -> Any:
         """Output activations for prepared inputs (may be queued on a device: see ``sync``)."""
 
-    @abstractmethod
+    def outputs_to_numpy(self, outputs: Any) -> np.ndarray:
+        """``infer``'s outputs as a host array, one row per sample (frameworks on a device, or
+        with samples as columns, say how)."""
+        return np.asarray(outputs)
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predicted class indices for ``x`` as a NumPy array."""
-
-    @abstractmethod
-    def numpy_params(self) -> Params:
-        """The current parameters as NumPy arrays (W as (out, in), b as (out,))."""
+        return predicted_classes(self.outputs_to_numpy(self.infer(self.prepare(x))))
 
     def sync(self) -> None:
         """Wait for queued device work; host libraries return when the work is done."""
@@ -135,24 +183,6 @@ class Trainer(ABC):
     def warm_up(self, batch_sizes: list[int]) -> None:
         """Compile every batch shape of an epoch (frameworks that compile); timed apart."""
         return None
-
-    def gradients(self, x: np.ndarray, y: np.ndarray) -> Params:
-        """Gradients of the loss at the current parameters, without updating them."""
-        raise NotImplementedError(f"{type(self).__name__} does not expose gradients")
-
-    # -- what the probes need
-
-    def cuda_events(self) -> Events | None:
-        """CUDA events of this framework's library when it runs on a GPU, else None."""
-        return None
-
-    def reset_peak_memory(self) -> None:
-        """Start the device's peak-memory count afresh (nothing to do off CUDA)."""
-        return None
-
-    def peak_memory(self) -> tuple[float | None, str | None]:
-        """(device peak in MB, what the figure is) since the reset; (None, None) off CUDA."""
-        return None, None
 
 
 class LazyModule:

@@ -2,7 +2,8 @@
 
 Every product is ``np.einsum`` without path optimisation, which loops in NumPy's own C code
 instead of calling BLAS. It exists to show that a framework is one module plus one YAML
-(``tests/conf/framework/noblas.yaml``): nothing under ``nnbench/`` knows it.
+(``tests/conf/framework/noblas.yaml``): nothing under ``nnbench/`` knows it. It implements the
+seven members the contract requires of a CPU framework, and nothing else of it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from nnbench.frameworks.base import MatmulKernel, Trainer
-from nnbench.params import Params
 from nnbench.precision import Precision
-from nnbench.spec import predicted_classes, targets
+from nnbench.spec import targets
 
 
 def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -33,15 +33,13 @@ class NoBlasTrainer(Trainer):
         a = np.ones((n // 8, n // 8), dtype=dtype)  # einsum is slow: a smaller square
         return (lambda: _mm(a, a)), (lambda: None)
 
-    def __init__(self, spec, params, precision, device, lr, options=None):
-        super().__init__(spec, params, precision, device, lr, options)
+    def set_train_data(self, x: np.ndarray, y: np.ndarray) -> None:
+        spec = self.spec
         if spec.loss not in ("bce", "cross_entropy") or set(spec.activations[:-1]) - {"relu"}:
             raise ValueError("noblas trains ReLU networks with bce or cross_entropy only")
         self.dtype = np.dtype(self.precision.param_dtype)
-        self.params = {k: np.array(v, dtype=self.dtype) for k, v in params.items()}
+        self.params = {k: np.array(v, dtype=self.dtype) for k, v in self.initial_params.items()}
         self.n_layers = spec.n_layers
-
-    def set_train_data(self, x: np.ndarray, y: np.ndarray) -> None:
         self.x = np.asarray(x, dtype=self.dtype)
         self.t = targets(y, self.spec, self.dtype)
 
@@ -93,9 +91,3 @@ class NoBlasTrainer(Trainer):
             return 1 / (1 + np.exp(-z))
         e = np.exp(z - z.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return predicted_classes(self.infer(self.prepare(x)))
-
-    def numpy_params(self) -> Params:
-        return {k: v.copy() for k, v in self.params.items()}

@@ -7,7 +7,7 @@ this module feeds it batches and answers the harness's questions about what it c
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from nnbench.frameworks.base import Events, MatmulKernel, Options, Trainer
 from nnbench.frameworks.numpy.network import Network, array_module, to_host
 from nnbench.params import Params
 from nnbench.precision import Precision
-from nnbench.spec import ModelSpec, predicted_classes, targets
+from nnbench.spec import ModelSpec, targets
 
 # What the network computes in: NumPy has no bfloat16, and no BLAS for float16.
 PRECISIONS = ("float32", "float64")
@@ -37,7 +37,6 @@ class NumpyTrainer(Trainer):
     """Mini-batch SGD on the NumPy network, in the dtype of the run, on NumPy or CuPy."""
 
     name = "numpy"
-    optimizer_name: ClassVar[str] = "SGD (in-place update)"
 
     @classmethod
     def skip_reason(cls, device: str, precision: Precision) -> str | None:
@@ -117,9 +116,12 @@ class NumpyTrainer(Trainer):
         _, grads = self.net.loss_and_grads(xb, tb)
         return {k: to_host(v).copy() for k, v in grads.items()}
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        out = self.net.outputs(self.prepare(x))
-        return predicted_classes(to_host(out))
+    @property
+    def optimizer(self) -> str:
+        return "SGD (in-place update)"
+
+    def outputs_to_numpy(self, outputs: Any) -> np.ndarray:
+        return to_host(outputs)
 
     def prepare(self, x: np.ndarray) -> Any:
         """Inputs in the run's dtype on the run's device, outside any timed inference."""

@@ -8,8 +8,6 @@ output and binary cross-entropy, or a softmax output and cross-entropy, on the C
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 
 from nnbench.errors import ConfigError
@@ -18,14 +16,13 @@ from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.frameworks.textbook.network import TextbookMLP
 from nnbench.params import Params
 from nnbench.precision import Precision
-from nnbench.spec import ModelSpec, predicted_classes
+from nnbench.spec import ModelSpec
 
 OUTPUTS = {"bce": "sigmoid", "cross_entropy": "softmax"}
 
 
 class TextbookTrainer(Trainer):
     name = "textbook"
-    optimizer_name: ClassVar[str] = "gradient descent (new arrays every step)"
 
     @classmethod
     def skip_reason(cls, device: str, precision: Precision) -> str | None:
@@ -70,8 +67,12 @@ class TextbookTrainer(Trainer):
     def infer(self, prepared: np.ndarray) -> np.ndarray:
         return self.model.forward(prepared)[0]
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return predicted_classes(self.infer(self.prepare(x)).T)
+    @property
+    def optimizer(self) -> str:
+        return "gradient descent (new arrays every step)"
+
+    def outputs_to_numpy(self, outputs: np.ndarray) -> np.ndarray:
+        return outputs.T  # the textbook keeps samples as columns
 
     def numpy_params(self) -> Params:
         return {k: (v.reshape(-1) if k.startswith("b") else v).copy()

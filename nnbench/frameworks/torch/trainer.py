@@ -19,7 +19,7 @@ from nnbench.frameworks.base import Events, LazyModule, MatmulKernel, Trainer, n
 from nnbench.frameworks.base import Options as BaseOptions
 from nnbench.params import Params
 from nnbench.precision import Precision
-from nnbench.spec import ModelSpec, predicted_classes, targets
+from nnbench.spec import ModelSpec, targets
 
 # Imported on first use: resolving a torch job, or skipping one on a host without a GPU, does
 # not import torch (over a second); the job's own process does, or the warm one it forks from.
@@ -137,8 +137,7 @@ class TorchTrainer(Trainer):
         self.model.load_numpy(params)
         # The fused kernel updates every parameter in one launch and, with a gradient scaler,
         # checks for overflow on the device instead of reading a flag back every step.
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr, fused=cuda or None)
-        self.optimizer_name = "SGD(fused)" if cuda else "SGD(foreach)"
+        self.sgd = torch.optim.SGD(self.model.parameters(), lr=lr, fused=cuda or None)
         autocast_dtype = self.precision.autocast_dtype
         self._autocast = (
             (lambda: torch.autocast(self.torch_device.type,
@@ -169,12 +168,12 @@ class TorchTrainer(Trainer):
         self.x, self.t = self._tensors(x, y)
 
     def _step(self, xb: torch.Tensor, tb: torch.Tensor) -> torch.Tensor:
-        self.optimizer.zero_grad(set_to_none=True)
+        self.sgd.zero_grad(set_to_none=True)
         with self._autocast():
             loss = self._batch_loss(xb, tb)
         # with the scaler disabled, scale/step/update are loss, optimizer.step() and nothing
         self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
+        self.scaler.step(self.sgd)
         self.scaler.update()
         return loss
 
@@ -206,7 +205,7 @@ class TorchTrainer(Trainer):
             with self._autocast():
                 loss = self._batch_loss(self.x[:m], self.t[:m])
             self.scaler.scale(loss).backward()
-        self.optimizer.zero_grad(set_to_none=True)
+        self.sgd.zero_grad(set_to_none=True)
 
     def gradients(self, x: np.ndarray, y: np.ndarray) -> Params:
         xt, tt = self._tensors(x, y)
@@ -216,9 +215,12 @@ class TorchTrainer(Trainer):
         self.model.zero_grad(set_to_none=True)
         return grads
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return predicted_classes(torch_mlp.to_numpy(self.infer(self.prepare(x))))
+    @property
+    def optimizer(self) -> str:
+        return "SGD(fused)" if self.torch_device.type == "cuda" else "SGD(foreach)"
+
+    def outputs_to_numpy(self, outputs: Any) -> np.ndarray:
+        return torch_mlp.to_numpy(outputs)
 
     def prepare(self, x: np.ndarray) -> torch.Tensor:
         """Inputs on the device in the run's dtype, moved once, outside any timed inference."""
