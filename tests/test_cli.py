@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
+from helpers import run_cli
 
 
 def nnbench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nnbench", *args, f"runs_dir={tmp_path}"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )
+    return run_cli(*args, f"runs_dir={tmp_path}")
 
 
 def results(root: Path) -> list[dict]:
@@ -116,9 +111,7 @@ def refused(tmp_path: Path, *args: str) -> str:
     runs = tmp_path / "runs"
     flags = [a for a in args if a.startswith("-")]
     overrides = [a for a in args if not a.startswith("-")]  # after SHORT: they win
-    proc = subprocess.run(
-        [sys.executable, "-m", "nnbench", *flags, *SHORT, *overrides, f"runs_dir={runs}"],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = run_cli(*flags, *SHORT, *overrides, f"runs_dir={runs}")
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output
     assert "Traceback" not in output and "Warning" not in output, output
@@ -141,7 +134,7 @@ TRAIN_KEYS = "train has epochs, batch_size, lr, loss, shuffle, seed, init"
     (["+dataset.nois=0.3"], "dataset.nois is not a configuration key; dataset=moons has name, "
                             "n_samples, noise"),
     (["dataset.n_train=100"], "dataset.n_train is not a configuration key of the chosen "
-                              "dataset; only dataset=mnist, fashion_mnist, synthetic have it"),
+                              "dataset; only dataset=fashion_mnist, mnist, synthetic have it"),
     (["+framework.compile=true"], "framework.compile is not a configuration key; "
                                   "framework=numpy takes no options"),
 ], ids=["+", "++", "plain", "sweep+", "+device", "++top", "+dataset", "dataset", "+framework"])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
+from helpers import CONF
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -15,8 +15,6 @@ from nnbench.cli.one_line import one_line
 from nnbench.errors import ConfigError
 from nnbench.frameworks.base import load
 from nnbench.job import FRAMEWORK_KEYS, resolve
-
-CONF = Path(__file__).resolve().parent.parent / "conf"
 
 
 def test_default_config_is_valid(make_cfg):
@@ -148,8 +146,22 @@ def _yaml(group: str, name: str) -> DictConfig:
 
 @pytest.mark.parametrize("name", ["moons", "mnist", "fashion_mnist", "synthetic"])
 def test_every_dataset_key_is_in_its_yaml_so_a_plain_override_can_set_it(name):
-    keys = set(_yaml("dataset", name)) - {"defaults"}
-    assert keys == {f.name for f in dataclasses.fields(data._module(name).Config)}
+    cfg = _yaml("dataset", name)
+    assert cfg._target_ == f"nnbench.data.{name}"  # datasets extend as frameworks do
+    keys = set(cfg) - {"defaults", "_target_"}
+    assert keys == {f.name for f in dataclasses.fields(data.module_of(cfg).Config)}
+
+
+def test_every_dataset_module_of_the_package_has_its_yaml():
+    assert data.builtin() == sorted(p.stem for p in (CONF / "dataset").glob("*.yaml"))
+
+
+def test_a_dataset_defined_outside_the_package_is_named_by_its_target():
+    cfg = OmegaConf.create({"name": "moons", "_target_": "nnbench.data.synthetic"})
+    with pytest.raises(ConfigError, match="is not the name of its module"):
+        data.checked_config(cfg)
+    with pytest.raises(ConfigError, match="cannot be imported"):
+        data.checked_config(OmegaConf.create({"name": "x", "_target_": "no.such.module"}))
 
 
 @pytest.mark.parametrize("name", ["numpy", "torch", "textbook"])

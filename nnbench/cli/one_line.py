@@ -93,23 +93,22 @@ def key_line(path: Path, full_key: str) -> int | None:
 
 def _chosen_keys(section: str, key: str) -> str:
     """What a dataset or framework key can be: each option declares its own keys."""
-    if section == "dataset":
-        from nnbench import data
+    from nnbench import data
+    from nnbench.frameworks.base import load
+    from nnbench.job import FRAMEWORK_KEYS
 
-        schemas = {name: [f.name for f in dataclasses.fields(data._module(name).Config)]
-                   for name in data._MODULES}
-    else:
-        from nnbench.frameworks.base import load
-        from nnbench.job import FRAMEWORK_KEYS
-
-        schemas = {}
-        for name in _options("framework"):
-            try:
-                cfg = yaml.safe_load((CONF_DIR / "framework" / f"{name}.yaml").read_text())
+    schemas = {}
+    for name in _options(section):
+        try:
+            cfg = yaml.safe_load((CONF_DIR / section / f"{name}.yaml").read_text())
+            if section == "dataset":
+                keys = [f.name for f in dataclasses.fields(data.module_of(cfg).Config)]
+            else:
                 options = load(str(cfg["_target_"])).Options
-                schemas[name] = [*FRAMEWORK_KEYS, *(f.name for f in dataclasses.fields(options))]
-            except Exception:  # a framework that cannot be loaded says nothing here
-                continue
+                keys = [*FRAMEWORK_KEYS, *(f.name for f in dataclasses.fields(options))]
+            schemas[name] = keys
+        except Exception:  # an option that cannot be loaded says nothing here
+            continue
     having = [name for name, keys in schemas.items() if key in keys]
     if having:
         return (f"{section}.{key} is not a configuration key of the chosen {section}; only "

@@ -3,28 +3,24 @@
 A dataset module provides ``Config`` (a dataclass: the keys its YAML may set), ``check(cfg)``
 (value checks), ``shape(cfg)`` (feature and class counts, known without loading anything, so a
 config can be checked before any work) and ``load(cfg) -> Dataset``. Adding a dataset is one
-module here, one line in ``_MODULES`` and one YAML in ``conf/dataset/``.
+module (here, or anywhere importable) and one YAML in ``conf/dataset/`` whose ``_target_`` names
+the module, as a framework's YAML names its trainer. A YAML without ``_target_`` means the module
+of this package with the dataset's name.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import pkgutil
 from dataclasses import dataclass
 from types import ModuleType
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from nnbench.errors import ConfigError, DataError, value_line
-
-_MODULES = {
-    "moons": "nnbench.data.moons",
-    "mnist": "nnbench.data.mnist",
-    "fashion_mnist": "nnbench.data.fashion_mnist",
-    "synthetic": "nnbench.data.synthetic",
-}
 
 
 @dataclass(frozen=True)
@@ -48,32 +44,59 @@ class Dataset:
         return int(self.x_train.shape[1])
 
 
-def _module(name: object) -> ModuleType:
-    if name not in _MODULES:
-        raise ConfigError(f"dataset.name={name!r} is not known; allowed: {', '.join(_MODULES)}")
-    return importlib.import_module(_MODULES[str(name)])
+def builtin() -> list[str]:
+    """The datasets of this package, by name (each module here but the shared loaders)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__)
+                  if not m.name.startswith("idx_"))
+
+
+def module_of(cfg: DictConfig | dict) -> ModuleType:
+    """The module a dataset config names in ``_target_`` (default: nnbench.data.<name>)."""
+    name = cfg.get("name")
+    target = cfg.get("_target_") or (f"{__name__}.{name}" if name in builtin() else None)
+    if target is None:
+        raise ConfigError(f"dataset.name={name!r} is not known; allowed: {', '.join(builtin())}"
+                          f" (or a dataset YAML whose _target_ names its module)")
+    try:
+        module = importlib.import_module(str(target))
+    except ImportError as err:
+        raise ConfigError(f"dataset._target_={target!r} cannot be imported: {err}") from None
+    if not all(hasattr(module, a) for a in ("Config", "check", "shape", "load")):
+        raise ConfigError(f"dataset._target_={target!r} is not a dataset module (one with "
+                          f"Config, check, shape and load)")
+    declared = next(f.default for f in dataclasses.fields(module.Config) if f.name == "name")
+    if name != declared:
+        raise ConfigError(f"dataset.name={name!r} is not the name of its module {target} "
+                          f"({declared!r}); choose a dataset with dataset=NAME")
+    return module
 
 
 def preload() -> None:
-    """Import every dataset module and what its ``load`` needs (a module's optional
-    ``preload``), in a process that forks jobs: the jobs then pay no imports for their data."""
-    for name in _MODULES:
-        module = _module(name)
+    """Import every dataset module of this package and what its ``load`` needs (a module's
+    optional ``preload``), in a process that forks jobs: the jobs then pay no imports for their
+    data."""
+    for name in builtin():
+        module = importlib.import_module(f"{__name__}.{name}")
         if hasattr(module, "preload"):
             module.preload()
 
 
 def checked_config(cfg: DictConfig) -> DictConfig:
     """Merge a dataset config into its module's schema: unknown keys and bad types fail here."""
-    name = cfg.get("name") if isinstance(cfg, DictConfig) else None
-    module = _module(name)
-    allowed = [f.name for f in dataclasses.fields(module.Config)]
+    if not isinstance(cfg, DictConfig):
+        raise ConfigError("dataset must be a section of keys (dataset=NAME chooses one)")
+    name = cfg.get("name")
+    module = module_of(cfg)
+    allowed = ["_target_", *(f.name for f in dataclasses.fields(module.Config))]
     for key in cfg:
         if key not in allowed:
             raise ConfigError(f"dataset.{key} is not a configuration key; dataset={name} has "
-                              f"{', '.join(allowed)}")
+                              f"{', '.join(allowed[1:])}")
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(module.Config), cfg)
+        schema = OmegaConf.structured(module.Config)
+        with open_dict(schema):
+            schema["_target_"] = module.__name__
+        merged = OmegaConf.merge(schema, cfg)
     except OmegaConfBaseException as err:
         key = f"dataset.{err.full_key}" if getattr(err, "full_key", None) else "dataset"
         raise ConfigError(value_line(key, str(err).splitlines()[0])) from None
@@ -83,7 +106,7 @@ def checked_config(cfg: DictConfig) -> DictConfig:
 
 def shape(cfg: DictConfig) -> tuple[int, int]:
     """(n_features, n_classes) of a checked dataset config."""
-    return _module(cfg.name).shape(cfg)
+    return module_of(cfg).shape(cfg)
 
 
 def load(cfg: DictConfig) -> Dataset:
@@ -93,16 +116,17 @@ def load(cfg: DictConfig) -> Dataset:
     A cache that had to be discarded or could not be written is no error: the data are decoded
     again, and an ``nnbench.files.CacheWarning`` (Python's ``warnings``) names the file."""
     try:
-        return _module(cfg.name).load(cfg)
+        return module_of(cfg).load(cfg)
     except DataError as err:
         fallback = cfg.get("fallback")
         if not fallback:
             raise
-        fields = {f.name for f in dataclasses.fields(_module(fallback).Config)}
+        other = module_of({"name": fallback})
+        fields = {f.name for f in dataclasses.fields(other.Config)}
         shared = {k: v for k, v in OmegaConf.to_container(cfg).items()
                   if k in fields and k not in ("name", "source_dir", "fallback")}
         alt = checked_config(OmegaConf.create({**shared, "name": fallback}))
-        ds = _module(fallback).load(alt)
+        ds = other.load(alt)
         cause = str(err).split(". Fix:")[0]
         return dataclasses.replace(ds, note=f"{fallback} stands in for {cfg.name}, which "
                                             f"could not be had ({cause})")
