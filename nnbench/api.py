@@ -1,0 +1,88 @@
+"""The Python API: results as a DataFrame, and one job run from a notebook or a script.
+
+``load`` reads records as ``make report`` does (each checked against the schema, invalid ones
+left out with a warning); ``run`` composes the configuration with Hydra's compose API from the
+same ``conf/`` the command line uses, and runs one job exactly as ``python -m nnbench`` would,
+record and folder included. Errors are the command line's one-liners, raised as ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from nnbench.errors import ConfigError
+from nnbench.record import RESULT_FILE, Record
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+# The record's per-epoch and per-sample series: list columns when asked for.
+HISTORIES = ("loss_history", "test_accuracy_history", "epoch_times_s", "inference_samples_s")
+
+
+def load(paths: str | Path | Iterable[str | Path], *, histories: bool = False) -> pd.DataFrame:
+    """One row per valid record found under ``paths`` (folders, searched recursively, or
+    ``result.json`` files): the record's scalar fields, its statistics blocks as dotted columns
+    (``train_time_stats.median``), and ``result_file``. ``histories=True`` adds the per-epoch
+    series as list columns. Files that cannot be read or are not valid records are left out
+    with a warning naming them."""
+    from nnbench.report.collect import collect, to_frame
+
+    roots = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    missing = [str(p) for p in roots if not Path(p).exists()]
+    if missing:
+        raise ConfigError(f"no such file or folder: {', '.join(missing)}")
+    found = collect(roots, progress=False)
+    for bad in found.unreadable + found.invalid:
+        warnings.warn(f"{bad['path']}: {bad['error']}", stacklevel=2)
+    frame = to_frame(found.records)
+    if histories and not frame.empty:
+        for name in HISTORIES:
+            frame[name] = [rec.get(name) for rec in found.records]
+    return frame
+
+
+def run(overrides: Sequence[str] = (), *, runs_dir: str | Path | None = None) -> Record:
+    """Run one job in this process (its training in a fresh one when ``bench.isolate``, as on
+    the command line) and return its validated record. ``overrides`` are the command line's
+    (``["framework=torch", "train.epochs=5"]``); sweeps (``-m``) stay the command line's."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from nnbench import runner
+    from nnbench.cli.one_line import one_line
+    from nnbench.hydra import callbacks, register
+    from nnbench.record import read_result
+
+    words = [str(o) for o in overrides]
+    flags = [w for w in words if w.startswith("-")]
+    if flags:
+        raise ConfigError(f"nnbench.run takes overrides only, not {' '.join(flags)}; a sweep "
+                          f"(-m) is python -m nnbench -m ...")
+    if runs_dir is not None:
+        words.append(f"runs_dir={runs_dir}")
+    register()
+    try:
+        GlobalHydra.instance().clear()  # a notebook may have initialized Hydra already
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=words, return_hydra_config=True)
+        job = callbacks.check(cfg)  # the single run's checks, as the command line makes them
+        if job.bench.rounds > 1:
+            raise ConfigError(f"bench.rounds={job.bench.rounds} replicates a sweep in rounds of "
+                              f"fresh processes: python -m nnbench -m bench.rounds=N ...")
+    except Exception as err:  # Hydra's and OmegaConf's errors too: one line, as the CLI says
+        raise ConfigError(one_line(err)) from None
+    finally:
+        GlobalHydra.instance().clear()
+    output_dir = Path(str(HydraConfig.get().run.dir))
+    (output_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(callbacks.task_config(cfg), output_dir / ".hydra" / "config.yaml")
+    OmegaConf.save(OmegaConf.create(words), output_dir / ".hydra" / "overrides.yaml")
+    record = runner.run_resolved(job, output_dir)
+    if record.get("status") == "resumed":  # an ok result of the same job is already there
+        return Record.model_validate(read_result(Path(record["reason"].split(" at ", 1)[1])))
+    return Record.model_validate(read_result(output_dir / RESULT_FILE))

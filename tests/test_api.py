@@ -1,0 +1,77 @@
+"""The Python API as a notebook uses it: ``nnbench.run`` and ``nnbench.load`` with no internal
+call, errors as the command line's one-liners, and the manual's examples run as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+import nnbench
+from helpers import REPO
+
+SHRINK = ["train.epochs=3", "bench.warmup_epochs=1", "bench.mfu=false",
+          "bench.memory_probe=false"]
+
+
+def test_run_returns_a_validated_record_and_load_reads_it_back(tmp_path):
+    rec = nnbench.run(["framework=torch", *SHRINK], runs_dir=tmp_path)
+    assert isinstance(rec, nnbench.Record)
+    assert rec.status == "ok" and rec.framework == "torch" and rec.epochs == 3
+    assert rec.train_time_per_epoch_s > 0 and 0 <= rec.test_accuracy <= 1
+    frame = nnbench.load(tmp_path)
+    assert len(frame) == 1  # one row per record
+    row = frame.iloc[0]
+    assert row["framework"] == "torch" and row["status"] == "ok"
+    assert row["train_time_per_epoch_s"] == rec.train_time_per_epoch_s
+    assert "loss_history" not in frame  # scalars only, unless asked
+    full = nnbench.load([tmp_path], histories=True)
+    assert list(full["loss_history"].iloc[0]) == rec.loss_history
+
+
+def test_the_job_folder_is_the_command_lines(tmp_path):
+    nnbench.run(SHRINK, runs_dir=tmp_path)
+    (job,) = [p.parent for p in tmp_path.rglob("result.json")]
+    assert (job / ".hydra" / "config.yaml").is_file()
+    assert job.parent.parent == tmp_path  # <runs_dir>/<experiment_name>/<run folder>
+
+
+@pytest.mark.parametrize(("overrides", "line"), [
+    (["train.lr=fast"], "train.lr=fast is not a number"),
+    (["framework=jax"], "framework=jax is not an option; allowed: numpy, textbook, torch"),
+    (["-m", "framework=numpy,torch"], "nnbench.run takes overrides only, not -m"),
+])
+def test_bad_input_is_the_command_lines_one_line(tmp_path, overrides, line):
+    with pytest.raises(nnbench.ConfigError) as err:
+        nnbench.run(overrides, runs_dir=tmp_path)
+    assert str(err.value).startswith(line) and "\n" not in str(err.value)
+    assert not any(tmp_path.rglob("result.json"))
+
+
+def test_load_names_a_path_that_is_not_there(tmp_path):
+    with pytest.raises(nnbench.ConfigError, match="no such file or folder"):
+        nnbench.load(tmp_path / "nowhere")
+
+
+def test_import_nnbench_imports_no_heavy_library():
+    """``python -m nnbench`` imports the package first: the API must cost it nothing."""
+    code = "import sys, nnbench; print(sorted(m for m in ('pandas', 'hydra', 'torch', " \
+           "'scipy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_manuals_api_examples_run_as_written(tmp_path, monkeypatch):
+    page = (REPO / "docs" / "api.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
+    assert blocks, "docs/api.md shows no python example"
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        # the manual's examples run for real, on a shrunk job
+        code = block.replace('"train.epochs=5"', ", ".join(f'"{o}"' for o in SHRINK))
+        exec(compile(code, "docs/api.md", "exec"), namespace)  # noqa: S102
+    assert any(isinstance(v, nnbench.Record) for v in namespace.values())
