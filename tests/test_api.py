@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import REPO
 
 import nnbench
-from helpers import REPO
 
 SHRINK = ["train.epochs=3", "bench.warmup_epochs=1", "bench.mfu=false",
           "bench.memory_probe=false"]
