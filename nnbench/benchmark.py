@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,15 +35,15 @@ from nnbench.config import BenchConfig, TrainConfig
 from nnbench.data import Dataset
 from nnbench.frameworks.base import Trainer
 from nnbench.measure import memory, timing
-from nnbench.measure.figures import (
-    Accuracy,
-    Divergence,
-    Measurements,
-    Memory,
-    Target,
-    Training,
+from nnbench.measure.timing import timing_figures
+from nnbench.record import (
+    AccuracyFigures,
+    InferenceFigures,
+    MemoryFigures,
+    TargetFigures,
+    TimingFigures,
+    TrainingFigures,
 )
-from nnbench.measure.training_time import timing_figures
 
 MakeTrainer = Callable[[int], Trainer]  # seed -> a trainer from that start
 
@@ -54,6 +54,46 @@ MEMORY_PROBE = (
     "harness's float64 draw is not counted; the trainer's own copy of them is), its copy of the "
     "training data, gradient and workspace buffers, and one training epoch; after a priming "
     "step that absorbs the framework's one-time imports")
+
+
+@dataclass(frozen=True)
+class Divergence:
+    epoch: int
+    loss: float
+
+    @property
+    def reason(self) -> str:
+        return f"training loss became {self.loss} at epoch {self.epoch}"
+
+
+@dataclass
+class Measurements:
+    """Everything ``measure`` found out about one trainer on one dataset: the record's
+    measurement sections (``nnbench.record``), and how the training ended."""
+
+    warmup_epochs: int
+    training: TrainingFigures
+    timing: TimingFigures
+    accuracy: AccuracyFigures
+    warnings: list[str] = field(default_factory=list)
+    memory: MemoryFigures | None = None
+    inference: InferenceFigures | None = None
+    target: TargetFigures | None = None
+    divergence: Divergence | None = None
+    compile_time_s: float | None = None
+
+    def record_fields(self) -> dict[str, Any]:
+        """The record's fields these give, with the status they imply."""
+        out: dict[str, Any] = {"warmup_epochs": self.warmup_epochs,
+                               "compile_time_s": self.compile_time_s, "warnings": self.warnings}
+        for section in (self.training, self.timing, self.accuracy, self.memory, self.inference,
+                        self.target):
+            if section is not None:
+                out.update(section.model_dump())
+        if self.divergence is None:
+            return {**out, "status": "ok"}
+        return {**out, "status": "diverged", "reason": self.divergence.reason,
+                "diverged_epoch": self.divergence.epoch}
 
 
 @dataclass(frozen=True)
@@ -117,7 +157,7 @@ def _prime(make_trainer: MakeTrainer, ds: Dataset) -> None:
     trainer.sync()
 
 
-def _memory_pass(make: TrainerFactory, ds: Dataset, train: TrainConfig) -> Memory:
+def _memory_pass(make: TrainerFactory, ds: Dataset, train: TrainConfig) -> MemoryFigures:
     _prime(make, ds)
     perm = next(epoch_orders(train.seed, ds.x_train.shape[0], train.shuffle))
     start = make.draw(0)  # before the probes: the harness's draw is not the trainer's memory
@@ -127,15 +167,15 @@ def _memory_pass(make: TrainerFactory, ds: Dataset, train: TrainConfig) -> Memor
         trainer.train_epoch(perm, train.batch_size)
         trainer.sync()
     del trainer, start
-    return Memory(
+    return MemoryFigures(
         peak_tracemalloc_mb=traced.peak_mb, peak_rss_mb=rss.peak_mb, rss_delta_mb=rss.delta_mb,
         rss_baseline_mb=rss.baseline_mb, memory_probe=MEMORY_PROBE,
     )
 
 
-def _target(targets: list[dict | None], target_accuracy: float) -> Target:
+def _target(targets: list[dict | None], target_accuracy: float) -> TargetFigures:
     hit = [t for t in targets if t is not None]
-    return Target(
+    return TargetFigures(
         target_accuracy=target_accuracy,
         time_to_target_s=float(np.median([t["time_s"] for t in hit])) if hit else None,
         epochs_to_target=int(np.median([t["epoch"] for t in hit])) if hit else None,
@@ -147,19 +187,10 @@ def _timed_samples(epoch_times: list[list[float]], warmup_epochs: int) -> int:
     return sum(max(len(times) - warmup_epochs, 0) for times in epoch_times)
 
 
-def _counter_summary(counters: list[dict[str, float]], seconds: list[float]) -> dict[str, float]:
-    """Means per timed epoch of each counter, and CPU seconds over clock seconds."""
-    if not counters:
-        return {}
-    out = {name: float(np.mean([c[name] for c in counters])) for name in counters[0]}
-    wall = float(sum(seconds))
-    out["cpu_per_wall"] = float(sum(c["cpu_s"] for c in counters)) / wall if wall > 0 else None
-    return out
-
-
 def _train(make_trainer: TrainerFactory, ds: Dataset, train: TrainConfig,
-           bench: BenchConfig) -> tuple[Training, Trainer]:
-    """The timed runs; returns their figures and the last trainer."""
+           bench: BenchConfig) -> tuple[TrainingFigures, Divergence | None, TargetFigures | None,
+                                        Trainer]:
+    """The timed runs; returns their figures, how they ended, and the last trainer."""
     n = ds.x_train.shape[0]
     epoch_times: list[list[float]] = []
     targets: list[dict | None] = []
@@ -220,17 +251,17 @@ def _train(make_trainer: TrainerFactory, ds: Dataset, train: TrainConfig,
     peak_mb, probe = trainer.peak_memory()
     epoch_counters = {name: [c[name] for c in first_counters] for name in
                       (first_counters[0] if first_counters else {})}
-    figures = Training(
+    figures = TrainingFigures(
         loss_history=history, epoch_times_s=epoch_times,
         clock="cuda_events" if events else "perf_counter", optimizer=trainer.optimizer,
         test_accuracy_history=accuracy_history, top_up_repeats=max(repeat - bench.repeats, 0),
         epoch_counters=epoch_counters,
-        counters_per_epoch=_counter_summary(timed_counters, timed_seconds),
-        cuda_peak_mb=peak_mb, cuda_peak_probe=probe, divergence=divergence,
-        target=_target(targets[:bench.repeats], bench.target_accuracy)
-        if bench.target_accuracy else None,
+        counters_per_epoch=timing.counter_summary(timed_counters, timed_seconds),
+        cuda_peak_mb=peak_mb, cuda_peak_probe=probe,
     )
-    return figures, trainer
+    target = _target(targets[:bench.repeats], bench.target_accuracy) \
+        if bench.target_accuracy else None
+    return figures, divergence, target, trainer
 
 
 def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: TrainConfig,
@@ -242,24 +273,26 @@ def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: Trai
     make = as_factory(make_trainer)
     compile_time = _compile(make(0), ds, train) if compiles else None
     mem = _memory_pass(make, ds, train) if bench.memory_probe else None
-    training, trainer = _train(make, ds, train, bench)
-    figures = timing_figures(training, bench.warmup_epochs, ds.x_train.shape[0], layer_sizes,
-                             peak, bench.min_samples, TOP_UP_BUDGET_S)
+    training, divergence, target, trainer = _train(make, ds, train, bench)
+    figures, warnings = timing_figures(training.epoch_times_s, bench.warmup_epochs,
+                                       ds.x_train.shape[0], layer_sizes, peak,
+                                       bench.min_samples, TOP_UP_BUDGET_S, divergence is not None)
     history = training.loss_history
     out = Measurements(warmup_epochs=bench.warmup_epochs, training=training, timing=figures,
-                       accuracy=Accuracy(final_train_loss=history[-1] if history else None),
-                       memory=mem, compile_time_s=compile_time)
-    if training.divergence is not None:
+                       accuracy=AccuracyFigures(final_train_loss=history[-1] if history else None),
+                       warnings=warnings, memory=mem, target=target, divergence=divergence,
+                       compile_time_s=compile_time)
+    if divergence is not None:
         return out
     predicted = trainer.predict(ds.x_test)
-    out.accuracy = Accuracy(
+    out.accuracy = AccuracyFigures(
         final_train_loss=history[-1],
         train_accuracy=_accuracy(trainer, ds.x_train, ds.y_train),
         test_accuracy=float(np.mean(predicted == ds.y_test)),
         confusion_matrix=confusion_matrix(ds.y_test, predicted, len(ds.classes)),
     )
     out.inference, inference_warnings = inference.measure(trainer, ds, bench)
-    figures.warnings += inference_warnings
+    out.warnings += inference_warnings
     samples = out.inference.inference_samples_s
     figures.samples.update(inference_latency_per_sample_s=len(samples["batched_call"]),
                            inference_latency_batch1_s=len(samples["batch1"]),

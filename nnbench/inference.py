@@ -14,14 +14,15 @@ from nnbench.config import BenchConfig
 from nnbench.data import Dataset
 from nnbench.frameworks.base import Trainer
 from nnbench.measure import timing
-from nnbench.measure.figures import Inference
+from nnbench.record import InferenceFigures
 
 # At least this many samples per figure, unless the calls take this long.
 INFERENCE_MIN_CALLS = 20
 INFERENCE_BUDGET_S = 2.0
 
 
-def measure(trainer: Trainer, ds: Dataset, bench: BenchConfig) -> tuple[Inference, list[str]]:
+def measure(trainer: Trainer, ds: Dataset,
+            bench: BenchConfig) -> tuple[InferenceFigures, list[str]]:
     """The inference figures, and warnings about the noise of their samples."""
     x = ds.x_test
     n = x.shape[0]
@@ -52,7 +53,7 @@ def measure(trainer: Trainer, ds: Dataset, bench: BenchConfig) -> tuple[Inferenc
     batched_stats, batch1_stats = stats.summarize(batched), stats.summarize(batch1)
     warnings = (stats.noise_warnings(batched, "inference, whole test set per call")
                 + stats.noise_warnings(batch1, "inference at batch 1"))
-    figures = Inference(
+    figures = InferenceFigures(
         inference_latency_per_sample_s=batched_stats["median"] / n,
         inference_batched_call_s=batched_stats,
         inference_latency_batch1_s=batch1_stats["median"],

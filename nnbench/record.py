@@ -45,14 +45,109 @@ class Stats(BaseModel):
     mad: float | None = None
 
 
-class Record(BaseModel):
-    """One job's result. Units are in the names (``_s`` seconds, ``_mb`` MiB) or said."""
+class AccuracyFigures(BaseModel):
+    """What the trained model scores (null for a job that diverged or did not run)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    final_train_loss: float | None = _f("training loss of the last epoch")
+    train_accuracy: float | None = _f("accuracy on the training set after training")
+    test_accuracy: float | None = _f("accuracy on the test set after training")
+    confusion_matrix: list[list[int]] | None = _f("test set; rows: true class")
+
+
+class TargetFigures(BaseModel):
+    """Time to a quality target (MLPerf's figure), medians over the repeats that reached it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_accuracy: float | None = _f("bench.target_accuracy")
+    time_to_target_s: float | None = _f("training time until target_accuracy (median)")
+    epochs_to_target: int | None = _f("epochs until target_accuracy (median)")
+    target_reached_in_repeats: str | None = _f("repeats that reached it, e.g. 3/3")
+
+
+class TrainingFigures(BaseModel):
+    """The timed runs: per-epoch clocks of every repeat (top-up repeats included), and the
+    first repeat's loss, test accuracy and resource counters epoch by epoch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loss_history: list[float | None] = _f("training loss per epoch (first repeat)", [])
+    test_accuracy_history: list[float] = _f("test accuracy after each epoch (first repeat), "
+                                            "taken between epochs, off the clock", [])
+    epoch_times_s: list[list[float]] = _f("raw seconds of every epoch, per repeat (top-ups "
+                                          "included)", [])
+    top_up_repeats: int = _f("repeats timed beyond bench.repeats to reach bench.min_samples", 0)
+    epoch_counters: dict[str, list[float]] = _f(
+        "per epoch of the first repeat, from getrusage around the clock (whole process): "
+        "minor_faults, major_faults, voluntary_switches, involuntary_switches, cpu_s (user + "
+        "system CPU seconds)", {})
+    counters_per_epoch: dict[str, float | None] = _f(
+        "the same counters as means over the timed epochs of every repeat, and cpu_per_wall "
+        "(CPU seconds over clock seconds)", {})
+    clock: str | None = _f("perf_counter, or cuda_events on a GPU")
+    optimizer: str | None = _f("what updated the parameters")
+    cuda_peak_mb: float | None = _f("device memory peak (null off CUDA)")
+    cuda_peak_probe: str | None = _f("which device figure cuda_peak_mb is")
+
+
+class TimingFigures(BaseModel):
+    """Statistics of the timed epochs (warm-up epochs left out) and what they imply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    train_time_per_epoch_s: float | None = _f("median of the timed epochs")
+    train_time_per_epoch_stats_s: Stats | None = _f("median, quartiles, IQR, min, max, mean, "
+                                                    "CV, IQR/median (rel_iqr), MAD")
+    train_time_per_epoch_repeat_medians_s: list[float] = _f("median of each repeat", [])
+    train_time_total_s: float | None = _f("all epochs of the first repeat")
+    train_throughput_samples_per_s: float | None = _f("training samples over the median epoch")
+    train_flops_per_epoch: int | None = _f("matmul FLOPs of one epoch, from the architecture")
+    train_flops_per_sample: int | None = _f("matmul FLOPs of one sample, forward and backward")
+    inference_flops_per_sample: int | None = _f("matmul FLOPs of one forward pass")
+    achieved_gflops: float | None = _f("training FLOPs over the median epoch, in GFLOP/s")
+    matmul_peak_gflops: float | None = _f("the peak, in GFLOP/s")
+    mfu: float | None = _f("achieved_gflops over matmul_peak_gflops")
+    samples: dict[str, int] = _f("how many timing samples each figure rests on, by field name",
+                                 {})
+
+
+class InferenceFigures(BaseModel):
+    """Inference of the trained model: batched and batch-1 latency, throughput, raw samples."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inference_latency_per_sample_s: float | None = _f("whole test set in one call, per sample")
+    inference_batched_call_s: Stats | None = _f("statistics of the whole-test-set call")
+    inference_latency_batch1_s: float | None = _f("median one-sample call")
+    inference_latency_batch1_stats_s: Stats | None = _f("statistics of the one-sample calls")
+    inference_batch_size: int | None = _f("batch size of the throughput figure")
+    batch_throughput_samples_per_s: float | None = _f("samples per second in those batches")
+    inference_samples_s: dict[str, list[float]] = _f(
+        "raw seconds per call: batched_call (whole test set), batch1, batch_pass (one pass in "
+        "inference batches)", {})
+
+
+class MemoryFigures(BaseModel):
+    """One untimed epoch under the memory probes; each figure labelled by what it sees."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    peak_tracemalloc_mb: float | None = _f("Python heap (sees NumPy arrays, not torch's)")
+    peak_rss_mb: float | None = _f("whole process, sampled every 2 ms")
+    rss_delta_mb: float | None = _f("peak RSS above the probe's start")
+    rss_baseline_mb: float | None = _f("RSS at the probe's start")
+    memory_probe: str | None = _f("what the memory figures cover")
+
+
+class Identity(BaseModel):
+    """What ran, where, with what code, and how it ended."""
 
     # Lax where JSON is lax (1e6 for an int field, an int for a float), strict about the rest:
     # a string where a number belongs, or an object where a name belongs, is refused.
     model_config = ConfigDict(extra="forbid")
 
-    # -- what ran
     schema_version: int = _f("version of this schema; records without one are version 1", 1)
     status: Status = Field(description="ok, skipped, diverged, oom or failed")
     reason: str | None = _f("why the status is not ok (null when ok)")
@@ -102,70 +197,25 @@ class Record(BaseModel):
                                           "partition, CPUs and memory allocated, whether "
                                           "exclusive and how that was determined (null: none)")
     warnings: list[str] = _f("what a reader should know about these figures", [])
-    # -- what came out
-    final_train_loss: float | None = _f("training loss of the last epoch")
-    train_accuracy: float | None = _f("accuracy on the training set after training")
-    test_accuracy: float | None = _f("accuracy on the test set after training")
-    loss_history: list[float | None] = _f("training loss per epoch (first repeat)", [])
-    test_accuracy_history: list[float] = _f("test accuracy after each epoch (first repeat), "
-                                            "taken between epochs, off the clock", [])
+
+
+class Record(MemoryFigures, InferenceFigures, TimingFigures, TrainingFigures, TargetFigures,
+             AccuracyFigures, Identity):
+    """One job's result. Units are in the names (``_s`` seconds, ``_mb`` MiB) or said.
+
+    The JSON is flat: the measurement sections above are the record's own fields, declared
+    once there, in the order of this class's bases read from the last (what ran first); the
+    probes return those sections, and ``assemble`` puts them together.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
     diverged_epoch: int | None = _f("epoch whose loss was not finite")
-    confusion_matrix: list[list[int]] | None = _f("test set; rows: true class")
-    target_accuracy: float | None = _f("bench.target_accuracy")
-    time_to_target_s: float | None = _f("training time until target_accuracy (median)")
-    epochs_to_target: int | None = _f("epochs until target_accuracy (median)")
-    target_reached_in_repeats: str | None = _f("repeats that reached it, e.g. 3/3")
     gradient_check: dict[str, Any] | None = _f("NumPy gradients vs torch autograd: seed, "
                                                "max_rel_diff per parameter")
-    # -- training time
     warmup_epochs: int | None = _f("epochs of every repeat left out of the statistics")
-    epoch_times_s: list[list[float]] = _f("raw seconds of every epoch, per repeat (top-ups "
-                                          "included)", [])
-    top_up_repeats: int = _f("repeats timed beyond bench.repeats to reach bench.min_samples", 0)
-    samples: dict[str, int] = _f("how many timing samples each figure rests on, by field name",
-                                 {})
-    epoch_counters: dict[str, list[float]] = _f(
-        "per epoch of the first repeat, from getrusage around the clock (whole process): "
-        "minor_faults, major_faults, voluntary_switches, involuntary_switches, cpu_s (user + "
-        "system CPU seconds)", {})
-    counters_per_epoch: dict[str, float | None] = _f(
-        "the same counters as means over the timed epochs of every repeat, and cpu_per_wall "
-        "(CPU seconds over clock seconds)", {})
-    clock: str | None = _f("perf_counter, or cuda_events on a GPU")
-    optimizer: str | None = _f("what updated the parameters")
     compile_time_s: float | None = _f("compiling every batch shape, timed apart")
-    train_time_per_epoch_s: float | None = _f("median of the timed epochs")
-    train_time_per_epoch_stats_s: Stats | None = _f("median, quartiles, IQR, min, max, mean, "
-                                                    "CV, IQR/median (rel_iqr), MAD")
-    train_time_per_epoch_repeat_medians_s: list[float] = _f("median of each repeat", [])
-    train_time_total_s: float | None = _f("all epochs of the first repeat")
-    train_throughput_samples_per_s: float | None = _f("training samples over the median epoch")
-    train_flops_per_epoch: int | None = _f("matmul FLOPs of one epoch, from the architecture")
-    train_flops_per_sample: int | None = _f("matmul FLOPs of one sample, forward and backward")
-    inference_flops_per_sample: int | None = _f("matmul FLOPs of one forward pass")
-    achieved_gflops: float | None = _f("training FLOPs over the median epoch, in GFLOP/s")
     matmul_peak: dict[str, Any] | None = _f("this host's measured matmul peak, and how")
-    matmul_peak_gflops: float | None = _f("the peak, in GFLOP/s")
-    mfu: float | None = _f("achieved_gflops over matmul_peak_gflops")
-    # -- inference
-    inference_latency_per_sample_s: float | None = _f("whole test set in one call, per sample")
-    inference_batched_call_s: Stats | None = _f("statistics of the whole-test-set call")
-    inference_latency_batch1_s: float | None = _f("median one-sample call")
-    inference_latency_batch1_stats_s: Stats | None = _f("statistics of the one-sample calls")
-    inference_batch_size: int | None = _f("batch size of the throughput figure")
-    batch_throughput_samples_per_s: float | None = _f("samples per second in those batches")
-    inference_samples_s: dict[str, list[float]] = _f(
-        "raw seconds per call: batched_call (whole test set), batch1, batch_pass (one pass in "
-        "inference batches)", {})
-    # -- memory, each figure labelled by what it sees
-    peak_tracemalloc_mb: float | None = _f("Python heap (sees NumPy arrays, not torch's)")
-    peak_rss_mb: float | None = _f("whole process, sampled every 2 ms")
-    rss_delta_mb: float | None = _f("peak RSS above the probe's start")
-    rss_baseline_mb: float | None = _f("RSS at the probe's start")
-    memory_probe: str | None = _f("what the memory figures cover")
-    cuda_peak_mb: float | None = _f("device memory peak (null off CUDA)")
-    cuda_peak_probe: str | None = _f("which device figure cuda_peak_mb is")
-    # -- where and when
     environment: dict[str, Any] = _f("host, CPU, BLAS, threads, GPU, versions, commit, time", {})
     wall_time_s: float | None = _f("the whole job, set-up included")
     output_dir: str | None = _f("the job folder")

@@ -22,7 +22,6 @@ from nnbench.frameworks.base import Trainer
 from nnbench.job import Job
 from nnbench.measure import peak as peak_probe
 from nnbench.measure.environment import code_version, environment
-from nnbench.measure.figures import Measurements
 from nnbench.measure.scheduler import scheduler_info
 from nnbench.measure.threads import limited
 from nnbench.params import Params, init_params
@@ -40,27 +39,6 @@ def trainer_factory(job: Job, cls: type[Trainer]) -> benchmark.TrainerFactory:
     return benchmark.TrainerFactory(
         draw=functools.partial(init_params, job.spec.layer_sizes, job.train.init),
         build=functools.partial(_build_trainer, job, cls))
-
-
-def measurement_fields(m: Measurements) -> dict[str, Any]:
-    """The record's fields from the typed measurements, and the status they imply."""
-    training = m.training
-    out: dict[str, Any] = {"warmup_epochs": m.warmup_epochs, "compile_time_s": m.compile_time_s}
-    for part in (m.memory, m.accuracy, m.inference, training.target):
-        if part is not None:
-            out.update(dataclasses.asdict(part))
-    timing = dataclasses.asdict(m.timing)
-    warnings = timing.pop("warnings")
-    out.update(timing)
-    out.update({k: v for k, v in dataclasses.asdict(training).items()
-                if k not in ("divergence", "target")})
-    out["warnings"] = warnings
-    if training.divergence is not None:
-        out.update(status="diverged", reason=training.divergence.reason,
-                   diverged_epoch=training.divergence.epoch)
-    else:
-        out["status"] = "ok"
-    return out
 
 
 def _gradient_check(job: Job, ds: data.Dataset) -> dict[str, Any]:
@@ -119,7 +97,7 @@ def _execute(job: Job) -> dict[str, Any]:
         measured = benchmark.measure(trainer_factory(job, cls), ds, job.train, bench,
                                      job.spec.layer_sizes, peak,
                                      compiles=job.compile_mode is not None)
-        fields.update(measurement_fields(measured), threads=threads,
+        fields.update(measured.record_fields(), threads=threads,
                       environment=environment(threads))
     check = _gradient_check(job, ds)
     fields["warnings"] = warnings + fields["warnings"] + check.pop("warnings", [])
