@@ -278,16 +278,3 @@ def write_result(directory: str | os.PathLike, record: Record | dict) -> Path:
 def read_result(path: str | os.PathLike) -> dict:
     with open(path) as f:
         return json.load(f)
-
-
-def label_variants(record: dict) -> dict:
-    """Fold the settings that make a different contender into the labels the report groups by:
-    a compiled model is its own framework column ("torch+compile"), TF32 its own precision
-    ("float32+tf32"). The result file keeps the settings as they were."""
-    mode = record.get("compile_mode")
-    if mode and record.get("framework"):
-        record["framework"] = f"{record['framework']}+compile" + \
-            ("" if mode == "default" else f":{mode}")
-    if record.get("tf32") and record.get("precision"):
-        record["precision"] = f"{record['precision']}+tf32"
-    return record

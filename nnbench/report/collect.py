@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from nnbench.record import RESULT_FILE, checked, label_variants
+from nnbench.record import RESULT_FILE, checked
+from nnbench.report.labels import label_variants
 
 # One configuration = everything but the framework and device that are compared across it.
 CONFIG_KEYS = ["experiment_name", "dataset", "arch", "precision", "loss", "batch_size", "epochs",

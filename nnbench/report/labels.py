@@ -1,11 +1,16 @@
-"""How the figures name a configuration: dataset, architecture, precision and batch, plus
-whatever else tells it from the others in the same figure."""
+"""How the report names what it shows: a contender (``label_variants``: a compiled model or TF32
+is a contender of its own) and a configuration (dataset, architecture, precision and batch, plus
+whatever else tells it from the others in the same figure).
+
+Light on purpose: a job's console line uses ``label_variants``, and a job imports no pandas.
+"""
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
-from nnbench.report.tables import key_values
+if TYPE_CHECKING:
+    import pandas as pd
 
 LABELLED = ("dataset", "arch", "precision", "batch_size")  # what every configuration label shows
 
@@ -13,6 +18,8 @@ LABELLED = ("dataset", "arch", "precision", "batch_size")  # what every configur
 def label(row: pd.Series | dict, wrap: bool = True, extra: list[str] | None = None) -> str:
     """dataset, architecture, precision and batch on three lines, and on a fourth the ``extra``
     keys that tell this configuration from others in the figure (see ``tables.varying``)."""
+    from nnbench.report.tables import key_values
+
     row = dict(row)
     arch = str(row.get("arch"))
     text = (f"{row.get('dataset')}\n{wrap_arch(arch) if wrap else arch}\n"
@@ -28,3 +35,16 @@ def wrap_arch(arch: str, width: int = 14) -> str:
         return arch
     cut = min(cuts, key=lambda i: abs(i - len(arch) / 2))
     return f"{arch[:cut + 1]}\n{arch[cut + 1:]}"
+
+
+def label_variants(record: dict) -> dict:
+    """Fold the settings that make a different contender into the labels the report groups by:
+    a compiled model is its own framework column ("torch+compile"), TF32 its own precision
+    ("float32+tf32"). The result file keeps the settings as they were."""
+    mode = record.get("compile_mode")
+    if mode and record.get("framework"):
+        record["framework"] = f"{record['framework']}+compile" + \
+            ("" if mode == "default" else f":{mode}")
+    if record.get("tf32") and record.get("precision"):
+        record["precision"] = f"{record['precision']}+tf32"
+    return record
