@@ -175,6 +175,13 @@ def _positive(key: str, value: Any, allow_zero: bool = False) -> None:
 def validate(arch: ArchConfig, train: TrainConfig, bench: BenchConfig, dataset_name: str,
              n_features: int, n_classes: int) -> None:
     """Check values and combinations against the dataset's shape (features, classes)."""
+    _check_arch(arch, dataset_name, n_features)
+    _check_train(train)
+    _check_output(arch, train, dataset_name, n_classes)
+    _check_bench(bench, train)
+
+
+def _check_arch(arch: ArchConfig, dataset_name: str, n_features: int) -> None:
     sizes = list(arch.layer_sizes)
     acts = list(arch.activations)
     if len(sizes) < 2:
@@ -197,6 +204,8 @@ def validate(arch: ArchConfig, train: TrainConfig, bench: BenchConfig, dataset_n
         choice(f"arch.activations[{i}]", act, HIDDEN_ACTIVATIONS)
     choice(f"arch.activations[{len(acts) - 1}]", acts[-1], ACTIVATIONS)
 
+
+def _check_train(train: TrainConfig) -> None:
     choice("train.loss", train.loss, LOSSES)
     choice("train.init", train.init, INITS)
     _positive("train.epochs", train.epochs)
@@ -205,7 +214,11 @@ def validate(arch: ArchConfig, train: TrainConfig, bench: BenchConfig, dataset_n
     if train.batch_size is not None:
         _positive("train.batch_size", train.batch_size)
 
-    out_act, n_out = acts[-1], sizes[-1]
+
+def _check_output(arch: ArchConfig, train: TrainConfig, dataset_name: str,
+                  n_classes: int) -> None:
+    """The output layer against the loss and the dataset's classes."""
+    out_act, n_out = arch.activations[-1], arch.layer_sizes[-1]
     needed = LOSS_OUTPUT_ACTIVATION.get(train.loss)
     if needed is not None and out_act != needed:
         raise ConfigError(
@@ -224,6 +237,8 @@ def validate(arch: ArchConfig, train: TrainConfig, bench: BenchConfig, dataset_n
             f"{n_classes} classes; allowed: {' or '.join(map(str, sorted(allowed_out)))}"
         )
 
+
+def _check_bench(bench: BenchConfig, train: TrainConfig) -> None:
     _positive("bench.warmup_epochs", bench.warmup_epochs, allow_zero=True)
     _positive("bench.repeats", bench.repeats)
     _positive("bench.inference_batch_size", bench.inference_batch_size)
