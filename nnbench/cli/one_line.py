@@ -156,6 +156,8 @@ def yaml_line(err: yaml.MarkedYAMLError) -> str:
 
 
 def one_line(err: BaseException) -> str:
+    """Any error before or between jobs as one line naming what is wrong and what is allowed:
+    ours as raised, a YAML file's with its line, Hydra's and OmegaConf's read from their text."""
     if isinstance(err, ConfigError):
         return str(err)
     if isinstance(getattr(err, "error", None), ConfigError):  # nnbench.hydra.callbacks.Refused
@@ -163,7 +165,11 @@ def one_line(err: BaseException) -> str:
     syntax = _yaml_error(err)
     if syntax is not None:
         return yaml_line(syntax)
-    text = str(err)
+    return _composition_line(err, str(err)) or _key_or_value_line(err, str(err))
+
+
+def _composition_line(err: BaseException, text: str) -> str | None:
+    """Hydra's errors about the command line and the config groups, or None."""
     # a ConfigError from a resolver (nnbench.paths checks runs_dir as Hydra names the folder)
     resolver = re.search(r"ConfigError raised while resolving interpolation: (.+)", text)
     if resolver:
@@ -184,6 +190,11 @@ def one_line(err: BaseException) -> str:
         group, option = twice.groups()
         return (f"+{group}={option}: the configuration already has {group}, + adds one it "
                 f"lacks; choose it with {group}={option}")
+    return None
+
+
+def _key_or_value_line(err: BaseException, text: str) -> str:
+    """A key the config lacks, or a value it refuses, with the file and line it came from."""
     # the error it was raised from, or during; not one its raiser hid (raise ... from None)
     cause = err.__cause__ or (None if err.__suppress_context__ else err.__context__)
     full_key = getattr(cause, "full_key", None) or getattr(err, "full_key", None)
