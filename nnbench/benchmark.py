@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -183,85 +183,84 @@ def _target(targets: list[dict | None], target_accuracy: float) -> TargetFigures
     )
 
 
-def _timed_samples(epoch_times: list[list[float]], warmup_epochs: int) -> int:
-    return sum(max(len(times) - warmup_epochs, 0) for times in epoch_times)
+@dataclass
+class Repeat:
+    """One training of ``train.epochs`` epochs, every epoch on the clock."""
+
+    losses: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    accuracies: list[float] = field(default_factory=list)
+    counters: list[dict[str, float]] = field(default_factory=list)  # getrusage per epoch
+    reached: dict | None = None  # the epoch and time at which bench.target_accuracy was reached
+    divergence: Divergence | None = None
+
+
+def _run_repeat(trainer: Trainer, order: Iterator, ds: Dataset, train: TrainConfig,
+                target_accuracy: float | None, events: Any) -> Repeat:
+    run = Repeat()
+    for epoch in range(1, train.epochs + 1):
+        epoch_fn = functools.partial(trainer.train_epoch, next(order), train.batch_size)
+        before = timing.rusage()
+        loss, seconds = timing.timed(epoch_fn, trainer.sync, events)
+        delta = timing.rusage_delta(before, timing.rusage())
+        run.losses.append(loss)
+        run.times.append(seconds)
+        if delta is not None:
+            run.counters.append(delta)
+        if not math.isfinite(loss):
+            run.divergence = Divergence(epoch=epoch, loss=loss)
+            break
+        # Between epochs, off the clock, in every repeat alike (each timed epoch then follows
+        # the same kind of pause): the test accuracy so far.
+        run.accuracies.append(_accuracy(trainer, ds.x_test, ds.y_test))
+        if target_accuracy is not None and run.reached is None \
+                and run.accuracies[-1] >= target_accuracy:
+            run.reached = {"epoch": epoch, "time_s": float(sum(run.times))}
+    return run
+
+
+def _more_repeats(runs: list[Repeat], bench: BenchConfig) -> bool:
+    """Whether another repeat follows: the configured ones, then top-ups while the timed
+    epochs are fewer than bench.min_samples and the top-ups' budget allows."""
+    if runs and runs[-1].divergence is not None:
+        return False
+    if len(runs) < bench.repeats:
+        return True
+    timed = sum(max(len(r.times) - bench.warmup_epochs, 0) for r in runs)
+    top_up_s = sum(sum(r.times) for r in runs[bench.repeats:])
+    return timed < bench.min_samples and top_up_s + sum(runs[-1].times) <= TOP_UP_BUDGET_S
 
 
 def _train(make_trainer: TrainerFactory, ds: Dataset, train: TrainConfig,
            bench: BenchConfig) -> tuple[TrainingFigures, Divergence | None, TargetFigures | None,
                                         Trainer]:
     """The timed runs; returns their figures, how they ended, and the last trainer."""
-    n = ds.x_train.shape[0]
-    epoch_times: list[list[float]] = []
-    targets: list[dict | None] = []
-    history: list[float] = []
-    accuracy_history: list[float] = []
-    first_counters: list[dict[str, float]] = []
-    timed_counters: list[dict[str, float]] = []
-    timed_seconds: list[float] = []
-    divergence = None
+    runs: list[Repeat] = []
     trainer = events = None
-    top_up_s = 0.0
-    repeat = 0
-    while divergence is None:
-        if repeat >= bench.repeats:  # a top-up, if the samples are few and the budget allows
-            enough = _timed_samples(epoch_times, bench.warmup_epochs) >= bench.min_samples
-            if enough or top_up_s + sum(epoch_times[-1]) > TOP_UP_BUDGET_S:
-                break
-        seed = train.seed + repeat if bench.vary_seed else train.seed
+    while _more_repeats(runs, bench):
+        seed = train.seed + len(runs) if bench.vary_seed else train.seed
         trainer = make_trainer(seed)
         trainer.set_train_data(ds.x_train, ds.y_train)
-        if repeat == 0:
+        if not runs:
             events = trainer.cuda_events()
             trainer.reset_peak_memory()
-        order = epoch_orders(seed, n, train.shuffle)
-        losses: list[float] = []
-        times: list[float] = []
-        accuracies: list[float] = []
-        counters: list[dict[str, float]] = []
-        reached = None
-        for epoch in range(1, train.epochs + 1):
-            epoch_fn = functools.partial(trainer.train_epoch, next(order), train.batch_size)
-            before = timing.rusage()
-            loss, seconds = timing.timed(epoch_fn, trainer.sync, events)
-            delta = timing.rusage_delta(before, timing.rusage())
-            losses.append(loss)
-            times.append(seconds)
-            if delta is not None:
-                counters.append(delta)
-                if epoch > bench.warmup_epochs:
-                    timed_counters.append(delta)
-                    timed_seconds.append(seconds)
-            if not math.isfinite(loss):
-                divergence = Divergence(epoch=epoch, loss=loss)
-                break
-            # Between epochs, off the clock, in every repeat alike (each timed epoch then
-            # follows the same kind of pause): the test accuracy so far.
-            accuracies.append(_accuracy(trainer, ds.x_test, ds.y_test))
-            if bench.target_accuracy is not None and reached is None \
-                    and accuracies[-1] >= bench.target_accuracy:
-                reached = {"epoch": epoch, "time_s": float(sum(times))}
-        epoch_times.append(times)
-        targets.append(reached)
-        if repeat == 0:
-            history, accuracy_history, first_counters = losses, accuracies, counters
-        if repeat >= bench.repeats:
-            top_up_s += sum(times)
-        repeat += 1
+        order = epoch_orders(seed, ds.x_train.shape[0], train.shuffle)
+        runs.append(_run_repeat(trainer, order, ds, train, bench.target_accuracy, events))
+    first, warm = runs[0], bench.warmup_epochs
+    timed = [(c, s) for r in runs for c, s in zip(r.counters[warm:], r.times[warm:], strict=False)]
     peak_mb, probe = trainer.peak_memory()
-    epoch_counters = {name: [c[name] for c in first_counters] for name in
-                      (first_counters[0] if first_counters else {})}
     figures = TrainingFigures(
-        loss_history=history, epoch_times_s=epoch_times,
+        loss_history=first.losses, epoch_times_s=[r.times for r in runs],
         clock="cuda_events" if events else "perf_counter", optimizer=trainer.optimizer,
-        test_accuracy_history=accuracy_history, top_up_repeats=max(repeat - bench.repeats, 0),
-        epoch_counters=epoch_counters,
-        counters_per_epoch=timing.counter_summary(timed_counters, timed_seconds),
+        test_accuracy_history=first.accuracies, top_up_repeats=max(len(runs) - bench.repeats, 0),
+        epoch_counters={name: [c[name] for c in first.counters]
+                        for name in (first.counters[0] if first.counters else {})},
+        counters_per_epoch=timing.counter_summary([c for c, _ in timed], [s for _, s in timed]),
         cuda_peak_mb=peak_mb, cuda_peak_probe=probe,
     )
-    target = _target(targets[:bench.repeats], bench.target_accuracy) \
+    target = _target([r.reached for r in runs[:bench.repeats]], bench.target_accuracy) \
         if bench.target_accuracy else None
-    return figures, divergence, target, trainer
+    return figures, runs[-1].divergence, target, trainer
 
 
 def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: TrainConfig,

@@ -13,10 +13,12 @@ from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.measure import flops, memory, peak, threads, timing
 
 
-def test_a_known_sleep_is_timed_within_ten_percent():
+def test_a_known_sleep_is_timed_as_at_least_its_length_and_not_twice_it():
+    # a sleep lasts at least what was asked; how much longer depends on a shared host's load
+    # (20 ms read 23.8 ms with the suite running beside it), so the upper bound is generous
     for seconds in (0.02, 0.1):
         _, measured = timing.timed(lambda s=seconds: time.sleep(s), lambda: None)
-        assert seconds <= measured < seconds * 1.10
+        assert seconds <= measured < seconds * 2
 
 
 def test_timed_waits_for_the_sync_before_reading_the_clock():
