@@ -10,11 +10,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from nnbench.record import RESULT_FILE, checked
-from nnbench.report.labels import label_variants
+from nnbench.report.labels import CONFIG_KEYS, label_variants
 
-# One configuration = everything but the framework and device that are compared across it.
-CONFIG_KEYS = ["experiment_name", "dataset", "arch", "precision", "loss", "batch_size", "epochs",
-               "lr", "init"]
 # Nested fields kept out of the flat table (they stay in results.json and feed the figures).
 NESTED = {"config", "environment", "scheduler", "loss_history", "epoch_times_s",
           "confusion_matrix", "classes", "layer_sizes", "activations", "matmul_peak", "warnings",

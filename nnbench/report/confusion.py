@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnbench.report.labels import LABELLED
+from nnbench.report.labels import LABELLED, key_values, varying
 from nnbench.report.plots import DEFAULT_PAIR, pairs_by_config, plt, save
-from nnbench.report.tables import key_values, varying
 
 
 def confusion_matrices(records: list[dict], path: Path,

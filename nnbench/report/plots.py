@@ -14,9 +14,13 @@ import pandas as pd  # noqa: E402
 
 from nnbench.report import pooling  # noqa: E402
 from nnbench.report.collect import CONFIG_KEYS  # noqa: E402
-from nnbench.report.labels import LABELLED, label  # noqa: E402
+from nnbench.report.labels import (  # noqa: E402
+    LABELLED,
+    label,
+    varying,  # noqa: E402
+)
 from nnbench.report.sections import latest_ok  # noqa: E402
-from nnbench.report.tables import DEFAULT_PAIR, varying  # noqa: E402
+from nnbench.report.tables import DEFAULT_PAIR  # noqa: E402
 
 COLORS = {("numpy", "cpu"): "#1f77b4", ("torch", "cpu"): "#ff7f0e",
           ("torch", "cuda"): "#d62728", ("numpy", "cuda"): "#2ca02c",

@@ -8,15 +8,14 @@ import pandas as pd
 
 from nnbench.report import pooling
 from nnbench.report.collect import CONFIG_KEYS, Collection
+from nnbench.report.labels import key_values, varying
 from nnbench.report.tables import (
     DEFAULT_PAIR,
     METRICS,
     comparison_with_marks,
     counters_table,
     fmt,
-    key_values,
     rounds_table,
-    varying,
 )
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 
 from nnbench.report import pooling
 from nnbench.report.collect import CONFIG_KEYS
+from nnbench.report.labels import key_text, key_values
 
 # The two frameworks whose ratio the tables show: the question nnbench exists to answer. Any
 # other pair can be asked for (python -m nnbench.report --pair A,B).
@@ -33,34 +34,6 @@ def fmt(value: float) -> str:
     if abs(value) >= 1000 or (value != 0 and abs(value) < 0.01):
         return f"{value:.3g}"
     return f"{value:.4g}"
-
-
-def _key_text(key: str, value: object) -> object:
-    """Configuration values as a reader writes them: batch 64, not 64.0; null batch = full."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "full" if key == "batch_size" else ""
-    if isinstance(value, float) and value.is_integer() and key in ("batch_size", "epochs"):
-        return int(value)
-    return value
-
-
-def varying(rows: list[dict], shown: tuple[str, ...]) -> list[str]:
-    """The configuration keys, other than those a label always ``shown``, that tell apart rows
-    whose ``shown`` keys are the same: what a label must add so that no two read alike."""
-    def text(row: dict, key: str) -> str:
-        return str(_key_text(key, row.get(key)))
-
-    alike: dict[tuple, list[dict]] = {}
-    for row in rows:
-        alike.setdefault(tuple(text(row, k) for k in shown), []).append(row)
-    return [k for k in CONFIG_KEYS if k not in shown
-            and any(len({text(r, k) for r in group}) > 1 for group in alike.values())]
-
-
-def key_values(row: dict, keys: list[str]) -> str:
-    """``epochs 200 lr 0.5``: the values of ``keys`` in a label."""
-    return " ".join(f"{'batch' if k == 'batch_size' else k} {_key_text(k, row.get(k))}"
-                    for k in keys)
 
 
 def config_columns(frame: pd.DataFrame) -> list[str]:
@@ -150,7 +123,7 @@ def comparison_with_marks(frame: pd.DataFrame, metric: str, compare: str | None,
         if not cells:
             continue
         values = key if isinstance(key, tuple) else (key,)
-        row = {k: _key_text(k, v) for k, v in zip(keys, values, strict=True)}
+        row = {k: key_text(k, v) for k, v in zip(keys, values, strict=True)}
         sides = {column: _side(runs_of.get(column), metric, records) for column in pairs}
         for column in pairs:
             value = cells.get(column, "")
@@ -190,7 +163,7 @@ def rounds_table(frame: pd.DataFrame, records: dict[str, dict],
         side = _side(runs, metric, records)
         spread = side.spread()
         values = key if isinstance(key, tuple) else (key,)
-        row = {k: _key_text(k, v) for k, v in zip([*keys, "framework", "device"], values,
+        row = {k: key_text(k, v) for k, v in zip([*keys, "framework", "device"], values,
                                                    strict=True)}
         plain = [k for k in keys if k in ("dataset", "arch", "precision")]
         words = [*(str(row[k]) for k in plain),  # then "batch 64", not "64.0"
