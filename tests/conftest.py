@@ -8,14 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import CONF
 from hydra import compose, initialize_config_dir
 from hypothesis import settings
 from omegaconf import DictConfig
 
 from nnbench.hydra import register
-
-REPO = Path(__file__).resolve().parent.parent
-CONF = REPO / "conf"
 
 register()
 # On CI the property tests draw the same examples every run: a red build is reproducible.

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO
 from test_files import dead_pid, temporary_of
 from test_idx_images import FILES, files_under, mnist_cfg, write_idx_set
 
@@ -26,8 +27,6 @@ from nnbench.data import DataError, idx_images, load
 from nnbench.files import TEMP_PREFIX, CacheWarning, cache_warnings
 from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.measure import peak
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def temporaries(folder: Path) -> list[str]:

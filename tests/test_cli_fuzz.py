@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-REPO = Path(__file__).resolve().parent.parent
 BASE = ["train.epochs=2", "bench.mfu=false", "bench.memory_probe=false", "bench.isolate=false"]
 
 KEYS = [
@@ -88,9 +86,8 @@ def job_folders(root: Path) -> list[Path]:
 def test_random_overrides_never_crash_the_command_line(typed, multirun):
     with tempfile.TemporaryDirectory() as folder:
         runs = Path(folder) / "runs"
-        cmd = [sys.executable, "-m", "nnbench", *(["-m"] if multirun else []), *BASE, *typed,
-               f"runs_dir={runs}"]
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+        proc = run_cli(*(["-m"] if multirun else []), *BASE, *typed, f"runs_dir={runs}")
+        cmd = proc.args  # python -m nnbench ...
         output = proc.stdout + proc.stderr
         if os.environ.get("NNBENCH_FUZZ_LOG"):  # every example's command and outcome
             with open(os.environ["NNBENCH_FUZZ_LOG"], "a") as log:

@@ -6,23 +6,20 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import start_cli
 
 from nnbench.runner import registry
 
-REPO = Path(__file__).resolve().parent.parent
 QUICK = ("bench.mfu=false", "bench.memory_probe=false")
 
 
 def start(runs: Path, *overrides: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "nnbench", f"runs_dir={runs}", *QUICK,
-                             *overrides], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return start_cli(f"runs_dir={runs}", *QUICK, *overrides, env=env)
 
 
 def finish(proc: subprocess.Popen, timeout: float = 300) -> str:

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import CONF, run_cli
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from nnbench.job import resolve
 
-REPO = Path(__file__).resolve().parent.parent
-CONF = REPO / "conf"
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
 
@@ -69,10 +66,8 @@ def test_experiments_carry_the_seeds_settings(tmp_path):
 
 @pytest.mark.slow
 def test_case_study_runs_and_prints_the_gradient_comparison(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "nnbench", "-m", "+experiment=case_study_moons",
-         "train.epochs=50", "bench.mfu=false", f"runs_dir={tmp_path}"],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = run_cli("-m", "+experiment=case_study_moons", "train.epochs=50", "bench.mfu=false",
+                   f"runs_dir={tmp_path}", timeout=600)
     assert proc.returncode == 0, proc.stderr
     records = [json.loads(p.read_text()) for p in tmp_path.rglob("result.json")]
     assert len(records) == 4 and {r["status"] for r in records} == {"ok"}

@@ -15,20 +15,19 @@ import numpy as np
 import psutil
 import pytest
 import torch
+from helpers import REPO, TESTS, run_cli, start_cli
 
 from nnbench import runner
 from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.report.collect import collect
 
-REPO = Path(__file__).resolve().parent.parent
 CASES = ["ok_numpy", "ok_torch", "ok_float64", "fail", "diverge", "skip"]
 
 
 def sweep(tmp_path: Path, *extra: str, **popen) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "nnbench", "-m", f"+case={','.join(CASES)}",
-           f"hydra.searchpath=[file://{REPO / 'tests' / 'conf'}]", f"runs_dir={tmp_path}",
-           "train.epochs=20", "bench.mfu=false", *extra]
-    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, **popen)
+    return run_cli("-m", f"+case={','.join(CASES)}", f"hydra.searchpath=[file://{TESTS / 'conf'}]",
+                   f"runs_dir={tmp_path}", "train.epochs=20", "bench.mfu=false", *extra,
+                   timeout=600, **popen)
 
 
 def results(root: Path) -> list[dict]:
@@ -139,10 +138,9 @@ def test_a_process_killed_while_writing_never_leaves_a_partial_result(tmp_path):
 
 
 def _start_sweep(tmp_path: Path, epochs: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "nnbench", "-m", "framework=numpy,torch", f"train.epochs={epochs}",
-         f"runs_dir={tmp_path}", "bench.mfu=false", "bench.memory_probe=false"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    return start_cli(
+        "-m", "framework=numpy,torch", f"train.epochs={epochs}", f"runs_dir={tmp_path}",
+        "bench.mfu=false", "bench.memory_probe=false",
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
 

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import CONF, run_cli
 from hydra import compose, initialize_config_dir
 
 from nnbench.report.__main__ import main as report_main
 from nnbench.slurm.script import slurm_script
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 def sweep(tmp_path: Path, *launcher: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nnbench", "-m", "framework=numpy,torch", "train.epochs=20,30",
-         "bench.mfu=false", "bench.memory_probe=false", f"runs_dir={tmp_path}", *launcher],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
+    return run_cli("-m", "framework=numpy,torch", "train.epochs=20,30", "bench.mfu=false",
+                   "bench.memory_probe=false", f"runs_dir={tmp_path}", *launcher, timeout=600)
 
 
 def records(root: Path) -> list[dict]:
@@ -64,7 +60,7 @@ def test_basic_launcher_runs_are_exclusive(tmp_path):
 
 
 def _launcher_cfg(*overrides: str):
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose("config", overrides=["+experiment=scaling", "hydra/launcher=slurm",
                                             "hydra.sweep.dir=/scratch/nnbench/scaling",
                                             *overrides], return_hydra_config=True).hydra.launcher

@@ -80,12 +80,12 @@ def test_docs_field_table_is_the_schema():
     """The manual (docs/record.md) documents the record from the one place it is defined."""
     import subprocess
     import sys
-    from pathlib import Path
 
-    repo = Path(__file__).resolve().parent.parent
-    table = subprocess.run([sys.executable, str(repo / "scripts" / "record_fields.py")],
+    from helpers import REPO
+
+    table = subprocess.run([sys.executable, str(REPO / "scripts" / "record_fields.py")],
                            capture_output=True, text=True, check=True).stdout.strip()
-    page = (repo / "docs" / "record.md").read_text()
+    page = (REPO / "docs" / "record.md").read_text()
     block = page.split("<!-- record-fields:start -->")[1].split("<!-- record-fields:end -->")[0]
     assert block.strip() == table
 

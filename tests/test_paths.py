@@ -8,12 +8,11 @@ import os
 import pickle
 import re
 import shutil
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from helpers import CONF, run_cli
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -21,17 +20,11 @@ from nnbench import paths
 from nnbench.errors import ConfigError
 from nnbench.job import resolve
 
-REPO = Path(__file__).resolve().parent.parent
 FOLDER = re.compile(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_\d+-[0-9a-f]{4}")
 
 
-def nnbench(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    return subprocess.run([*prefix, sys.executable, "-m", "nnbench", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
-
-
 def hydra_cfg(*overrides: str):
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return compose("config", overrides=list(overrides), return_hydra_config=True)
 
 
@@ -97,7 +90,7 @@ def test_unusable_runs_dir_or_experiment_name_is_one_line_and_nothing_is_written
     file.write_text("not a folder\n")
     override, expected = (s.format(file=file) for s in BAD[case])
     runs = tmp_path / "deep" / "runs"
-    proc = nnbench(f"runs_dir={runs}", override, "train.epochs=5")
+    proc = run_cli(f"runs_dir={runs}", override, "train.epochs=5")
     assert proc.returncode == 2
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in lines[0], proc.stderr
@@ -123,7 +116,7 @@ def test_read_only_runs_dir_is_one_line_naming_it(tmp_path, sweep):
     runs.mkdir()
     runs.chmod(0o555)
     try:
-        proc = nnbench(*(["-m"] if sweep else []), f"runs_dir={runs}", "train.epochs=5",
+        proc = run_cli(*(["-m"] if sweep else []), f"runs_dir={runs}", "train.epochs=5",
                        prefix=tuple(_without_dac_override()))
     finally:
         runs.chmod(0o755)

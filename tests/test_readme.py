@@ -1,10 +1,11 @@
-"""Every ``python -m nnbench`` command README.md shows runs as written: exit status 0 (or the one
-the README documents), no traceback, and no job folder without its record.
+"""Every ``python -m nnbench`` command README.md and the manual (docs/*.md) show runs as written:
+exit status 0 (or the one the docs document), no traceback, and no job folder without its record.
 
-Commands are taken from the README's bash blocks and inline code, so a command added there is
-run here; each must be listed in ``PLAN`` with what is appended to keep it short, or with the
-reason it cannot run on a test host. The appended overrides only shrink the work (fewer epochs,
-no matmul-peak measurement, no memory probe, subsamples); the command's own words are kept.
+Commands are taken from the bash blocks and inline code of README.md and of every page under
+docs/, so a command added to any of them is run here; each must be listed in ``PLAN`` with what
+is appended to keep it short, or with the reason it cannot run on a test host. A command shown on
+several pages is run once. The appended overrides only shrink the work (fewer epochs, no
+matmul-peak measurement, no memory probe, subsamples); the command's own words are kept.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
+DOCS = REPO / "docs"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 # Appended to every command: two epochs, one of them warm-up, and no probes that take seconds.
@@ -32,7 +34,7 @@ OFFLINE = ["dataset.download=false", "dataset.n_train=1000", "dataset.n_test=500
 
 
 class Skip(str):
-    """The reason a README command is not run here."""
+    """The reason a command of the docs is not run here."""
 
 
 PLAN: dict[str, list[str] | Skip] = {
@@ -42,7 +44,7 @@ PLAN: dict[str, list[str] | Skip] = {
     "python -m nnbench train=minibatch arch=mlp_2x32x16x2": [],
     "python -m nnbench --cfg job": [],
     "python -m nnbench -m framework=numpy,torch device=cpu,cuda": [],
-    # on a host without a GPU these end skipped, as the README says (exit 0)
+    # on a host without a GPU these end skipped, as the docs say (exit 0)
     "python -m nnbench -m framework=torch device=cuda "
     "precision=float32,float16,bfloat16,mixed_float16,mixed_bfloat16": [],
     "python -m nnbench framework=torch device=cuda precision.tf32=true": [],
@@ -57,7 +59,8 @@ PLAN: dict[str, list[str] | Skip] = {
     "python -m nnbench -m +experiment=compare_deep": [],
     "python -m nnbench -m +experiment=mnist_report": OFFLINE,
     "python -m nnbench -m +experiment=scaling": [],
-    # conf/experiment/moons_width.yaml is the README's own YAML block, saved by the test
+    # conf/experiment/moons_width.yaml is the docs' own YAML block (docs/experiments.md), saved
+    # by the test
     "python -m nnbench -m +experiment=moons_width": [],
     "python -m nnbench -m framework=numpy,torch hydra/launcher=joblib hydra.launcher.n_jobs=2 "
     "bench.allow_parallel=true": [],
@@ -96,16 +99,52 @@ def readme_commands(text: str) -> list[str]:
     return found
 
 
-def moons_width_yaml(text: str) -> str:
-    """The YAML block the README asks to save as conf/experiment/moons_width.yaml."""
-    after = text[text.index("Save this as `conf/experiment/moons_width.yaml`"):]
+def manual() -> list[Path]:
+    """README.md and every Markdown page of the manual, in a fixed order."""
+    return [README, *sorted(DOCS.rglob("*.md"))]
+
+
+def manual_commands() -> list[str]:
+    """``readme_commands`` of every file of ``manual()``, each command once."""
+    found: list[str] = []
+    for path in manual():
+        for command in readme_commands(path.read_text()):
+            if command not in found:
+                found.append(command)
+    return found
+
+
+SAVE_AS = "Save this as `conf/experiment/moons_width.yaml`"
+
+
+def moons_width_yaml(text: str | None = None) -> str:
+    """The YAML block the docs ask to save as conf/experiment/moons_width.yaml (by default,
+    from whichever page of the manual asks)."""
+    if text is None:
+        [text] = [p.read_text() for p in manual() if SAVE_AS in p.read_text()]
+    after = text[text.index(SAVE_AS):]
     return re.search(r"```yaml\n(.*?)```", after, re.S).group(1)
 
 
 def test_every_readme_command_is_planned():
-    commands = readme_commands(README.read_text())
+    commands = manual_commands()
     assert len(commands) >= 15
-    assert set(commands) == set(PLAN), "new README commands: add them to PLAN"
+    missing = [c for c in commands if c not in PLAN]
+    stale = [c for c in PLAN if c not in commands]
+    assert set(commands) == set(PLAN), (f"new commands in the docs, add them to PLAN: {missing}; "
+                                         f"in PLAN but in no page: {stale}")
+
+
+def test_readme_commands_are_read_too():
+    """The README's own commands are among those run: it is read like every page of docs/."""
+    readme = readme_commands(README.read_text())
+    assert readme and set(readme) <= set(manual_commands())
+    assert len(manual()) > 1, "docs/*.md not found"
+
+
+def test_readme_stays_short():
+    """README.md is the introduction; the manual is docs/."""
+    assert len(README.read_text().splitlines()) <= 150
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +166,7 @@ def test_readme_command_runs_as_written(command, tmp_path, data_dir):
                     f"(apt-get install dataset-fashion-mnist)")
     conf = tmp_path / "conf"
     (conf / "experiment").mkdir(parents=True)
-    (conf / "experiment" / "moons_width.yaml").write_text(moons_width_yaml(README.read_text()))
+    (conf / "experiment" / "moons_width.yaml").write_text(moons_width_yaml())
     runs = tmp_path / "runs"
     args = shlex.split(command)[3:]
     flags = [a for a in args if a.startswith("-")]

@@ -9,16 +9,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_cli
 
 from nnbench.record import write_result
 from nnbench.report.__main__ import main as report_main
 
-REPO = Path(__file__).resolve().parent.parent
 FULL = {"results.csv", "results.json", "summary.md", "report.html", "comparison_summary.png",
         "scaling.png", "loss_curves.png", "confusion_matrices.png"}
 
@@ -119,8 +118,7 @@ def test_a_report_that_fails_halfway_leaves_the_earlier_one_as_it_was(tmp_path, 
 
 
 def _cli(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    return subprocess.run([*prefix, sys.executable, "-m", "nnbench.report", *args, "--no-progress"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    return run_cli(*args, "--no-progress", module="nnbench.report", prefix=prefix)
 
 
 OUT_CASES = {

