@@ -1,2 +1,2 @@
-"""The command line's parts: the console line, one-line errors, the sweep's tally, and what a
-Hydra launcher means for a job's timings."""
+"""The command line's own parts: the line each job prints (``console``) and any error before or
+between jobs as one line naming what is wrong and what is allowed (``one_line``)."""

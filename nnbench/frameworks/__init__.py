@@ -1,4 +1,4 @@
-"""Frameworks: one module each, one ``Trainer`` subclass each (the interface is ``base``).
+"""Frameworks: one folder each (its network and its trainer), the contract in ``base``.
 
 A framework YAML in ``conf/framework/`` names its class in ``_target_``; ``base.load`` imports
 it. Nothing outside this package asks which framework a job runs.

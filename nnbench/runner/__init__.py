@@ -24,19 +24,22 @@ from nnbench.runner.isolated import run_isolated
 
 
 def failed_record(cfg: DictConfig, output_dir: str | Path, reason: str, error_type: str,
-                  **extra: Any) -> dict:
+                  job: Job | None = None, **extra: Any) -> dict:
     """Write the ``failed`` record of a job that never ran or never wrote one (a configuration
     that cannot be resolved, a scheduler's job killed from outside): what ran as far as the
-    config says, and why it did not end."""
-    try:
-        fields = local.head_fields(resolve(cfg))
-    except ConfigError:  # what can be read of a config that does not resolve
-        fields = {"experiment_name": cfg.get("experiment_name")}
-        for section in ("framework", "device", "precision"):
-            node = cfg.get(section)
-            fields[section] = str(node.get("name")) if isinstance(node, DictConfig) else None
+    config says, and why it did not end. ``job``: the config resolved, where it resolves."""
+    fields = local.head_fields(job) if job is not None else _as_far_as_known(cfg)
     fields.update(status="failed", reason=reason, error_type=error_type, **extra)
     return local.finish(fields, time.time(), output_dir).model_dump()
+
+
+def _as_far_as_known(cfg: DictConfig) -> dict[str, Any]:
+    """What can be read of a config that does not resolve."""
+    fields: dict[str, Any] = {"experiment_name": cfg.get("experiment_name")}
+    for section in ("framework", "device", "precision"):
+        node = cfg.get(section)
+        fields[section] = str(node.get("name")) if isinstance(node, DictConfig) else None
+    return fields
 
 
 def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1,

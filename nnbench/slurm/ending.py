@@ -56,9 +56,15 @@ def lost_reason(job_id: str, state: str, message: str, params: dict[str, Any],
 
 def write_lost_record(cfg: Any, output_dir: Path, reason: str, job_id: str, state: str) -> None:
     """The ``failed`` record of a job whose process never wrote one."""
+    from nnbench.errors import ConfigError
+    from nnbench.job import resolve
     from nnbench.runner import failed_record
 
-    failed_record(cfg, output_dir, reason, "SlurmJobEnded",
+    try:
+        job = resolve(cfg)
+    except ConfigError:  # a record still, with what the config says
+        job = None
+    failed_record(cfg, output_dir, reason, "SlurmJobEnded", job,
                   scheduler={"name": "slurm", "job_id": job_id,
                              "state": None if state in INCOMPLETE_STATES else state})
 
