@@ -9,7 +9,7 @@ LOCK   ?= requirements/lock.txt
 PIN    := $(if $(LOCK),-c $(LOCK))
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep test-cuda aa
+.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep test-cuda aa docs
 
 install: $(STAMP)
 
@@ -39,11 +39,15 @@ test-fast: $(STAMP)
 test-cuda: $(STAMP)
 	$(BIN)/python -m pytest -m cuda -rs
 
+## docs: the manual (docs/, mkdocs.yml) -> site/; --strict: a warning (a broken link or anchor) fails it
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 lint: $(STAMP)
 	$(BIN)/ruff check nnbench tests
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache site
 
 ## bench-scaling: one epoch of seed 000's scaling architectures, NumPy vs torch, with MFU
 bench-scaling: $(STAMP)

@@ -1,7 +1,7 @@
 """The result record: one flat JSON object per job, its schema defined here and nowhere else.
 
 The writer builds a ``Record`` (so a record that does not fit the schema is never written), the
-report validates every ``result.json`` it reads against the same model, and the README's field
+report validates every ``result.json`` it reads against the same model, and the manual's field
 table is generated from it (``python scripts/record_fields.py``). ``Record.model_json_schema()``
 exports it as JSON Schema for other tools.
 """
