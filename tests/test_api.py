@@ -64,6 +64,16 @@ def test_import_nnbench_imports_no_heavy_library():
     assert out.strip() == "[]"
 
 
+def test_the_job_path_imports_none_of_the_reports_libraries():
+    """A job, or a skip, needs neither SciPy nor pandas nor matplotlib: their imports would be
+    paid by every fresh job process (SciPy's stats alone ~0.7 s)."""
+    code = "import sys, nnbench.__main__; print(sorted(m for m in ('pandas', 'scipy', " \
+           "'matplotlib') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_manuals_api_examples_run_as_written(tmp_path, monkeypatch):
     page = (REPO / "docs" / "api.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
