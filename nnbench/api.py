@@ -71,7 +71,7 @@ def run(overrides: Sequence[str] = (), *, runs_dir: str | Path | None = None) ->
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose("config", overrides=words, return_hydra_config=True)
         job = callbacks.check(cfg)  # the single run's checks, as the command line makes them
-        if job.bench.rounds > 1:
+        if job.bench.rounds != 1:
             raise ConfigError(f"bench.rounds={job.bench.rounds} replicates a sweep in rounds of "
                               f"fresh processes: python -m nnbench -m bench.rounds=N ...")
     except Exception as err:  # Hydra's and OmegaConf's errors too: one line, as the CLI says

@@ -81,8 +81,11 @@ class BenchConfig:
     allow_parallel: bool = MISSING
     gradient_check_seed: int | None = MISSING
     min_samples: int = MISSING
-    rounds: int = MISSING
+    # a number, or "auto": rounds until every ratio is known to target_ci (stats.stopping)
+    rounds: Any = MISSING
     round: int = MISSING
+    target_ci: float = 0.05
+    max_rounds: int = 20
 
 
 @dataclass
@@ -243,13 +246,7 @@ def _check_bench(bench: BenchConfig, train: TrainConfig) -> None:
     _positive("bench.repeats", bench.repeats)
     _positive("bench.inference_batch_size", bench.inference_batch_size)
     _positive("bench.min_samples", bench.min_samples, allow_zero=True)
-    _positive("bench.rounds", bench.rounds)
-    _positive("bench.round", bench.round, allow_zero=True)
-    if bench.round >= bench.rounds:
-        allowed = "0" if bench.rounds == 1 else f"0 to {bench.rounds - 1}"
-        raise ConfigError(f"bench.round={bench.round} is past bench.rounds={bench.rounds}; "
-                          f"allowed: {allowed} (a sweep with -m bench.rounds=N numbers its "
-                          f"rounds itself)")
+    _check_rounds(bench)
     if bench.threads is not None:
         _positive("bench.threads", bench.threads)
     seed("bench.gradient_check_seed", bench.gradient_check_seed)
@@ -271,3 +268,31 @@ def _check_bench(bench: BenchConfig, train: TrainConfig) -> None:
 def to_container(cfg: DictConfig) -> dict:
     """The resolved config as plain Python, for the result record."""
     return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # type: ignore[return-value]
+
+
+def _check_rounds(bench: BenchConfig) -> None:
+    """bench.rounds is a whole number of rounds, or auto (up to bench.max_rounds, until every
+    ratio's interval is within bench.target_ci); bench.round one of them."""
+    from nnbench.stats.stopping import MIN_ROUNDS
+
+    if bench.rounds == "auto":
+        if not isinstance(bench.max_rounds, int) or bench.max_rounds < MIN_ROUNDS:
+            raise ConfigError(f"bench.max_rounds={bench.max_rounds!r} must be at least "
+                              f"{MIN_ROUNDS} with bench.rounds=auto (no interval is trusted "
+                              f"on fewer rounds)")
+        if not 0 < bench.target_ci < 1:
+            raise ConfigError(f"bench.target_ci={bench.target_ci} must lie in (0, 1): the "
+                              f"relative half-width of the ratio's interval, e.g. 0.05")
+        limit = bench.max_rounds
+    elif isinstance(bench.rounds, bool) or not isinstance(bench.rounds, int):
+        raise ConfigError(f"bench.rounds={bench.rounds!r} is not a number of rounds; allowed: "
+                          f"a whole number > 0, or auto")
+    else:
+        _positive("bench.rounds", bench.rounds)
+        limit = bench.rounds
+    _positive("bench.round", bench.round, allow_zero=True)
+    if bench.round >= limit:
+        allowed = "0" if limit == 1 else f"0 to {limit - 1}"
+        raise ConfigError(f"bench.round={bench.round} is past bench.rounds={bench.rounds}; "
+                          f"allowed: {allowed} (a sweep with -m bench.rounds=N numbers its "
+                          f"rounds itself)")

@@ -4,7 +4,13 @@ Hydra composes a ``DictConfig``; ``resolve`` turns it into plain typed values: t
 sections as dataclasses, the ``Precision`` looked up, the framework's trainer class found and
 its options checked, the dataset's own schema merged and its shape known. Whatever is wrong
 raises ``ConfigError`` with one line naming the key; whatever this host cannot run is a
-``skip_reason``, decided without starting a worker.
+``skip_reason``, decided without starting a worker; a job that cannot fit in this host's memory
+is refused with the estimate (``nnbench.footprint``).
+
+A framework's class-level hooks (``check``, ``check_model``, ``compile_mode``) are asked here. A
+``ConfigError`` from one is the configuration's fault, refused like any other; anything else it
+raises is the framework's fault: the job keeps it in ``fault`` and ends ``failed`` saying so,
+while the sweep goes on (``nnbench.runner``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from nnbench import data
+from nnbench import data, footprint
 from nnbench.config import (
     DEVICES,
     PRECISIONS,
@@ -59,6 +65,8 @@ class Job:
     experiment_name: str
     runs_dir: str
     config: dict[str, Any]  # the whole resolved configuration, as the record keeps it
+    # what a class-level hook of the framework raised, as the failed record's reason
+    fault: str | None = None
 
     @property
     def trainer_class(self) -> type[Trainer]:
@@ -71,6 +79,8 @@ class Job:
 
     @property
     def compile_mode(self) -> str | None:
+        if self.fault:  # the hook may be the one that raised
+            return None
         return self.trainer_class.compile_mode(self.options)
 
     def skip_reason(self) -> str | None:
@@ -90,7 +100,9 @@ class Job:
             "loss": self.train.loss, "epochs": self.train.epochs,
             "batch_size": self.train.batch_size, "lr": float(self.train.lr),
             "seed": self.train.seed, "init": self.train.init, "shuffle": self.train.shuffle,
-            "repeats": self.bench.repeats, "rounds": self.bench.rounds,
+            "repeats": self.bench.repeats,
+            # auto: how many rounds the sweep ran is known only when it ends (rounds.json)
+            "rounds": None if self.bench.rounds == "auto" else self.bench.rounds,
             "round": self.bench.round, "param_dtype": p.param_dtype,
             "compute_dtype": p.compute_dtype, "autocast_dtype": p.autocast_dtype,
             "grad_scaler": p.grad_scaler,
@@ -104,6 +116,24 @@ def _line(err: OmegaConfBaseException) -> str:
 
 
 SECTIONS = {"arch": ArchConfig, "train": TrainConfig, "bench": BenchConfig}
+
+
+def hook_fault(cls: type[Trainer], hook: str, err: BaseException) -> str:
+    """The reason of a job whose framework's ``hook`` raised ``err``."""
+    first = (str(err).strip().splitlines() or [""])[0]
+    return (f"framework {getattr(cls, 'name', cls.__name__)}: {cls.__name__}.{hook} raised "
+            f"{type(err).__name__}{f': {first}' if first else ''}")
+
+
+def _ask(cls: type[Trainer], hook: str, call: Any) -> str | None:
+    """Call a class-level hook: a ConfigError passes on, anything else becomes the job's fault."""
+    try:
+        call()
+    except ConfigError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a third-party hook may raise anything
+        return hook_fault(cls, hook, err)
+    return None
 
 
 def _section(cfg: DictConfig, name: str) -> Any:
@@ -158,17 +188,33 @@ def resolve(cfg: DictConfig, *, on_this_host: bool = True) -> Job:
     choice("device.name", device, DEVICES)
     choice("precision.name", cfg.precision.name, PRECISIONS)
     precision = get(str(cfg.precision.name), bool(cfg.precision.get("tf32", False)))
-    cls.check(name, options, device, precision)
+    fault = _ask(cls, "check", lambda: cls.check(name, options, device, precision))
     dataset = data.checked_config(cfg.dataset)
     check_paths(cfg, dataset)  # runs_dir, experiment_name, dataset.data_dir
     n_features, n_classes = data.shape(dataset)
     arch, train, bench = (_section(cfg, s) for s in ("arch", "train", "bench"))
     validate(arch, train, bench, str(dataset.name), n_features, n_classes)
+    spec = ModelSpec(tuple(arch.layer_sizes), tuple(arch.activations), train.loss)
+    fault = fault or _ask(cls, "check_model", lambda: cls.check_model(spec))
+    fault = fault or _ask(cls, "compile_mode", lambda: cls.compile_mode(options))
     if on_this_host:
         threads_fit(bench.threads, available_cores())
+        _check_fits(dataset, list(arch.layer_sizes), precision, train.batch_size, device)
     config["dataset"] = OmegaConf.to_container(dataset, resolve=True)
     return Job(framework=name, trainer_target=target, options=options, device=device,
                precision=precision, arch=arch, train=train, bench=bench, dataset=dataset,
                n_features=n_features, n_classes=n_classes,
                experiment_name=str(cfg.get("experiment_name")),
-               runs_dir=str(cfg.get("runs_dir") or "runs"), config=config)
+               runs_dir=str(cfg.get("runs_dir") or "runs"), config=config, fault=fault)
+
+
+def _check_fits(dataset: DictConfig, sizes: list[int], precision: Precision,
+                batch_size: int | None, device: str) -> None:
+    """``footprint.TooLarge`` when the job's arrays cannot fit in this host's memory."""
+    samples = data.sizes(dataset)
+    if samples is None:  # a dataset module that does not say how many samples it makes
+        return
+    need = footprint.estimate(sizes, *samples, precision.param_dtype, batch_size,
+                              on_host=device == "cpu")
+    footprint.check_fits(need, f"dataset={dataset.name} with {samples[0]:,} training and "
+                               f"{samples[1]:,} test samples, arch {arch_string(sizes)},")

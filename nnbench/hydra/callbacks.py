@@ -22,6 +22,7 @@ from omegaconf import DictConfig, open_dict, read_write
 from nnbench.errors import ConfigError
 from nnbench.job import Job, resolve
 from nnbench.report import sweep_summary
+from nnbench.runner import salvage
 
 
 def task_config(cfg: DictConfig) -> DictConfig:
@@ -60,7 +61,7 @@ class ConfigCheck(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             job = check(config)
-            if job.bench.rounds > 1:  # a record would claim rounds that never ran
+            if job.bench.rounds != 1:  # a record would claim rounds that never ran
                 raise ConfigError(f"bench.rounds={job.bench.rounds} replicates a sweep in rounds "
                                   f"of fresh processes: add -m (python -m nnbench -m "
                                   f"bench.rounds={job.bench.rounds} ...)")
@@ -80,10 +81,13 @@ class SweepEnded(BaseException):
 
 
 def sweep_statuses(sweep_dir: Path) -> list[str]:
-    """Each job's status from its record ("resumed" for a job a resume skipped)."""
+    """Each job's status from its record ("resumed" for a job a resume skipped; a record its
+    folder could not take is read where it was kept, ``nnbench.runner.salvage``)."""
     statuses = []
     for job in sorted(sweep_dir.iterdir()):
         result, resumed = job / "result.json", job / "resumed.json"
+        if not result.is_file() and not resumed.is_file() and job.is_dir():
+            result = salvage.find(job) or result
         if result.is_file():
             try:
                 statuses.append(json.loads(result.read_text()).get("status", "failed"))

@@ -28,8 +28,11 @@ with the basic sweeper.
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeperConf
@@ -75,6 +78,9 @@ class CheckAllJobs:
         here = launchers.runs_here(self.config.hydra)
         parallel = launchers.parallel_jobs(self.config.hydra)
         jobs, swept = self.jobs(arguments)
+        if len(jobs) > 20:  # about 0.1 s a job: say what the wait is for
+            print(f"nnbench: checking the {len(jobs)} jobs of the sweep before the first starts",
+                  file=sys.stderr, flush=True)
         loader = self.hydra_context.config_loader
         for num, overrides in enumerate(jobs, 1):
             try:
@@ -95,11 +101,15 @@ class CheckAllJobs:
 
 class RoundsFirst:
     """What the basic sweeper gains: ``bench.round`` as the outermost loop when
-    ``bench.rounds`` > 1 (mixed in before ``BasicSweeper``, see nnbench.hydra.sweeper)."""
+    ``bench.rounds`` > 1 (mixed in before ``BasicSweeper``, see nnbench.hydra.sweeper); with
+    ``bench.rounds=auto``, one round per batch until every ratio is known (``is_done``)."""
 
     config: Any
     hydra_context: Any
     params: Any
+    max_batch_size: int | None
+    batch_index: int
+    auto: dict | None = None  # target_ci, max_rounds and the sweep folder of an auto sweep
 
     def sweep(self, arguments: list[str]) -> Any:
         assert self.config is not None and self.hydra_context is not None
@@ -108,17 +118,58 @@ class RoundsFirst:
         swept = {o.key_or_group for o in overrides if o.is_sweep_override()}
         if ROUNDS_KEY in swept:
             raise HydraException(f"{ROUNDS_KEY} is how many rounds the sweep runs, one number "
-                                 f"(e.g. {ROUNDS_KEY}=5), not a list of values")
+                                 f"(e.g. {ROUNDS_KEY}=5) or auto, not a list of values")
         rounds = OmegaConf.select(self.config, ROUNDS_KEY, default=1)
         if isinstance(rounds, int) and rounds < 1:  # a setting of the sweep, not of one job
             raise HydraException(f"{ROUNDS_KEY}={rounds} must be > 0")
+        if rounds == "auto":
+            rounds = OmegaConf.select(self.config, "bench.max_rounds")
+            self.auto = {"target": OmegaConf.select(self.config, "bench.target_ci"),
+                         "max_rounds": rounds, "dir": str(self.config.hydra.sweep.dir)}
         if isinstance(rounds, int) and rounds > 1:
             if any(o.key_or_group == ROUND_KEY for o in overrides):
                 raise HydraException(f"{ROUND_KEY} is set by the sweep when {ROUNDS_KEY} > 1; "
                                      f"set only {ROUNDS_KEY}={rounds}")
             # a dict keeps its insertion order: the round key becomes the outermost loop
             self.params = {ROUND_KEY: round_sweep(rounds), **(self.params or {})}
+        if self.auto is not None:  # one batch per round, so that the rounds can stop
+            self.max_batch_size = max(len(self.jobs(arguments)[0]) // rounds, 1)  # type: ignore[attr-defined]
         return super().sweep(arguments)  # type: ignore[misc]
+
+    def is_done(self) -> bool:
+        done = super().is_done()  # type: ignore[misc]
+        if self.auto is None or self.batch_index < 2:
+            return done
+        from nnbench.report.sweep_summary import interval_widths
+        from nnbench.stats.stopping import settled
+
+        widths = interval_widths(self.auto["dir"])
+        target, rounds = self.auto["target"], self.batch_index
+        widest = max((w for _, w in widths), default=float("nan"))
+        shown = f"±{widest:.1%}" if widest == widest else "none yet"
+        print(f"nnbench: round {rounds}: widest ratio interval {shown} "
+              f"(target ±{target:.1%})", flush=True)
+        if not widths and rounds >= self.auto["max_rounds"] // 4:
+            reason = f"no NumPy/torch ratio to settle after {rounds} rounds"
+        elif settled([w for _, w in widths], rounds, target):
+            reason = f"every ratio's interval within {shown} after {rounds} rounds"
+        elif done:
+            reason = f"cap of {rounds} rounds reached at {shown}"
+        else:
+            return False
+        _write_stop(Path(self.auto["dir"]), rounds, reason, widths, target)
+        return True
+
+
+def _write_stop(sweep_dir: Path, rounds: int, reason: str, widths: list, target: float) -> None:
+    """Why an auto sweep's rounds stopped, beside its jobs (the report reads it)."""
+    from nnbench.files import write_text
+
+    print(f"nnbench: rounds stopped: {reason}", flush=True)
+    write_text(sweep_dir / "rounds.json", json.dumps(
+        {"rounds": rounds, "reason": reason, "target_ci": target,
+         "widths": {label: (None if w != w else w) for label, w in widths}},
+        indent=1, ensure_ascii=False) + "\n")
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from nnbench.stats import format_seconds
 
@@ -35,13 +36,12 @@ def _method(a_rounds: int, b_rounds: int, mark: str) -> str:
     return "no interval"
 
 
-def ratio_lines(sweep_dir: str | Path, pair: tuple[str, str] | None = None) -> list[str]:
-    """One line per configuration that ran both frameworks of ``pair`` ok in this sweep."""
+def _pairs(sweep_dir: str | Path, pair: tuple[str, str]) -> list[tuple[dict, Any, Any, tuple]]:
+    """Per configuration that ran both frameworks of ``pair`` ok in this sweep: a record of the
+    first, both pooled sides and their ratio."""
     from nnbench.report import pooling
     from nnbench.report.collect import CONFIG_KEYS, collect
-    from nnbench.report.tables import DEFAULT_PAIR
 
-    pair = pair or DEFAULT_PAIR
     roots: list[Path] = [Path(sweep_dir)]
     for marker in Path(sweep_dir).glob("*/resumed.json"):  # jobs resumed: their earlier result
         try:
@@ -53,16 +53,40 @@ def ratio_lines(sweep_dir: str | Path, pair: tuple[str, str] | None = None) -> l
         if rec.get("status") == "ok" and rec.get(METRIC) is not None:
             key = tuple(str(rec.get(k)) for k in [*CONFIG_KEYS, "device"])
             groups.setdefault(key, {}).setdefault(rec["framework"], []).append(rec)
-    lines = []
+    out = []
     for _, by_framework in sorted(groups.items()):
         if not all(f in by_framework for f in pair):
             continue
         a, b = (pooling.Side.of(by_framework[f], METRIC) for f in pair)
         result = pooling.ratio(a, b)
-        if result is None:
-            continue
+        if result is not None:
+            out.append((by_framework[pair[0]][0], a, b, result))
+    return out
+
+
+def interval_widths(sweep_dir: str | Path,
+                    pair: tuple[str, str] | None = None) -> list[tuple[str, float]]:
+    """(configuration, relative half-width of its ratio's interval over rounds; NaN without
+    one) for each ratio of this sweep: what ``bench.rounds=auto`` waits on."""
+    from nnbench.report import pooling
+    from nnbench.report.tables import DEFAULT_PAIR
+    from nnbench.stats.stopping import half_width
+
+    return [(_label(rec), half_width(*result[:3]) if result[3] == pooling.ROUNDS_MARK
+             else float("nan"))
+            for rec, _, _, result in _pairs(sweep_dir, pair or DEFAULT_PAIR)]
+
+
+def ratio_lines(sweep_dir: str | Path, pair: tuple[str, str] | None = None) -> list[str]:
+    """One line per configuration that ran both frameworks of ``pair`` ok in this sweep."""
+    from nnbench.report import pooling
+    from nnbench.report.tables import DEFAULT_PAIR
+
+    pair = pair or DEFAULT_PAIR
+    lines = []
+    for rec, a, b, result in _pairs(sweep_dir, pair):
         text = pooling.ratio_text(result).rstrip(pooling.ROUNDS_MARK + pooling.SAMPLES_MARK)
-        line = (f"{pair[0]}/{pair[1]} time per epoch, {_label(by_framework[pair[0]][0])}: "
+        line = (f"{pair[0]}/{pair[1]} time per epoch, {_label(rec)}: "
                 f"{text} ({pair[0]} {format_seconds(a.median)}, {pair[1]} "
                 f"{format_seconds(b.median)}; {_method(a.rounds, b.rounds, result[3])})")
         slow = [f for f, side in zip(pair, (a, b), strict=True) if side.spread()["disagree"]]

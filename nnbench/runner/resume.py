@@ -1,10 +1,12 @@
 """Resuming a sweep: which jobs already have an ``ok`` result for the same config and code.
 
 A job is identified by a hash of its resolved configuration (less the keys that only say where
-outputs go, whether to resume, or how many rounds the sweep has) and the code version (git
-commit, "-dirty" included, or the package version outside a git checkout). An edited config or
-a new commit runs again. A job's round (``bench.round``) is part of its identity: a sweep
-resumed with more rounds runs only the rounds it lacks.
+outputs go, whether to resume, or how many rounds the sweep has) and the code version
+(``nnbench.measure.environment.code_version``: the commit, plus a hash of the changed files of
+the package, its configs and the job's trainer module). An edited config, a new commit or an
+edit of the code that runs the job runs again; an edit elsewhere (docs, tests) does not. A
+job's round (``bench.round``) is part of its identity: a sweep resumed with more rounds runs
+only the rounds it lacks.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 
 from nnbench.record import RESULT_FILE
 
-IGNORED = {("runs_dir",), ("bench", "resume"), ("bench", "rounds")}
+IGNORED = {("runs_dir",), ("bench", "resume"), ("bench", "rounds"), ("bench", "target_ci"),
+           ("bench", "max_rounds")}
 MARKER = "resumed.json"
 
 
@@ -27,6 +30,8 @@ def _strip(tree: object, path: tuple = ()) -> object:
 
 
 def job_key(config: dict, code_version: str | None) -> str:
+    """16 hex of sha256 over the config (less ``IGNORED``) and the code version: what a resumed
+    sweep matches, so that a result of other code is never kept for this job."""
     text = json.dumps({"config": _strip(config), "code": code_version}, sort_keys=True,
                       default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
