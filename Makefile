@@ -9,7 +9,7 @@ LOCK   ?= requirements/lock.txt
 PIN    := $(if $(LOCK),-c $(LOCK))
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep test-cuda aa docs
+.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep bench-report test-cuda aa docs device-wheels device-check
 
 install: $(STAMP)
 
@@ -73,6 +73,11 @@ aa: $(STAMP)
 report: $(STAMP)
 	$(BIN)/python -m nnbench.report runs --out runs/report
 
+## bench-report: the report over 2,000 generated records (scripts/make_records.py): time and peak
+## memory of a first report, a second over unchanged records, one after a change, and --small
+bench-report: $(STAMP)
+	$(BIN)/python scripts/bench_report.py
+
 ## reference: run the seeds' experiments and commit-sized reports under runs/reference/
 ## (ROUNDS=N interleaved rounds of fresh processes each; every call runs into a folder of its own)
 EXPERIMENTS := case_study_moons compare_784x64x10 compare_wide compare_deep scaling mnist_report
@@ -83,3 +88,20 @@ reference: $(STAMP)
 	  $(BIN)/python -m nnbench -m +experiment=$$e bench.rounds=$(ROUNDS) runs_dir=$$runs || exit $$?; \
 	  $(BIN)/python -m nnbench.report $$runs/$$e --out runs/reference/$$e --small --no-progress || exit $$?; \
 	done
+
+## device-wheels: the wheels a lent GPU machine lacks (CPython 3.12, manylinux x86-64), at the
+## lock's versions, into .device-wheels/ (ignored) for a device run to carry; prints their size
+DEVICE_WHEELS := .device-wheels
+device-wheels: $(STAMP)
+	$(BIN)/python scripts/device_check.py wheels --dest $(DEVICE_WHEELS)
+
+$(DEVICE_WHEELS)/manifest.json: pyproject.toml requirements/lock.txt scripts/device_check.py | $(STAMP)
+	$(BIN)/python scripts/device_check.py wheels --dest $(DEVICE_WHEELS)
+
+## device-check: on a lent GPU machine, from the repo root with .device-wheels carried: a venv over
+## the machine's packages, the CUDA tests, the scaling and case-study sweeps on cpu and cuda and
+## their report, in 8 minutes, files to $OUT (see scripts/device_check.py). DRY_RUN=1: the same
+## here, without CUDA, with this venv standing in for the machine
+DRY := $(filter 1 yes true,$(DRY_RUN))
+device-check: $(if $(DRY),$(STAMP) $(DEVICE_WHEELS)/manifest.json)
+	$(if $(DRY),$(BIN)/python,$(PYTHON)) scripts/device_check.py check --wheels $(DEVICE_WHEELS) $(if $(DRY),--dry-run)

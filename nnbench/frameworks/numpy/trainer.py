@@ -19,7 +19,8 @@ from nnbench.spec import ModelSpec, targets
 
 # What the network computes in: NumPy has no bfloat16, and no BLAS for float16.
 PRECISIONS = ("float32", "float64")
-CUPY_INSTALL = "pip install -c requirements/lock.txt -e '.[gpu]' in the nnbench checkout"
+CUPY_INSTALL = ("cupy-cuda13x, the CuPy for the locked torch's CUDA 13: pip install -c "
+                "requirements/lock.txt -e '.[gpu]' in the nnbench checkout")
 
 
 def _errstate(xp: Any):
