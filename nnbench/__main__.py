@@ -3,7 +3,8 @@
 Exit status: 0 when every job ended ok, skipped, diverged or oom (those are results); 1 when
 any job failed; 2 when the command line or the configuration is rejected before any job runs;
 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM): finished jobs keep their
-results, the running one is stopped and leaves an incomplete folder.
+results, the running one is stopped and leaves an incomplete folder. ``--cfg`` prints the
+configuration as Hydra composes it, and exits 2 with one line when a run would refuse it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from omegaconf import DictConfig
 
 from nnbench import runner
 from nnbench.cli import console, one_line
-from nnbench.hydra import callbacks, launchers, register
+from nnbench.hydra import callbacks, launchers, register, shown
 from nnbench.runner.isolated import Terminated
 
 
@@ -39,6 +40,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     register()
     statuses: list[str] = []  # of the jobs run in this process; a sweep's come from its records
+    resuming: list[str] = []  # runs_dir of a job run with bench.resume=true in this process
+    runs_dirs: list[str] = []  # runs_dir of the jobs run in this process
 
     @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
     def job(cfg: DictConfig) -> None:
@@ -47,6 +50,9 @@ def main() -> int:
                             parallel_jobs=launchers.parallel_jobs(hydra_cfg),
                             also_warm=launchers.swept_trainers(hydra_cfg, sys.argv[1:]))
         statuses.append(record["status"])
+        if cfg.get("bench", {}).get("resume"):
+            resuming[:] = [str(cfg.get("runs_dir"))]
+        runs_dirs[:] = [str(cfg.get("runs_dir"))]
         print(console.console_line(record), flush=True)
 
     try:
@@ -63,12 +69,26 @@ def main() -> int:
     except (Exception, callbacks.Refused) as err:  # anything before or between jobs
         if os.environ.get("NNBENCH_TRACEBACK") == "1":
             raise
-        print(f"nnbench: error: {one_line.one_line(err)}", file=sys.stderr)
+        line = one_line.one_line(err)
+        if isinstance(err, OSError) and statuses:  # Hydra writing the next job's folder, say
+            line += (f" (writing the next job's folder under runs_dir={runs_dirs[-1]}); "
+                     f"finished jobs keep their results ({_tally(statuses)})")
+        print(f"nnbench: error: {line}", file=sys.stderr)
         return 2
+    if not statuses and shown.asked(sys.argv[1:]):  # --cfg: Hydra printed it; would it run?
+        refused = shown.refusal(sys.argv[1:])
+        if refused:
+            print(f"nnbench: error: a run would refuse this configuration: {refused}",
+                  file=sys.stderr)
+            return 2
     if "resumed" in statuses:
         resumed = statuses.count("resumed")
         print(f"nnbench: resume: {resumed} job{'s' * (resumed != 1)} already ok, skipped; "
               f"{len(statuses) - resumed} ran", flush=True)
+    elif statuses and resuming:
+        print(f"nnbench: resume: no job skipped: none of these jobs has an ok result of the "
+              f"same config and code under runs_dir={resuming[0]}; {len(statuses)} ran",
+              flush=True)
     if len(statuses) > 1:
         print(f"nnbench: {len(statuses)} jobs: {_tally(statuses)}", flush=True)
     return 1 if "failed" in statuses else 0

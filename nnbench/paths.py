@@ -13,8 +13,15 @@ shared file system (or in other pid namespaces). A name that already exists is n
 The resolver also checks ``runs_dir`` and ``experiment_name`` before Hydra creates the folder:
 a runs_dir that is a file, read-only or on a file system that holds no files (``/proc``), or an
 experiment name that is not a plain name (``../../x`` would write outside runs_dir), is refused
-with one line naming the key. ``check_config`` makes the same checks, and those of
-``dataset.data_dir``, for a job resolved outside the command line.
+with one line naming the key. So is a runs_dir whose job folders' files would have paths longer
+than the system allows (PATH_MAX), or whose file system lacks the room a job's record needs:
+checked before the first job, not found when a finished job's record cannot be written.
+``check_config`` makes the same checks, and those of ``dataset.data_dir``, for a job resolved
+outside the command line.
+
+Names are ASCII: a name is a folder on file systems others share, a label in the report and
+part of a scheduler's job name, and Unicode admits look-alikes (``é`` as one code point or as
+``e`` and a combining accent: two folders that print alike, one experiment split in two).
 """
 
 from __future__ import annotations
@@ -34,13 +41,26 @@ RESOLVER = "nnbench.run_folder"
 STAMP = "%Y-%m-%d_%H-%M-%S"
 # a plain name: one path component, not hidden, not "." or ".."
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,=+-]*")
-PLAIN_NAME_RULE = ("letters, digits and _ . , = + - (not first: . , = + -), "
+PLAIN_NAME_RULE = ("letters, digits and _ . , = + - (ASCII only; not first: . , = + -), "
                    "no path separators")
 MAX_NAME = 100
+# What is written below <runs_dir>/<experiment_name>: the run's folder (<date>_<time>_<pid>-
+# <random>, ~40 bytes), a sweep job's folder (its number and overrides: up to one 255-byte name)
+# and a temporary of result.json (~130 bytes). A path to that folder may take PATH_MAX less this.
+BELOW_EXPERIMENT = 512
+# Room a job needs before it starts: Hydra's .hydra/ files and __main__.log (a few blocks) and a
+# record's fixed part; each epoch adds its loss, time and accuracy to the record.
+MIN_ROOM = 64 * 1024
+RECORD_BYTES_PER_EPOCH = 256
 # kernel file systems that hold no files of ours, whatever their permissions say
 VIRTUAL_FS = frozenset({"proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs",
                         "securityfs", "configfs", "bpf", "pstore", "efivarfs", "fusectl",
                         "binfmt_misc", "devpts", "mqueue", "rpc_pipefs", "nsfs"})
+
+
+class NoRoom(ConfigError):
+    """runs_dir's file system lacks the room a job's record needs: refused before the first job;
+    a later job of a sweep that finds it so is not started, and its record says why."""
 
 
 def plain_name(key: str, value: Any) -> str:
@@ -129,7 +149,85 @@ def check_folder(key: str, path: Any, writable: bool = True) -> None:
         raise ConfigError(f"{key} is empty; it must name a folder")
     wrong = folder_problem(str(path), writable)
     if wrong:
-        raise ConfigError(f"{key}={path} {wrong}")
+        raise ConfigError(f"{key}={shown_path(path)} {wrong}")
+
+
+def shown_path(path: Any, limit: int = 300) -> str:
+    """A path for a one-line message: whole, or its ends and its length when very long."""
+    text = str(path)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit // 2]}...{text[-limit // 3:]} ({len(text)} characters)"
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def length_problem(path: str | os.PathLike) -> str | None:
+    """What keeps the files nnbench writes below the folder ``path`` (an experiment's) from
+    having paths this system accepts; None when nothing does. Looks only."""
+    absolute = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+    found = _nearest_existing(absolute)
+    try:
+        path_max, name_max = os.pathconf(found, "PC_PATH_MAX"), os.pathconf(found, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        path_max, name_max = 4096, 255
+    for part in absolute.parts:
+        if len(os.fsencode(part)) > name_max:
+            return (f"has a folder name of {len(os.fsencode(part))} bytes, over the {name_max} "
+                    f"this file system allows")
+    size = len(os.fsencode(str(absolute)))
+    if size + BELOW_EXPERIMENT > path_max:
+        return (f"is too long: the experiment folder's path takes {size} bytes, and a job's "
+                f"files lie up to {BELOW_EXPERIMENT} bytes deeper, over this system's limit of "
+                f"{path_max} bytes for a path (PATH_MAX); choose a shorter runs_dir")
+    return None
+
+
+def room_problem(path: str | os.PathLike, need: int) -> str | None:
+    """What keeps the file system of ``path`` from taking ``need`` more bytes (and a few
+    files); None when nothing does, or when it cannot tell. Looks only."""
+    found = _nearest_existing(Path(os.path.abspath(os.path.expanduser(os.fspath(path)))))
+    try:
+        fs = os.statvfs(found)
+    except OSError:
+        return None
+    free = fs.f_bavail * fs.f_frsize
+    if free < need:
+        return (f"has {_size(free)} free on its file system, and a job needs about "
+                f"{_size(need)} (its record and Hydra's files); free some space or choose "
+                f"another runs_dir")
+    if fs.f_files and fs.f_favail < 16:
+        return "is on a file system with no free inodes left; free some or choose another runs_dir"
+    return None
+
+
+def record_room(cfg: Any) -> int:
+    """Bytes one job of ``cfg`` needs in runs_dir: its record grows with epochs and repeats."""
+    train, bench = cfg.get("train"), cfg.get("bench")
+    try:
+        epochs = int(train.get("epochs") or 0) if hasattr(train, "get") else 0
+        repeats = int(bench.get("repeats") or 1) if hasattr(bench, "get") else 1
+    except (TypeError, ValueError):
+        epochs, repeats = 0, 1
+    return MIN_ROOM + RECORD_BYTES_PER_EPOCH * max(epochs, 0) * max(repeats, 1)
+
+
+def check_runs_dir(runs_dir: Any, experiment_name: str, need: int = MIN_ROOM) -> None:
+    """``ConfigError`` naming runs_dir when its experiment folder's files would have paths too
+    long, or its file system lacks ``need`` bytes."""
+    parent = Path(str(runs_dir)) / experiment_name
+    wrong = length_problem(parent)
+    if wrong:
+        raise ConfigError(f"runs_dir={shown_path(runs_dir)} {wrong}")
+    wrong = room_problem(parent, need)
+    if wrong:
+        raise NoRoom(f"runs_dir={shown_path(runs_dir)} {wrong}")
 
 
 def run_folder(runs_dir: Any, experiment_name: Any) -> str:
@@ -137,6 +235,7 @@ def run_folder(runs_dir: Any, experiment_name: Any) -> str:
     checking both keys. Creates nothing: Hydra creates the folder."""
     check_folder("runs_dir", runs_dir)
     name = plain_name("experiment_name", experiment_name)
+    check_runs_dir(runs_dir, name)
     parent = Path(str(runs_dir)) / name
     if os.path.lexists(parent):  # an experiment folder that is a file, or read-only
         wrong = folder_problem(parent)
@@ -155,7 +254,8 @@ def check_config(cfg: Any, dataset: Any = None) -> None:
     config's), where it has one: that may be read-only when the data is already there (the
     data layer says when it is not). ``ConfigError`` naming the key on the first problem."""
     check_folder("runs_dir", cfg.get("runs_dir") or "runs")
-    plain_name("experiment_name", cfg.get("experiment_name"))
+    name = plain_name("experiment_name", cfg.get("experiment_name"))
+    check_runs_dir(cfg.get("runs_dir") or "runs", name, record_room(cfg))
     dataset = cfg.get("dataset") if dataset is None else dataset
     data_dir = dataset.get("data_dir") if hasattr(dataset, "get") else None
     if data_dir is not None:

@@ -80,6 +80,9 @@ BAD = {
                                 "letters, digits"),
     "experiment_name with /": ("experiment_name=a/b", "experiment_name='a/b' is not a plain name"),
     "experiment_name ..": ("experiment_name=..", "experiment_name='..' is not a plain name"),
+    # Hydra reads a quoted value only; the rule says ASCII, as the docs do
+    "experiment_name café": ("experiment_name='café'", "experiment_name='café' is not a plain "
+                             "name; allowed: letters, digits and _ . , = + - (ASCII only"),
 }
 
 

@@ -12,6 +12,7 @@ import yaml
 
 from nnbench.config import SECTIONS, TOP_LEVEL, keys_of, unknown_key
 from nnbench.errors import ConfigError, value_line
+from nnbench.paths import shown_path
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -162,6 +163,8 @@ def one_line(err: BaseException) -> str:
         return str(err)
     if isinstance(getattr(err, "error", None), ConfigError):  # nnbench.hydra.callbacks.Refused
         return str(err.error)  # type: ignore[attr-defined]
+    if isinstance(err, OSError) and err.strerror:  # Hydra writing a job's folder, say
+        return f"{err.strerror}{f': {shown_path(err.filename)}' if err.filename else ''}"
     syntax = _yaml_error(err)
     if syntax is not None:
         return yaml_line(syntax)
@@ -175,6 +178,9 @@ def _composition_line(err: BaseException, text: str) -> str | None:
     if resolver:
         return resolver.group(1)
     override = getattr(err, "override", None)  # hydra.errors.OverrideParseException
+    if override is not None and not str(override).isascii():
+        return (f"{override} is not an override Hydra can read: an unquoted value is ASCII "
+                f"only; quote any other: key='value'")
     if override is not None:
         cause = err.__cause__
         reason = str(cause or text).strip().splitlines()[0]

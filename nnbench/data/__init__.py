@@ -2,10 +2,12 @@
 
 A dataset module provides ``Config`` (a dataclass: the keys its YAML may set), ``check(cfg)``
 (value checks), ``shape(cfg)`` (feature and class counts, known without loading anything, so a
-config can be checked before any work) and ``load(cfg) -> Dataset``. Adding a dataset is one
-module (here, or anywhere importable) and one YAML in ``conf/dataset/`` whose ``_target_`` names
-the module, as a framework's YAML names its trainer. A YAML without ``_target_`` means the module
-of this package with the dataset's name.
+config can be checked before any work), optionally ``sizes(cfg)`` (training and test samples,
+so that a job which cannot fit in memory is refused before it starts) and
+``load(cfg) -> Dataset``. Adding a dataset is one module (here, or anywhere importable) and one
+YAML in ``conf/dataset/`` whose ``_target_`` names the module, as a framework's YAML names its
+trainer. A YAML without ``_target_`` means the module of this package with the dataset's
+name.
 """
 
 from __future__ import annotations
@@ -107,6 +109,13 @@ def checked_config(cfg: DictConfig) -> DictConfig:
 def shape(cfg: DictConfig) -> tuple[int, int]:
     """(n_features, n_classes) of a checked dataset config."""
     return module_of(cfg).shape(cfg)
+
+
+def sizes(cfg: DictConfig) -> tuple[int, int] | None:
+    """(training, test) samples of a checked dataset config, known without loading anything;
+    None for a dataset module that does not say (``sizes`` is optional)."""
+    module = module_of(cfg)
+    return module.sizes(cfg) if hasattr(module, "sizes") else None
 
 
 def load(cfg: DictConfig) -> Dataset:

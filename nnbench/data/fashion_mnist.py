@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from nnbench.data import Dataset, idx_images
-from nnbench.data.idx_images import check, shape
+from nnbench.data.idx_images import check, shape, sizes
 
-__all__ = ["Config", "check", "shape", "load"]
+__all__ = ["Config", "check", "shape", "sizes", "load"]
 
 
 @dataclass

@@ -3,12 +3,15 @@
 Where they come from, in order: ``data_dir`` as torchvision lays it out
 (``<data_dir>/<Class>/raw/train-images-idx3-ubyte``, ...); torchvision's download; the four
 files (gzipped or not) in ``source_dir``, checked while they are copied (magic number, and the
-bytes the header promises) and renamed into place. Every fault is one ``DataError`` line
-naming the file.
+bytes the header promises) and renamed into place. The four must then agree with each other
+and with an MNIST-style dataset (``check_set``): 28x28 images in both splits, as many labels as
+images, labels 0 to 9; files that do not are removed again, so the next run does not trip over
+them. Every fault is one ``DataError`` line naming the file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import struct
@@ -71,6 +74,41 @@ def check_idx(path: Path, expected_magic: int) -> tuple[int, ...]:
     return dims
 
 
+IMAGE_SIZE = (28, 28)  # rows, columns of every MNIST-style image
+N_CLASSES = 10
+
+
+def check_set(folder: Path, shown: dict[str, Path] | None = None) -> None:
+    """Check the four IDX files in ``folder`` together: each whole (``check_idx``), images of
+    ``IMAGE_SIZE``, as many labels as images, every label a class. ``DataError`` naming the
+    file (as ``shown`` names it: the source a file was copied from) on the first fault."""
+    shown = shown or {}
+
+    def where(name: str) -> Path:
+        return shown.get(name, folder / name)
+
+    dims = {}
+    for name in FILES:
+        try:
+            dims[name] = check_idx(folder / name, magic_number(name))
+        except DataError as err:
+            raise DataError(str(err).replace(str(folder / name), str(where(name)))) from None
+    size = "x".join(map(str, IMAGE_SIZE))
+    for images, labels in ((FILES[0], FILES[1]), (FILES[2], FILES[3])):
+        (n_images, *pixels), (n_labels,) = dims[images], dims[labels]
+        if tuple(pixels) != IMAGE_SIZE:
+            raise DataError(f"{where(images)} holds images of {'x'.join(map(str, pixels))} "
+                            f"pixels; an MNIST-style dataset's are {size}, in both splits")
+        if n_labels != n_images:
+            raise DataError(f"{where(labels)} holds {n_labels} labels for the {n_images} images "
+                            f"of {where(images)}; each image needs one")
+        values = np.fromfile(folder / labels, dtype=np.uint8, offset=8)
+        if values.size and int(values.max()) >= N_CLASSES:
+            at = int(np.argmax(values >= N_CLASSES))
+            raise DataError(f"{where(labels)} has label {int(values[at])} (at index {at}); an "
+                            f"MNIST-style dataset's labels are 0 to {N_CLASSES - 1}")
+
+
 def magic_number(name: str) -> int:
     return 0x00000803 if "images" in name else 0x00000801
 
@@ -96,8 +134,7 @@ def _download(tv_name: str, data_dir: Path, raw: Path) -> None:
     with temporary_folder(data_dir, "download") as scratch:
         tv_class(tv_name)(str(scratch), train=True, download=True)
         fetched = raw_folder(scratch, tv_name)
-        for name in FILES:
-            check_idx(fetched / name, magic_number(name))
+        check_set(fetched)
         raw.mkdir(parents=True, exist_ok=True)
         for name in FILES:
             os.replace(fetched / name, raw / name)
@@ -163,6 +200,13 @@ def _unpack_from_source(source: Path, raw: Path, data_dir: Path) -> None:
         except OSError as err:  # writing: reading faults are DataErrors naming the source
             raise DataError(f"dataset.data_dir={data_dir}: cannot write {target} "
                             f"({err.strerror or err})") from None
+    try:
+        check_set(raw, shown=found)
+    except DataError:
+        for name in FILES:  # not kept: data_dir would serve them to the next run as they are
+            with contextlib.suppress(OSError):
+                (raw / name).unlink()
+        raise
 
 
 def _download_error(err: Exception) -> str:

@@ -26,10 +26,9 @@ from nnbench.config import seed
 from nnbench.data import Dataset
 from nnbench.data.idx_files import (
     FILES,
-    check_idx,
+    check_set,
     data_dir_of,
     ensure_raw,
-    magic_number,
     raw_folder,
     tv_class,
 )
@@ -84,6 +83,10 @@ def shape(cfg: DictConfig) -> tuple[int, int]:
     return N_FEATURES, N_CLASSES
 
 
+def sizes(cfg: DictConfig) -> tuple[int, int]:
+    return cfg.n_train or N_TRAIN, cfg.n_test or N_TEST
+
+
 def _normalize(images: np.ndarray, how: str, stats: tuple[float, float] | None) -> np.ndarray:
     x = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255)
     if how == "symmetric":
@@ -102,8 +105,7 @@ def _cache_path(cfg: DictConfig) -> Path:
 
 def _decode(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
     raw = ensure_raw(cfg, tv_name)
-    for name in FILES:  # a clear error naming the file, before torchvision trips over it
-        check_idx(raw / name, magic_number(name))
+    check_set(raw)  # a clear error naming the file, before torchvision or a trainer trips over it
     root = str(raw.parent.parent)
     dataset_class = tv_class(tv_name)
     train = dataset_class(root, train=True, download=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,12 @@ class Config:
 
 def shape(cfg: DictConfig) -> tuple[int, int]:
     return 2, 2
+
+
+def sizes(cfg: DictConfig) -> tuple[int, int]:
+    """(training, test) samples, as scikit-learn's train_test_split divides them."""
+    n_test = math.ceil(cfg.test_size * cfg.n_samples)
+    return cfg.n_samples - n_test, n_test
 
 
 def check(cfg: DictConfig) -> None:

@@ -46,6 +46,10 @@ def shape(cfg: DictConfig) -> tuple[int, int]:
     return cfg.n_features, cfg.n_classes
 
 
+def sizes(cfg: DictConfig) -> tuple[int, int]:
+    return cfg.n_train, cfg.n_test
+
+
 def preload() -> None:
     """Import what ``load`` needs (scikit-learn), in a process that forks jobs."""
     import sklearn.datasets  # noqa: F401

@@ -5,9 +5,11 @@ in ``conf/framework/`` whose ``_target_`` names the class. The harness never ask
 it holds (as benchopt never asks which solver). What it asks is split by who asks:
 
 - **the job's set-up** (class level): what the framework can run (``skip_reason``), which
-  settings it takes (``Options``, ``check``, ``compile_mode``), the matmul whose speed is the
-  MFU peak (``matmul_kernel``), imports for the warm process (``preload``), out-of-memory
-  handling (``is_oom``, ``free_memory``);
+  settings and networks it takes (``Options``, ``check``, ``check_model``, ``compile_mode``:
+  refused before any job starts), the matmul whose speed is the MFU peak (``matmul_kernel``),
+  imports for the warm process (``preload``), out-of-memory handling (``is_oom``,
+  ``free_memory``). A hook that raises anything but ``ConfigError`` fails its job only: the
+  record names the hook and the error, and the sweep goes on;
 - **one training run** (an instance): ``set_train_data``, ``train_epoch``, ``prepare``,
   ``infer``, ``sync``, optionally ``warm_up``; ``predict`` is built from ``prepare`` and
   ``infer`` here;
@@ -103,6 +105,12 @@ class Trainer(DeviceProbes, ABC):
         if precision.tf32:
             raise ConfigError(f"precision.tf32=true applies to CUDA float32 matmuls (torch on "
                               f"CUDA); this job is framework={name} device={device}")
+
+    @classmethod
+    def check_model(cls, spec: ModelSpec) -> None:
+        """Raise ``ConfigError`` for a network (activations, loss) this framework cannot
+        train: the job is refused before it starts, not failed inside it."""
+        return None
 
     @classmethod
     def compile_mode(cls, options: Options) -> str | None:
@@ -219,6 +227,9 @@ def load(target: str) -> type[Trainer]:
         cls = getattr(importlib.import_module(module_name), class_name) if module_name else None
     except ImportError as err:
         raise ConfigError(f"framework._target_={target!r} cannot be imported: {err}") from None
+    except Exception as err:  # noqa: BLE001 - a module that raises while it is imported
+        raise ConfigError(f"framework._target_={target!r} cannot be imported: importing it "
+                          f"raised {type(err).__name__}: {err}") from None
     except AttributeError:
         cls = None
     if not (isinstance(cls, type) and issubclass(cls, Trainer)):

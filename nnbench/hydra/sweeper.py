@@ -56,6 +56,27 @@ def round_sweep(rounds: int) -> str:
 
 
 
+def repeated_value(overrides: list[Any]) -> str | None:
+    """A swept key that lists one value twice (``framework=numpy,numpy``), in one line: its jobs
+    would be one job run twice under the same round index, which the report would pool as two
+    rounds. Refused rather than kept apart later: a second identical job measures nothing the
+    first does not, and repeats have their own key (``bench.rounds``), which gives each its
+    round. Values compare as Hydra parses them (0.1 and 0.10 are one value); the last override
+    of a key is the one the sweep uses."""
+    last = {o.get_key_element(): o for o in overrides}
+    for key, override in last.items():
+        if not (override.is_sweep_override() and override.is_discrete_sweep()):
+            continue
+        values = list(override.sweep_iterator())
+        twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+        if twice is not None:
+            listed = ",".join(override.sweep_string_iterator())
+            return (f"{key}={listed} lists {twice} twice: its jobs would run twice as one round "
+                    f"and pool as two; list each value once (bench.rounds=N runs every job N "
+                    f"times, each its own round)")
+    return None
+
+
 class CheckAllJobs:
     """What the basic sweeper gains: every job resolved before the first is launched."""
 
@@ -68,6 +89,9 @@ class CheckAllJobs:
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         params = self._parse_config()  # type: ignore[attr-defined]
         overrides = parser.parse_overrides([*params, *arguments])
+        twice = repeated_value(overrides)
+        if twice:
+            raise ConfigError(twice)
         swept = {o.get_key_element() for o in overrides if o.is_sweep_override()}
         batches = self.split_arguments(overrides, None)  # type: ignore[attr-defined]
         return [job for batch in batches for job in batch], swept

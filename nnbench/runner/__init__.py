@@ -4,11 +4,14 @@
 (or a ``failed`` record saying what is wrong with it), an ok result already there
 (``bench.resume``), a launcher that would time jobs side by side, a job this host cannot run
 (``skipped``, decided here, before any worker starts), and otherwise the job itself, in a fresh
-process (``isolated``) or in this one (``local``).
+process (``isolated``) or in this one (``local``). A job too large for this host's memory ends
+``oom`` before it starts; a framework whose class-level hook raised (``Job.fault``, or its
+``skip_reason`` here) ends ``failed`` with the hook's error, and the sweep goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -17,9 +20,11 @@ from typing import Any
 from omegaconf import DictConfig
 
 from nnbench.errors import ConfigError
-from nnbench.job import Job, resolve
+from nnbench.footprint import TooLarge
+from nnbench.job import Job, hook_fault, resolve
+from nnbench.paths import NoRoom
 from nnbench.record import RESULT_FILE
-from nnbench.runner import local, resume, warm
+from nnbench.runner import local, resume, unfinished, warm
 from nnbench.runner.isolated import run_isolated
 
 
@@ -29,7 +34,7 @@ def failed_record(cfg: DictConfig, output_dir: str | Path, reason: str, error_ty
     that cannot be resolved, a scheduler's job killed from outside): what ran as far as the
     config says, and why it did not end. ``job``: the config resolved, where it resolves."""
     fields = local.head_fields(job) if job is not None else _as_far_as_known(cfg)
-    fields.update(status="failed", reason=reason, error_type=error_type, **extra)
+    fields.update({"status": "failed", "reason": reason, "error_type": error_type, **extra})
     return local.finish(fields, time.time(), output_dir).model_dump()
 
 
@@ -53,27 +58,42 @@ def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1,
     if job.bench.resume:
         previous = resume.already_ok(job.runs_dir, head["job_key"])
         if previous is not None:
-            resume.mark_resumed(output_dir, previous)
+            with contextlib.suppress(OSError):  # a folder that cannot take it: listed incomplete
+                resume.mark_resumed(output_dir, previous)
+            unfinished.settle(job.runs_dir, head["job_key"], previous, output_dir)
             return {**head, "status": "resumed", "reason": f"ok result at {previous}"}
     started = time.time()
+    if job.fault:
+        head.update(status="failed", error_type="FrameworkError", reason=job.fault)
+        return local.finish(head, started, output_dir).model_dump()
     if parallel_jobs > 1 and not job.bench.allow_parallel:
         head.update(status="failed", error_type="ConfigError", exclusive=False,
                     reason=f"invalid configuration: the launcher runs up to {parallel_jobs} "
                            f"jobs side by side on this host, which skews their timings; run "
                            f"them one at a time or set bench.allow_parallel=true")
         return local.finish(head, started, output_dir).model_dump()
-    reason = job.skip_reason()
+    try:
+        reason = job.skip_reason()
+    except Exception as err:  # noqa: BLE001 - a third-party hook may raise anything
+        head.update(status="failed", error_type="FrameworkError",
+                    reason=hook_fault(job.trainer_class, "skip_reason", err))
+        return local.finish(head, started, output_dir).model_dump()
     if reason:  # no worker for a job that cannot run here
         head.update(status="skipped", reason=reason)
         return local.finish(head, started, output_dir).model_dump()
+    unfinished.mark(output_dir, head["job_key"])  # stays only if the job is interrupted
     if job.bench.isolate:
         if hasattr(os, "fork"):  # before the first job that runs, not for skipped ones
             warm.prestart([job.trainer_target, *(also_warm or [])])
         record = run_isolated(job, output_dir, parallel_jobs)
     else:
         record = local.run_job(job, output_dir, parallel_jobs).model_dump()
+    unfinished.unmark(output_dir)
+    result = Path(output_dir) / RESULT_FILE
     if record.get("status") == "ok":
-        resume.remember(job.runs_dir, record.get("job_key"), Path(output_dir) / RESULT_FILE)
+        resume.remember(job.runs_dir, record.get("job_key"), result)
+    if job.bench.resume and result.is_file():
+        unfinished.settle(job.runs_dir, head["job_key"], result, output_dir)
     return record
 
 
@@ -82,6 +102,11 @@ def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1,
     """Run one job from its Hydra config and write its ``result.json``; return the record."""
     try:
         job = resolve(cfg)
+    except TooLarge as err:  # the sweep's host had room for it; the host it runs on has not
+        return failed_record(cfg, output_dir, f"out of memory before it started: {err}",
+                             "TooLarge", status="oom")
+    except NoRoom as err:  # earlier jobs of the sweep filled the disk: not started
+        return failed_record(cfg, output_dir, f"not started: {err}", "NoRoom")
     except ConfigError as err:
         return failed_record(cfg, output_dir, f"invalid configuration: {err}", "ConfigError")
     return run_resolved(job, output_dir, parallel_jobs, also_warm)

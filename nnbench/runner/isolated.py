@@ -4,7 +4,9 @@ Imports, allocator state and caches left by earlier jobs of a sweep cannot leak 
 memory figures or timings when it runs in a process of its own. On Linux the process is forked
 from a warm process per framework (``nnbench.runner.warm``), so it starts with the imports done;
 elsewhere it is spawned. The worker gets the resolved ``Job`` whole (it is picklable) and writes
-the record; the parent reads it back, or writes a ``failed`` record saying how the worker died.
+the record; the parent reads it back (from where ``nnbench.runner.salvage`` kept it, when the
+job folder could not take it), or writes a record saying how the worker died: ``oom`` when it
+was killed by SIGKILL while the kernel's out-of-memory killer acted, else ``failed``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import sys
 import time
 from pathlib import Path
 
+from nnbench.footprint import oom_kills
 from nnbench.job import Job
 from nnbench.record import RESULT_FILE, read_result
-from nnbench.runner import local
+from nnbench.runner import local, salvage
 from nnbench.runner.warm import spawn_context, warm_process
 
 
@@ -57,22 +60,41 @@ def _forked(job: Job, output_dir: str | Path, parallel_jobs: int) -> int | None:
         raise
 
 
+def death(code: int | None, kills_before: int | None, kills_after: int | None) -> tuple[str, str]:
+    """(status, reason) of a job whose process ended with ``code`` and wrote no record;
+    ``kills_*``: the kernel's count of out-of-memory kills before and after it ran."""
+    if code is None:
+        return "failed", "the job's process was lost with the process it was started from"
+    if code == -9:  # SIGKILL
+        if kills_before is not None and kills_after is not None and kills_after > kills_before:
+            return "oom", (f"out of memory: the job's process was killed by signal 9 (SIGKILL) "
+                           f"while the kernel's out-of-memory killer ended "
+                           f"{kills_after - kills_before} process(es) (/proc/vmstat oom_kill)")
+        return "failed", ("the job's process was killed by signal 9 (SIGKILL) before writing "
+                          "its result: by a user, a scheduler, or the kernel's out-of-memory "
+                          "killer (its log, dmesg, would tell)")
+    if code < 0:
+        return "failed", f"the job's process was killed by signal {-code} before writing its result"
+    return "failed", f"the job's process ended with exit code {code} before writing its result"
+
+
 def run_isolated(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> dict:
     """Run the job in a fresh process; return its record as written."""
     started = time.time()
+    kills = oom_kills()
     code = (_forked if hasattr(os, "fork") else _spawned)(job, output_dir, parallel_jobs)
     result = Path(output_dir) / RESULT_FILE
-    if code == 0 and result.is_file():
-        return read_result(result)
+    if code == 0:
+        kept = result if result.is_file() else salvage.find(output_dir)
+        if kept is not None:
+            return read_result(kept)
+        # the worker printed its record on stdout, having nowhere to write it (it said so)
+        return {**local.head_fields(job, parallel_jobs), "status": "failed",
+                "error_type": "RecordNotWritten",
+                "reason": "no folder could take the job's record: it was printed on stdout"}
     if code == 130:
         raise KeyboardInterrupt
-    if code is None:
-        how = "was lost with the process it was started from"
-    elif code < 0:
-        how = f"was killed by signal {-code}"
-    else:
-        how = f"ended with exit code {code}"
+    status, reason = death(code, kills, oom_kills())
     fields = local.head_fields(job, parallel_jobs)
-    fields.update(status="failed", error_type="WorkerDied",
-                  reason=f"the job's process {how} before writing its result")
+    fields.update(status=status, error_type="WorkerDied", reason=reason)
     return local.finish(fields, started, output_dir).model_dump()

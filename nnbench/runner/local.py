@@ -2,17 +2,24 @@
 
 This is the only module that knows about all the others. Every job ends with a record,
 whatever happens; its status says how it ended. The record is assembled once, at the end, from
-the job's description and the typed measurements, and written atomically.
+the job's description and the typed measurements, and written atomically; where its folder
+cannot take it, it is kept elsewhere and the console says where (``nnbench.runner.salvage``).
+
+NumPy's floating-point warnings are off while a job trains and infers: overflow on the way to
+divergence is what status ``diverged`` reports, once, not a RuntimeWarning per operation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from nnbench import benchmark, data
 from nnbench.errors import DataError, Skip
@@ -25,8 +32,8 @@ from nnbench.measure.environment import code_version, environment
 from nnbench.measure.scheduler import scheduler_info
 from nnbench.measure.threads import limited
 from nnbench.params import Params, init_params
-from nnbench.record import SCHEMA_VERSION, Record, write_result
-from nnbench.runner import registry, resume
+from nnbench.record import SCHEMA_VERSION, Record
+from nnbench.runner import registry, resume, salvage
 
 
 def _build_trainer(job: Job, cls: type[Trainer], params: Params) -> Trainer:
@@ -93,7 +100,8 @@ def _execute(job: Job) -> dict[str, Any]:
                                           job.device, bench.threads, tf32=job.precision.tf32)
         warnings += found
         fields["matmul_peak"] = peak
-    with limited(bench.threads) as threads:
+    with limited(bench.threads) as threads, np.errstate(over="ignore", invalid="ignore",
+                                                        divide="ignore"):
         measured = benchmark.measure(trainer_factory(job, cls), ds, job.train, bench,
                                      job.spec.layer_sizes, peak,
                                      compiles=job.compile_mode is not None)
@@ -111,28 +119,36 @@ def _failure(job: Job, err: Exception, output_dir: str | Path) -> dict[str, Any]
     if isinstance(err, Skip):
         return {"status": "skipped", "reason": str(err)}
     cls = job.trainer_class
-    if cls.is_oom(err):
-        cls.free_memory()
+    try:
+        oom = cls.is_oom(err)
+        if oom:
+            cls.free_memory()
+    except Exception:  # noqa: BLE001 - a framework's hook failing here must not lose the record
+        oom = isinstance(err, MemoryError)
+    if oom:
         return {"status": "oom", "reason": f"out of memory: {str(err).splitlines()[0]}",
                 "error_type": name}
+    fields = {"status": "failed", "reason": f"{name}: {err}", "error_type": name}
     trace = Path(output_dir) / "traceback.txt"
-    trace.parent.mkdir(parents=True, exist_ok=True)
-    write_text(trace, traceback.format_exc())
-    return {"status": "failed", "reason": f"{name}: {err}", "error_type": name,
-            "traceback_file": trace.name}
+    with contextlib.suppress(OSError):  # a folder that cannot take it: the reason still says
+        trace.parent.mkdir(parents=True, exist_ok=True)
+        write_text(trace, traceback.format_exc())
+        fields["traceback_file"] = trace.name
+    return fields
 
 
 def finish(fields: dict[str, Any], started: float, output_dir: str | Path) -> Record:
-    """Assemble the record from its fields, stamp time and place, and write it."""
+    """Assemble the record from its fields, stamp time and place, and write it (or, where
+    ``output_dir`` cannot take it, keep it elsewhere: ``salvage``)."""
     fields.setdefault("environment", environment())
     record = Record(**fields, wall_time_s=time.time() - started, output_dir=str(output_dir))
-    write_result(output_dir, record)
+    salvage.write(output_dir, record)
     return record
 
 
 def head_fields(job: Job, parallel_jobs: int = 1) -> dict[str, Any]:
     """What every record of this job says, however it ends."""
-    version = code_version()
+    version = code_version(job.trainer_class)  # its module file is part of what ran
     fields = {**job.describe(), "schema_version": SCHEMA_VERSION, "config": job.config,
               "code_version": version, "job_key": resume.job_key(job.config, version),
               "exclusive": parallel_jobs <= 1, "parallel_jobs": parallel_jobs}

@@ -79,7 +79,10 @@ def _serve(conn: Any, target: str, parent_pid: int) -> None:
     from nnbench.runner import local  # noqa: F401 - everything a job imports, paid once here
 
     data.preload()
-    load(target).preload()
+    # a framework's preload that raises costs only the head start: each job imports what it
+    # needs itself, and one that cannot says so in its record
+    with contextlib.suppress(Exception):
+        load(target).preload()
     environment()  # the facts that do not change (commit, lock), found once for every job
     conn.send(("ready", None))
     while True:

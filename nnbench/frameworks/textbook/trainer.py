@@ -33,16 +33,23 @@ class TextbookTrainer(Trainer):
         return None
 
     @classmethod
+    def check_model(cls, spec: ModelSpec) -> None:
+        hidden = sorted(set(spec.activations[:-1]) - {"relu"})
+        if hidden or OUTPUTS.get(spec.loss) != spec.output_activation:
+            what = (f"hidden activations {', '.join(hidden)}" if hidden else
+                    f"a {spec.output_activation} output with train.loss={spec.loss}")
+            raise ConfigError(f"framework=textbook trains ReLU networks with a sigmoid output "
+                              f"and train.loss=bce, or a softmax output and "
+                              f"train.loss=cross_entropy; this job has {what} (arch.activations)")
+
+    @classmethod
     def matmul_kernel(cls, n: int, dtype: str, device: str, tf32: bool) -> MatmulKernel:
         return NumpyTrainer.matmul_kernel(n, dtype, device, tf32)  # the same np.matmul
 
     def __init__(self, spec: ModelSpec, params: Params, precision: Precision | str, device: str,
                  lr: float, options: Options | None = None):
         super().__init__(spec, params, precision, device, lr, options)
-        if set(spec.activations[:-1]) - {"relu"} or OUTPUTS.get(spec.loss) != \
-                spec.output_activation:
-            raise ConfigError("framework=textbook trains ReLU networks with a sigmoid output and "
-                              "train.loss=bce, or a softmax output and train.loss=cross_entropy")
+        self.check_model(spec)  # also when built outside a job
         self.model = TextbookMLP(params, self.precision.param_dtype)
 
     def set_train_data(self, x: np.ndarray, y: np.ndarray) -> None:
