@@ -8,18 +8,30 @@ rounds, a bootstrap interval over the rounds that excludes 1, and a change of at
 the code's speed, and two identical runs compared epoch by epoch differ "significantly" (p of
 1e-100 between two processes of the same code is common). With fewer than ``min_rounds``
 rounds on a side the verdict is "cannot tell".
+
+With a margin, each row also gets an equivalence verdict (``stats.equivalence``: the 90%
+interval of the ratio inside ±margin), and every row says what differs between the two sides'
+records (``report.changes``). ``gate`` turns the table into the exit status of a CI job.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from nnbench import stats
+from nnbench.report.changes import said
 from nnbench.report.collect import CONFIG_KEYS, Collection
+from nnbench.stats.equivalence import equivalence
 
 KEY = [*CONFIG_KEYS, "framework", "device"]
 METRIC = "train_time_per_epoch_s"
+# Exit statuses of the gate; 2 is every error of the command line, 130/143 an interrupt.
+EXIT_SLOWER = 3  # a configuration significantly slower by more than --fail-above
+EXIT_UNSURE = 4  # with --fail-on-unsure: a configuration the rounds cannot tell
+RATIO = "candidate/baseline (95% CI over rounds)"
 
 
 def _by_key(collection: Collection) -> dict[tuple, list[dict]]:
@@ -36,11 +48,13 @@ def _fmt(value: float) -> str:
 
 def compare(baseline: Collection, candidate: Collection, alpha: float = stats.ALPHA,
             min_change: float = stats.MIN_CHANGE,
-            min_rounds: int = stats.MIN_ROUNDS) -> pd.DataFrame:
+            min_rounds: int = stats.MIN_ROUNDS, margin: float | None = None) -> pd.DataFrame:
     """One row per configuration run on both sides: medians of the round medians, the ratio
-    candidate/baseline with its 95% interval over rounds, the rounds' p-value, the verdict."""
+    candidate/baseline with its 95% interval over rounds, the rounds' p-value, the verdict,
+    the equivalence verdict (with ``margin``) and what changed. ``attrs["results"]`` holds each
+    row's figures as numbers (``stats.compare_rounds``), for ``gate``."""
     base, cand = _by_key(baseline), _by_key(candidate)
-    rows = []
+    rows, results = [], []
     for key in sorted(set(base) & set(cand)):
         a = [float(r[METRIC]) for r in base[key]]
         b = [float(r[METRIC]) for r in cand[key]]
@@ -55,14 +69,21 @@ def compare(baseline: Collection, candidate: Collection, alpha: float = stats.AL
         row.update({
             "baseline s/epoch": _fmt(result["baseline"]),
             "candidate s/epoch": _fmt(result["candidate"]),
-            "candidate/baseline (95% CI over rounds)": f"{result['ratio']:.3f}x{interval}",
+            RATIO: f"{result['ratio']:.3f}x{interval}",
             "p (Mann-Whitney, rounds)": f"{result['p']:.2g}" if np.isfinite(result["p"])
             else "",
             "rounds": f"{len(a)}/{len(b)}", "verdict": result["verdict"],
-            "note": "different hosts: the ratio mixes machines" if len(hosts) > 1 else "",
         })
+        if margin is not None:
+            row["equivalence (90% CI)"] = equivalence(a, b, margin, min_rounds=min_rounds)[
+                "verdict"]
+        row["what changed"] = said(base[key], cand[key])
+        row["note"] = "different hosts: the ratio mixes machines" if len(hosts) > 1 else ""
         rows.append(row)
-    return pd.DataFrame(rows)
+        results.append(result)
+    table = pd.DataFrame(rows)
+    table.attrs["results"], table.attrs["alpha"] = results, alpha
+    return table
 
 
 def differences(baseline: Collection, candidate: Collection) -> str:
@@ -75,3 +96,131 @@ def differences(baseline: Collection, candidate: Collection) -> str:
         if a != b:
             parts.append(f"{name}: baseline {', '.join(a)}; candidate {', '.join(b)}")
     return " | ".join(parts) or "the two sides' configurations differ only in combination"
+
+
+def _name(row: pd.Series) -> str:
+    keys = ["dataset", "arch", "precision", "batch_size", "framework", "device"]
+    return " ".join(f"batch {row[k]}" if k == "batch_size" and row[k] != "full" else str(row[k])
+                    for k in keys if k in row and str(row[k]) not in ("", "full", "None"))
+
+
+def gate(table: pd.DataFrame, fail_above: float | None,
+         fail_on_unsure: bool = False) -> tuple[int, list[str]]:
+    """The exit status of a CI job over ``compare``'s table, and one line per configuration
+    that set it. A configuration fails the gate when it is significantly slower (the rounds'
+    p < alpha and the interval of candidate/baseline above 1, as ``compare_rounds`` asks) by
+    more than ``fail_above`` (a fraction: 0.1 fails 1.11x, passes 1.09x), whatever
+    ``--min-change`` says; "cannot tell" fails only with ``fail_on_unsure``. 0 when none."""
+    status, lines = 0, []
+    alpha = table.attrs.get("alpha", stats.ALPHA)
+    for (_, row), res in zip(table.iterrows(), table.attrs.get("results", []), strict=True):
+        slower = (fail_above is not None and not res["verdict"].startswith("cannot tell")
+                  and res["p"] < alpha and res["lo"] > 1 and res["ratio"] > 1 + fail_above)
+        if slower:
+            status = EXIT_SLOWER
+            lines.append(f"slower by {100 * (res['ratio'] - 1):.0f}% [{100 * (res['lo'] - 1):.0f}"
+                         f", {100 * (res['hi'] - 1):.0f}] (more than {100 * fail_above:.3g}%): "
+                         f"{_name(row)}; {row['what changed']}")
+        elif fail_on_unsure and res["verdict"].startswith("cannot tell"):
+            status = status or EXIT_UNSURE
+            lines.append(f"unsure ({res['verdict']}): {_name(row)}")
+    return status, lines
+
+
+def markdown(table: pd.DataFrame, gate_lines: list[str], fail_above: float | None) -> str:
+    """The comparison as a pull-request comment: a verdict line, one row per configuration."""
+    failed = [line for line in gate_lines if line.startswith("slower")]
+    if failed:
+        head = (f"**{len(failed)} of {len(table)} configurations slower by more than "
+                f"{100 * fail_above:.3g}%**")
+    elif fail_above is not None:
+        head = f"No configuration significantly slower by more than {100 * fail_above:.3g}%."
+    else:
+        head = f"{len(table)} configurations compared (no gate: --fail-above not given)."
+    columns = ["baseline s/epoch", "candidate s/epoch", RATIO, "rounds", "verdict",
+               "equivalence (90% CI)", "what changed", "note"]
+    body = pd.DataFrame({"configuration": [_name(row) for _, row in table.iterrows()],
+                         **{c: table[c] for c in columns if c in table.columns}})
+    lines = "".join(f"- {line}\n" for line in gate_lines) + ("\n" if gate_lines else "")
+    return (f"### nnbench: candidate against baseline\n\n{head}\n\n{lines}"
+            f"{body.to_markdown(index=False)}\n")
+
+
+def pair_equivalence(collection: Collection, pair: tuple[str, str],
+                     margin: float) -> pd.DataFrame:
+    """Within one result set: per configuration and device, ``pair[0]``/``pair[1]`` time per
+    epoch over their rounds, and whether they are equivalent within ``margin`` (TOST)."""
+    sides = {name: {} for name in pair}
+    for key, recs in _by_key(collection).items():
+        row = dict(zip(KEY, key, strict=True))
+        if row["framework"] in sides:
+            rest = tuple(v for k, v in row.items() if k != "framework")
+            sides[row["framework"]][rest] = [float(r[METRIC]) for r in recs]
+    rows = []
+    for rest in sorted(set(sides[pair[0]]) & set(sides[pair[1]])):
+        a, b = sides[pair[0]][rest], sides[pair[1]][rest]
+        result = equivalence(b, a, margin)
+        row = dict(zip([k for k in KEY if k != "framework"], rest, strict=True))
+        row.pop("experiment_name")
+        row["batch_size"] = "full" if row["batch_size"] == "None" else row["batch_size"]
+        row.update({f"{pair[0]}/{pair[1]} (90% CI)":
+                    f"{result['ratio']:.3f}x [{result['lo']:.3f}, {result['hi']:.3f}]"
+                    if np.isfinite(result["lo"]) else "",
+                    "rounds": f"{len(a)}/{len(b)}", "equivalence": result["verdict"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def add_arguments(parser) -> None:
+    """The comparison's gate and equivalence options, and the history's (``report.history``)."""
+    from nnbench.stats.steps import STEP_MIN_CHANGE
+
+    parser.add_argument("--fail-above", type=float, metavar="FRACTION",
+                        help=f"with --baseline: exit {EXIT_SLOWER} when a configuration is "
+                             f"significantly slower by more than FRACTION (0.1 = 10%%)")
+    parser.add_argument("--fail-on-unsure", action="store_true",
+                        help=f"with --baseline: exit {EXIT_UNSURE} when the rounds of a "
+                             f"configuration cannot tell (too few rounds)")
+    parser.add_argument("--equivalence", type=float, metavar="MARGIN",
+                        help="add equivalence verdicts (two one-sided tests: the 90%% interval "
+                             "of the ratio within 1 +/- MARGIN, e.g. 0.05): candidate against "
+                             "baseline, and the --pair within each set")
+    parser.add_argument("--format", choices=["text", "markdown"], default="text",
+                        help="markdown: the comparison (or history) as a pull-request comment")
+    parser.add_argument("--history", nargs="+", type=Path, metavar="DIR",
+                        help="result sets (one folder each) ordered in time, their figures "
+                             "and steps (default --out: runs/history)")
+    parser.add_argument("--step-min-change", type=float, default=STEP_MIN_CHANGE,
+                        help="with --history: smallest step called a step, as a fraction "
+                             "(default: %(default)s)")
+
+
+def arguments_out_of_range(args) -> str | None:
+    """What ``add_arguments``' options cannot take, in one line."""
+    if args.fail_above is not None and not 0 <= args.fail_above < 10:
+        return (f"--fail-above {args.fail_above:g} is not a fraction of a slowdown; allowed: "
+                f"0 up to below 10, e.g. 0.1 for 10%")
+    if args.equivalence is not None and not 0 < args.equivalence < 1:
+        return (f"--equivalence {args.equivalence:g} is not a margin; allowed: between 0 and 1, "
+                f"e.g. 0.05 for ±5%")
+    if not 0 < args.step_min_change < 1:
+        return (f"--step-min-change {args.step_min_change:g} is not a fraction; allowed: "
+                f"between 0 and 1, e.g. 0.05 for 5%")
+    if args.history and args.baseline is not None:
+        return "--history and --baseline go separately: one history or one comparison"
+    return None
+
+
+def with_pairs(table: pd.DataFrame, sides: dict, args) -> str:
+    """``compare.md``'s table of every column, and with ``--equivalence`` the pair's
+    equivalence within each side (``sides``: flag -> (folder, Collection))."""
+    text = table.to_markdown(index=False)
+    if args.equivalence is None:
+        return text
+    pair = tuple(name.strip() for name in args.pair.split(","))
+    for flag, (folder, collection) in sides.items():
+        pairs = pair_equivalence(collection, pair, args.equivalence)
+        if not pairs.empty:
+            text += (f"\n\n{flag} {folder}: {pair[0]} against {pair[1]} within the set\n\n"
+                     + pairs.to_markdown(index=False))
+    return text

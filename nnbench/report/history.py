@@ -1,0 +1,241 @@
+"""Results over time: result sets (one folder each) ordered by when they ran, each headline
+figure per configuration across them, and the steps in them.
+
+``python -m nnbench.report --history DIR DIR ...`` writes ``summary.md`` (one table per
+configuration: a row per set, the code and library versions marked where they change, the
+figures, what changed since the set before; then the steps found) and ``history.png``.
+
+A set's time is the earliest ``environment.time_utc`` of its records, so folders can be named
+anything and given in any order. Sets are matched by configuration without the experiment's
+name (each set is usually a sweep of its own). The figures: time per epoch per framework and
+device (its rounds), the ``pair`` ratio per device (per round where both frameworks ran that
+round, else the ratio of medians), test accuracy and peak RSS. Steps come from
+``stats.steps.find_steps`` over each figure's rounds; a step says what changed between the set
+before it and the set it starts at (``report.changes``).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nnbench.report.changes import changes, said, short
+from nnbench.report.collect import collect
+from nnbench.report.compare import KEY, METRIC
+from nnbench.stats.steps import STEP_MIN_CHANGE, find_steps
+from nnbench.stats.verdicts import ALPHA
+
+CONFIG = [k for k in KEY if k not in ("experiment_name", "framework", "device")]
+MARKED = [("code", "code_version"), ("numpy", "numpy"), ("torch", "torch")]
+
+
+@dataclass
+class ResultSet:
+    folder: Path
+    records: list[dict]  # ok records only
+    time: str  # the earliest environment.time_utc ("" when none says)
+
+
+def load(folders: list[Path], progress: bool = False) -> tuple[list[ResultSet], list[str]]:
+    """The sets in time order, and one line for each folder left out (no ok record)."""
+    sets, skipped = [], []
+    for folder in folders:
+        ok = [r for r in collect([folder], progress=progress).records if r.get("status") == "ok"]
+        if not ok:
+            skipped.append(f"{folder}: no ok record, left out of the history")
+            continue
+        times = [str((r.get("environment") or {}).get("time_utc") or "") for r in ok]
+        sets.append(ResultSet(folder, ok, min((t for t in times if t), default="")))
+    return sorted(sets, key=lambda s: s.time), skipped  # stable: folders without times keep order
+
+
+def _key(rec: dict, keys: list[str]) -> tuple:
+    return tuple(str(rec.get(k)) for k in keys)
+
+
+def _values(recs: list[dict], field: str) -> list[float]:
+    return [float(r[field]) for r in recs if isinstance(r.get(field), (int, float))]
+
+
+def _ratio_rounds(recs: list[dict], device: str, pair: tuple[str, str]) -> list[float]:
+    sides = [{int(r.get("round") or 0): float(r[METRIC]) for r in recs
+              if r.get("framework") == name and str(r.get("device")) == device
+              and r.get(METRIC)} for name in pair]
+    common = sorted(set(sides[0]) & set(sides[1]))
+    if common:
+        return [sides[0][k] / sides[1][k] for k in common]
+    if all(sides):
+        return [float(np.median(list(sides[0].values())) / np.median(list(sides[1].values())))]
+    return []
+
+
+def series(sets: list[ResultSet], pair: tuple[str, str]) -> dict[tuple, dict[str, list]]:
+    """Per configuration, per figure (``numpy cpu s/epoch``, ``numpy/torch cpu``, ...), the
+    values of each set (a list per set, empty where the set did not run it)."""
+    out: dict[tuple, dict[str, list]] = {}
+    for i, result_set in enumerate(sets):
+        for config in {_key(r, CONFIG) for r in result_set.records}:
+            recs = [r for r in result_set.records if _key(r, CONFIG) == config]
+            figures = out.setdefault(config, {})
+            for fw, dev in sorted({(str(r.get("framework")), str(r.get("device"))) for r in recs}):
+                mine = [r for r in recs if str(r.get("framework")) == fw
+                        and str(r.get("device")) == dev]
+                for name, field in ((f"{fw} {dev} s/epoch", METRIC),
+                                    (f"{fw} {dev} accuracy", "test_accuracy"),
+                                    (f"{fw} {dev} peak RSS MB", "peak_rss_mb")):
+                    figures.setdefault(name, [[] for _ in sets])[i] = _values(mine, field)
+            for dev in sorted({str(r.get("device")) for r in recs}):
+                figures.setdefault(f"{pair[0]}/{pair[1]} {dev}", [[] for _ in sets])[i] = \
+                    _ratio_rounds(recs, dev, pair)
+    for figures in out.values():  # a figure no set has (no peak RSS probe) is no column
+        for name in [n for n, v in figures.items() if not any(v)]:
+            del figures[name]
+    return out
+
+
+def _cell(values: list[float]) -> str:
+    return f"{np.median(values):.4g}" if values else ""
+
+
+def _title(config: tuple) -> str:
+    row = dict(zip(CONFIG, config, strict=True))
+    batch = row.get("batch_size")
+    return " ".join([row["dataset"], row["arch"], row["precision"],
+                     f"batch {batch}" if batch not in (None, "None") else "full batch",
+                     f"{row['epochs']} epochs", f"lr {row['lr']}"])
+
+
+def _set_label(i: int, result_set: ResultSet) -> str:
+    return f"{i + 1} {result_set.folder.name}"
+
+
+def steps(sets: list[ResultSet], figures: dict[str, list], config: tuple,
+          min_change: float, alpha: float) -> list[dict]:
+    """The steps of every figure of one configuration, each with what changed across it."""
+    found = []
+    for name, values in figures.items():
+        present = [i for i, v in enumerate(values) if v]
+        for step in find_steps([values[i] for i in present], min_change=min_change,
+                               alpha=alpha):
+            before, at = present[step["index"] - 1], present[step["index"]]
+            recs = [[r for r in sets[j].records if _key(r, CONFIG) == config]
+                    for j in (before, at)]
+            found.append({"figure": name, **step, "set": at, "previous": before,
+                          "changed": said(*recs)})
+    return found
+
+
+def markdown(sets: list[ResultSet], pair: tuple[str, str], min_change: float = STEP_MIN_CHANGE,
+             alpha: float = ALPHA) -> tuple[str, dict[tuple, list[dict]]]:
+    """The history as markdown, and the steps found per configuration."""
+    data = series(sets, pair)
+    lines = [f"# History of {len(sets)} result sets", "",
+             f"Steps: binary segmentation, kept where the two sides' medians differ by "
+             f"{100 * min_change:.3g}% or more and Mann-Whitney over their rounds gives "
+             f"p < {alpha:g}; size after/before with its 95% bootstrap interval over rounds.",
+             ""]
+    all_steps = {}
+    for config, figures in sorted(data.items()):
+        rows, previous = [], None
+        for i, result_set in enumerate(sets):
+            recs = [r for r in result_set.records if _key(r, CONFIG) == config]
+            if not recs:
+                continue
+            row = {"set": _set_label(i, result_set), "started (UTC)": result_set.time}
+            for label, field in MARKED:
+                value = "/".join(sorted({short(str(r.get(field) or (r.get("environment")
+                                                                  or {}).get(field)))
+                                         for r in recs}))
+                moved = previous is not None and any(c.startswith(f"{label} ")
+                                                     for c in changes(previous, recs))
+                row[label] = f"**{value}**" if moved else value
+            row.update({name: _cell(values[i]) for name, values in figures.items()})
+            row["changed since the set before"] = "" if previous is None else \
+                "; ".join(changes(previous, recs))
+            rows.append(row)
+            previous = recs
+        found = steps(sets, figures, config, min_change, alpha)
+        all_steps[config] = found
+        lines += [f"## {_title(config)}", "", pd.DataFrame(rows).to_markdown(index=False), ""]
+        lines += [f"- **step** in {s['figure']} at set {s['set'] + 1} ({sets[s['set']].time}): "
+                  f"{s['ratio']:.3f}x [{s['lo']:.3f}, {s['hi']:.3f}], {s['before']:.4g} → "
+                  f"{s['after']:.4g}, p {s['p']:.2g}; changed: {s['changed']}"
+                  for s in found] or ["- no step found"]
+        lines.append("")
+    return "\n".join(lines), all_steps
+
+
+def figure(sets: list[ResultSet], pair: tuple[str, str], all_steps: dict[tuple, list[dict]],
+           path: Path, most: int = 8) -> Path | None:
+    """Time per epoch and the pair's ratio across the sets, per configuration (the first
+    ``most``), each set's rounds as a range around their median; steps drawn and labelled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = dict(sorted(series(sets, pair).items())[:most])
+    if not data:
+        return None
+    fig, axes = plt.subplots(len(data), 2, figsize=(13, 3.2 * len(data)), squeeze=False)
+    ticks = [f"{i + 1}\n{s.time[5:16].replace('T', ' ')}" for i, s in enumerate(sets)]
+    for (config, figures), (left, right) in zip(data.items(), axes, strict=True):
+        for ax, suffix in ((left, " s/epoch"), (right, "")):
+            names = [n for n in figures if n.endswith(suffix) and
+                     (suffix or n.startswith(f"{pair[0]}/{pair[1]}"))]
+            for name in names:
+                x = [i for i, v in enumerate(figures[name]) if v]
+                mid = [float(np.median(figures[name][i])) for i in x]
+                low = [m - min(figures[name][i]) for m, i in zip(mid, x, strict=True)]
+                high = [max(figures[name][i]) - m for m, i in zip(mid, x, strict=True)]
+                ax.errorbar(x, mid, yerr=[low, high], marker="o", capsize=3,
+                            label=name.removesuffix(suffix))
+            for step in all_steps.get(config, []):
+                if step["figure"] in names:
+                    ax.axvline(step["set"] - 0.5, color="red", linestyle="--", linewidth=1)
+                    ax.annotate(f"{step['ratio']:.2f}x: {step['changed'][:40]}",
+                                (step["set"] - 0.45, 0.92), xycoords=("data", "axes fraction"),
+                                fontsize=7, color="red")
+            ax.set_xticks(range(len(sets)), ticks, fontsize=7)
+            ax.set_ylabel("time per epoch (s)" if suffix else f"{pair[0]}/{pair[1]} time")
+            if names:
+                ax.legend(fontsize=7)
+            else:
+                ax.text(0.5, 0.5, f"no {pair[0]} and {pair[1]} of one round in these sets",
+                        ha="center", transform=ax.transAxes, fontsize=8)
+        left.set_title(_title(config), fontsize=9, loc="left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def run(folders: list[Path], out: Path, pair: tuple[str, str], min_change: float,
+        alpha: float, progress: bool = False, fmt: str = "text") -> int:
+    """``--history``: the markdown on the terminal, ``summary.md`` and ``history.png`` in
+    ``out`` (written as a whole). 2 with fewer than two sets that ran ok."""
+    from nnbench.files import write_text
+    from nnbench.report import output
+
+    sets, skipped = load(folders, progress)
+    for line in skipped:
+        print(f"nnbench.report: warning: {line}", file=sys.stderr)
+    if len(sets) < 2:
+        print(f"nnbench.report: error: --history needs two result sets with ok records; "
+              f"{len(sets)} of {len(folders)} have any", file=sys.stderr)
+        return 2
+    text, found = markdown(sets, pair, min_change, alpha)
+    with output.whole(out) as stage:
+        write_text(stage / "summary.md", text + "\n")
+        drawn = figure(sets, pair, found, stage / "history.png")
+    print(text if fmt == "markdown" else "\n".join(
+        f"step in {_title(config)} {s['figure']} at set {s['set'] + 1} "
+        f"({sets[s['set']].folder}): {s['ratio']:.3f}x [{s['lo']:.3f}, {s['hi']:.3f}]; "
+        f"changed: {s['changed']}" for config, steps_ in found.items() for s in steps_)
+        or f"no step in {len(found)} configurations over {len(sets)} sets")
+    print(f"-> {out / 'summary.md'}{' and ' + str(out / drawn.name) if drawn else ''}")
+    return 0
