@@ -268,8 +268,7 @@ def test_report_renders_in_headless_chromium_with_no_missing_image(tmp_path):
 
 
 def test_configurations_that_differ_only_in_epochs_are_told_apart_in_every_label(tmp_path):
-    from nnbench.report.labels import LABELLED, label
-    from nnbench.report.tables import varying
+    from nnbench.report.labels import LABELLED, label, varying
 
     recs = [record(fw, epochs=n, seed=i) for i, (fw, n) in
             enumerate([("numpy", 50), ("torch", 50), ("numpy", 100), ("torch", 100)])]

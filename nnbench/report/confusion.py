@@ -7,17 +7,25 @@ from pathlib import Path
 
 import numpy as np
 
+from nnbench.report import pages
 from nnbench.report.labels import LABELLED, key_values, varying
-from nnbench.report.plots import DEFAULT_PAIR, pairs_by_config, plt, save
+from nnbench.report.plots import DEFAULT_PAIR, page_title, plt, save
 
 
 def confusion_matrices(records: list[dict], path: Path,
                        pair: tuple[str, str] = DEFAULT_PAIR) -> Path | None:
-    pairs = [p for p in pairs_by_config(records, "confusion_matrix", pair)
-             if len(p[0]["confusion_matrix"]) <= 20][:4]
+    """The first ``pages.CONFUSION_PAIRS`` configurations; the figure names how many more
+    there are and where (``pages.left_out`` names them)."""
+    every = pages.confusion_pairs(records, pair)
+    pairs = every[:pages.CONFUSION_PAIRS]
     if not pairs:
         return None
     fig, axes = plt.subplots(len(pairs), 2, figsize=(11, 5 * len(pairs)), squeeze=False)
+    more = len(every) - len(pairs)
+    top = page_title(fig, "Confusion matrices (test set, newest run per configuration)",
+                     f"{more} more configurations are not drawn: named under \"Configurations "
+                     f"not drawn in the figures\" in summary.md and report.html, with their "
+                     f"per-class precision and recall there." if more else "")
     extra = varying([a for a, _ in pairs], LABELLED)
     for row, both in enumerate(pairs):
         for col, rec in enumerate(both):
@@ -46,4 +54,4 @@ def confusion_matrices(records: list[dict], path: Path,
                          fontsize=9, color="red" if never.any() else "black")
             ax.set_xlabel("predicted")
             ax.set_ylabel("true")
-    return save(fig, path, 100)
+    return save(fig, path, 100, rect=(0, 0, 1, top))

@@ -8,6 +8,7 @@ Light on purpose: a job's console line uses ``label_variants``, and a job import
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
 CONFIG_KEYS = ["experiment_name", "dataset", "arch", "precision", "loss", "batch_size", "epochs",
                "lr", "init"]
 LABELLED = ("dataset", "arch", "precision", "batch_size")  # what every configuration label shows
+# What a configuration's rounds must share to pool, besides the host (a column of its own when
+# runs come from several): the code that ran and the libraries it ran on (report.pooling).
+IDENTITY = ["code_version", "numpy_version", "torch_version"]
 
 
 def key_text(key: str, value: object) -> object:
@@ -25,46 +29,77 @@ def key_text(key: str, value: object) -> object:
         return "full" if key == "batch_size" else ""
     if isinstance(value, float) and value.is_integer() and key in ("batch_size", "epochs"):
         return int(value)
+    if key == "code_version" and isinstance(value, str):  # git's 7 hex of a commit, 8 of a hash
+        return re.sub(r"\b([0-9a-f]{8})[0-9a-f]{4}\b", r"\1",
+                      re.sub(r"\b([0-9a-f]{7})[0-9a-f]{33}\b", r"\1", value))
     return value
 
 
 def varying(rows: list[dict], shown: tuple[str, ...]) -> list[str]:
-    """The configuration keys, other than those a label always ``shown``, that tell apart rows
-    whose ``shown`` keys are the same: what a label must add so that no two read alike."""
+    """The configuration keys (then the host and the versions), other than those a label always
+    ``shown``, that tell apart rows whose ``shown`` keys and the keys added before are the same:
+    what a label must add so that no two read alike, and no more (a code version that differs
+    only where the learning rate differs too is not added)."""
     def text(row: dict, key: str) -> str:
         return str(key_text(key, row.get(key)))
 
-    alike: dict[tuple, list[dict]] = {}
-    for row in rows:
-        alike.setdefault(tuple(text(row, k) for k in shown), []).append(row)
-    return [k for k in CONFIG_KEYS if k not in shown
-            and any(len({text(r, k) for r in group}) > 1 for group in alike.values())]
+    added: list[str] = []
+    for key in [*CONFIG_KEYS, "host", *IDENTITY]:
+        if key in shown:
+            continue
+        alike: dict[tuple, set[str]] = {}
+        for row in rows:
+            alike.setdefault(tuple(text(row, k) for k in (*shown, *added)), set()).add(
+                text(row, key))
+        if any(len(values) > 1 for values in alike.values()):
+            added.append(key)
+    return added
+
+
+# How a key is named in a label, where its own name is long.
+SHORT = {"batch_size": "batch", "experiment_name": "experiment", "code_version": "code",
+         "numpy_version": "numpy", "torch_version": "torch"}
 
 
 def key_values(row: dict, keys: list[str]) -> str:
     """``epochs 200 lr 0.5``: the values of ``keys`` in a label."""
-    return " ".join(f"{'batch' if k == 'batch_size' else k} {key_text(k, row.get(k))}"
-                    for k in keys)
+    return " ".join(f"{SHORT.get(k, k)} {key_text(k, row.get(k))}" for k in keys)
 
 
 def label(row: pd.Series | dict, wrap: bool = True, extra: list[str] | None = None) -> str:
-    """dataset, architecture, precision and batch on three lines, and on a fourth the ``extra``
-    keys that tell this configuration from others in the figure (see ``tables.varying``)."""
+    """dataset, architecture, precision and batch, a line each (a tick label of eight side by
+    side stays within its own width), then a line per ``extra`` key, those that tell this
+    configuration from others in the figure (see ``varying``)."""
     row = dict(row)
     arch = str(row.get("arch"))
-    text = (f"{row.get('dataset')}\n{wrap_arch(arch) if wrap else arch}\n"
-            f"{row.get('precision')} {key_values(row, ['batch_size'])}")
-    return f"{text}\n{key_values(row, extra)}" if extra else text
+    lines = [str(row.get("dataset")), wrap_arch(arch) if wrap else arch,
+             str(row.get("precision")), key_values(row, ["batch_size"])]
+    for key in extra or []:  # a code version or a long experiment name: on lines of its own
+        text = key_values(row, [key])
+        lines += wrap_lines(text, 10) if wrap else [text]
+    return "\n".join(lines)
 
 
-def wrap_arch(arch: str, width: int = 14) -> str:
-    """A long architecture on two lines, split at the 'x' nearest its middle, so that the
-    tick labels of neighbouring bars do not run into each other."""
-    cuts = [i for i, ch in enumerate(arch) if ch == "x"]
-    if len(arch) <= width or not cuts:
-        return arch
-    cut = min(cuts, key=lambda i: abs(i - len(arch) / 2))
-    return f"{arch[:cut + 1]}\n{arch[cut + 1:]}"
+def wrap_arch(arch: str, width: int = 12) -> str:
+    """A long architecture on several lines, each cut after an 'x' and at most ``width`` long
+    where the layers allow, so that the tick labels of neighbouring bars do not run into each
+    other."""
+    return "\n".join(wrap_lines(arch, width, after="x"))
+
+
+def wrap_lines(text: str, width: int, after: str = " -_+:") -> list[str]:
+    """``text`` in lines of at most ``width``, each cut after one of ``after`` (a part longer
+    than a line is cut where it must); the spaces at the cuts dropped."""
+    parts = re.findall(f"[^{re.escape(after)}]*[{re.escape(after)}]|.+$", text)
+    lines = [""]
+    for part in parts:
+        while len(part) > width:
+            lines += [part[:width], ""]
+            part = part[width:]
+        if lines[-1] and len(lines[-1].rstrip()) + len(part.rstrip()) > width:
+            lines.append("")
+        lines[-1] += part
+    return [line.strip() for line in lines if line.strip()]
 
 
 def label_variants(record: dict) -> dict:

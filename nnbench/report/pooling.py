@@ -1,7 +1,8 @@
 """A configuration's rounds, pooled: one record is one fresh process, hence one round.
 
 A sweep run with ``bench.rounds=N`` leaves N records per configuration; records of the same
-configuration from separate sweeps pool the same way. The figure of a configuration is the
+configuration from separate sweeps pool the same way, as long as they share the code that ran
+and the libraries it ran on (``separate``). The figure of a configuration is the
 median of its round medians; a ratio between two frameworks gets a bootstrap interval over the
 rounds where each side has at least two, else over the samples of the one process per side
 (which covers only that process's own noise, and says so).
@@ -12,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from nnbench import stats
+from nnbench.report.labels import IDENTITY
 
 # Where a figure's raw samples are in a record, in the figure's own unit.
 SAMPLED = ("train_time_per_epoch_s", "inference_latency_per_sample_s",
@@ -29,6 +32,50 @@ NOTES = {
     "": "No interval: one value per side (peak RSS is one number per process); bench.rounds=5 "
         "gives one.",
 }
+
+
+def separate(frame: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The frame with its ``IDENTITY`` columns made fit to group by, and ``keys`` plus those
+    that now vary: where one framework and device of a configuration (``keys``) has records of
+    several code versions or library versions, each record keeps its own and the configuration
+    becomes a row per version (they are never pooled as rounds of one); elsewhere the
+    configuration's versions are joined into one value, so that frameworks whose versions
+    differ by design (a trainer outside the package has its own) still share a row."""
+    present = [k for k in IDENTITY if k in frame.columns]
+    if frame.empty or not present:
+        return frame, keys
+    identity = row_ids(frame, present)
+    if identity.nunique() <= 1:  # one code and one set of libraries: nothing to keep apart
+        return frame, keys
+    config = row_ids(frame, keys)
+    cell = row_ids(frame, [*keys, "framework", "device"])
+    mixed_cells = identity.groupby(cell).transform("nunique") > 1
+    mixed = mixed_cells.groupby(config).transform("any")
+    out = frame.copy()
+    for key in present:
+        seen = pd.DataFrame({"config": config, "value": frame[key]}).dropna().drop_duplicates()
+        joined = seen.assign(value=seen["value"].astype(str)).sort_values("value") \
+            .groupby("config")["value"].agg(" / ".join)
+        out[key] = frame[key].where(mixed, config.map(joined))
+    return out, [*keys, *(k for k in present if out[k].nunique(dropna=False) > 1)]
+
+
+def row_ids(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """One string per row of ``columns``; a missing value (a full batch) reads the same in
+    every row."""
+    return pd.Series(["|".join(map(str, row)) for row in frame[columns].itertuples(index=False)],
+                     index=frame.index, dtype=object)
+
+
+def versions(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame | None:
+    """Records per code version and library versions, where some configuration (``keys``) has
+    records of several for one framework and device; None where none has."""
+    separated, grouped = separate(frame, keys)
+    shown = [k for k in IDENTITY if k in grouped]
+    if not shown:
+        return None
+    counts = separated.groupby(shown, dropna=False).size().reset_index(name="records")
+    return counts
 
 
 def samples(record: dict, metric: str) -> list[float] | None:

@@ -7,12 +7,14 @@ import numpy as np
 import pandas as pd
 
 from nnbench.report import pooling
-from nnbench.report.collect import CONFIG_KEYS, Collection
-from nnbench.report.labels import key_values, varying
+from nnbench.report.collect import Collection
+from nnbench.report.labels import key_text, key_values, varying
+from nnbench.report.pages import MAX_PAGES, PER_PAGE, latest_ok, left_out
 from nnbench.report.tables import (
     DEFAULT_PAIR,
     METRICS,
     comparison_with_marks,
+    config_columns,
     counters_table,
     fmt,
     rounds_table,
@@ -57,19 +59,6 @@ def not_ok(collection: Collection) -> pd.DataFrame:
         rows.append({"status": "incomplete", "reason": "job folder without result.json "
                      "(killed or still running)", "where": folder})
     return pd.DataFrame(rows)
-
-
-def latest_ok(frame_records: list[dict]) -> list[dict]:
-    """The newest ok record per configuration, framework and device."""
-    newest: dict[tuple, dict] = {}
-    for rec in frame_records:
-        if rec.get("status") != "ok":
-            continue
-        key = tuple(str(rec.get(k)) for k in [*CONFIG_KEYS, "framework", "device"])
-        when = (rec.get("environment") or {}).get("time_utc") or ""
-        if key not in newest or when >= (newest[key].get("environment") or {}).get("time_utc", ""):
-            newest[key] = rec
-    return list(newest.values())
 
 
 def gradient_checks(records: list[dict]) -> pd.DataFrame:
@@ -118,15 +107,34 @@ COUNTERS_NOTE = ("getrusage of the whole process around each timed epoch, as mea
                  "count means busy threads, well below it waiting or preempted.")
 
 
+NOT_DRAWN = "Configurations not drawn in the figures"
+NOT_DRAWN_NOTE = (f"A figure draws its configurations {PER_PAGE} to a page, at most {MAX_PAGES} "
+                  f"pages; these come after, and each figure says so on its pages.")
+VERSIONS_NOTE = ("Rounds pool only within one code version (the commit, and a hash of the "
+                 "files edited since) and one version of the libraries: a configuration run "
+                 "by several has a row per version in the tables below, told apart by the "
+                 "columns above. To compare two versions, see python -m nnbench.report "
+                 "--baseline DIR --candidate DIR.")
+
+
 def sections(collection: Collection, pair: tuple[str, str] = DEFAULT_PAIR) -> list[Section]:
     """(heading level, title, table or None for a bare heading, note or None) in report
-    order; shared by summary.md and report.html."""
+    order; shared by summary.md and report.html, made once for both."""
+    return collection.once(("sections", tuple(pair)), lambda: _sections(collection, pair))
+
+
+def _sections(collection: Collection, pair: tuple[str, str]) -> list[Section]:
     frame = collection.frame
     records = {r["result_file"]: r for r in collection.records if r.get("result_file")}
     out: list[Section] = []
     if not frame.empty:
         for experiment, part in frame.groupby("experiment_name", dropna=False, sort=True):
             out.append((2, f"Experiment: {experiment}", None, None))
+            several = pooling.versions(part, config_columns(part))
+            if several is not None:
+                shown = several.apply(lambda c: c.map(lambda v: key_text(c.name, v)))
+                out.append((3, "Records of several code or library versions", shown,
+                            VERSIONS_NOTE))
             for metric, title, compare in METRICS:
                 if metric in part and part[metric].notna().sum() > 0:
                     table, marks = comparison_with_marks(part, metric, compare, pair, records)
@@ -154,6 +162,11 @@ def sections(collection: Collection, pair: tuple[str, str] = DEFAULT_PAIR) -> li
             out.append((3, f"{rec['experiment_name']} · {rec['dataset']} {rec['arch']} "
                            f"{rec['precision']}{what} · {rec['framework']} {rec['device']}",
                         per_class(rec), None))
+    missing = left_out(collection, pair)
+    if missing:
+        rows = [{"figure": figure, "configuration": name, "where instead": where}
+                for figure, names, where in missing for name in names]
+        out.append((2, NOT_DRAWN, pd.DataFrame(rows), NOT_DRAWN_NOTE))
     return out
 
 

@@ -38,7 +38,9 @@ def fmt(value: float) -> str:
 
 def config_columns(frame: pd.DataFrame) -> list[str]:
     """The configuration keys that vary (plus arch and precision, always shown), and the host
-    when runs come from more than one: timings of different hosts are never put in one ratio."""
+    when runs come from more than one: timings of different hosts are never put in one ratio.
+    The code and library versions are added by ``pooling.separate`` where they keep rows
+    apart."""
     keys = [k for k in CONFIG_KEYS if k != "experiment_name" and k in frame.columns]
     shown = [k for k in keys if k in ("dataset", "arch", "precision")
              or frame[k].astype(str).nunique(dropna=False) > 1]
@@ -114,7 +116,7 @@ def comparison_with_marks(frame: pd.DataFrame, metric: str, compare: str | None,
                           ) -> tuple[pd.DataFrame, set[str]]:
     """``comparison``, and the interval marks its ratios use (for the table's footnote)."""
     records = records or {}
-    keys = config_columns(frame)
+    frame, keys = pooling.separate(frame, config_columns(frame))  # no pooling across versions
     pairs = sorted({(f, d) for f, d in zip(frame["framework"], frame["device"], strict=True)},
                    key=lambda p: (p[1], p[0]))
     rows, marks = [], set()
@@ -153,7 +155,7 @@ def rounds_table(frame: pd.DataFrame, records: dict[str, dict],
     """Per configuration, framework and device: the rounds' medians and their spread beside
     the spread within a run, and whether the rounds disagree beyond that noise. Also returns
     the records of every configuration whose rounds disagree."""
-    keys = config_columns(frame)
+    frame, keys = pooling.separate(frame, config_columns(frame))
     ok = frame[frame["status"] == "ok"] if "status" in frame else frame
     if ok.empty or metric not in ok:
         return pd.DataFrame(), []

@@ -15,7 +15,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from nnbench.record import RESULT_FILE
+from nnbench.record import RESULT_FILE, checked, read_result
 
 IGNORED = {("runs_dir",), ("bench", "resume"), ("bench", "rounds"), ("bench", "target_ci"),
            ("bench", "max_rounds")}
@@ -45,11 +45,14 @@ class Index:
         self.ok: dict[str, str] = {}
         if self.root.is_dir():
             for path in self.root.rglob(RESULT_FILE):
-                try:
-                    rec = json.loads(path.read_text())
+                try:  # a FIFO, a huge or a 200,000-deep file is refused, never waited on
+                    rec = read_result(path)
                 except (OSError, ValueError):
                     continue  # an unreadable result is no proof of a finished job
-                if isinstance(rec, dict) and rec.get("status") == "ok" and rec.get("job_key"):
+                if not (isinstance(rec, dict) and rec.get("status") == "ok"
+                        and rec.get("job_key")):
+                    continue
+                if checked(rec)[1] is None:  # nor is one with nonsense in it (NaN, -1 s)
                     self.ok.setdefault(rec["job_key"], str(path))
 
     def done(self, key: str) -> str | None:

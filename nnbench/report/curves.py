@@ -1,0 +1,99 @@
+"""The loss-curve figure: per configuration, both frameworks' loss from the same start and
+batches, how far they drift apart, and the test accuracy after each epoch; configurations in a
+grid of ``COLUMNS``, ``pages.PER_PAGE`` to a page."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from nnbench.report import pages
+from nnbench.report.plots import DEFAULT_PAIR, color, log_ticks, page_title, plt
+
+COLUMNS = 4
+FLOOR = 1e-18  # where an exact 0 difference is drawn on the log axis
+
+
+def loss_curves(records: list[dict], path: Path,
+                pair: tuple[str, str] = DEFAULT_PAIR) -> list[Path] | None:
+    """The pages written (``path``, then ``<stem>_2.png``, ...), or None without a pair of
+    loss histories."""
+    pairs = pages.pairs_by_config(records, "loss_history", pair)
+    if not pairs:
+        return None
+    titles = [t.replace("\n", " ") for t in pages.labels([a for a, _ in pairs], wrap=False)]
+    with_accuracy = any(a.get("test_accuracy_history") or b.get("test_accuracy_history")
+                        for a, b in pairs)
+    chunks, _ = pages.split(list(range(len(pairs))))
+    where = "loss_history of each record in results.json and in its result.json"
+    return [_page([pairs[i] for i in chunk], [titles[i] for i in chunk], pair, with_accuracy,
+                  pages.page_path(path, number),
+                  pages.page_note(len(pairs), pages.PER_PAGE, len(chunks), number, path, where))
+            for number, chunk in enumerate(chunks, 1)]
+
+
+def _page(pairs: list[tuple[dict, dict]], titles: list[str], pair: tuple[str, str],
+          with_accuracy: bool, path: Path, note: str) -> Path:
+    ratios = [2, 1, 1.3] if with_accuracy else [2, 1]
+    columns = max(min(len(pairs), COLUMNS), 2)  # two wide at least, so that the title fits
+    rows = -(-len(pairs) // columns)
+    fig = plt.figure(figsize=(4.2 * columns, 1.4 * sum(ratios) * rows + 1.2),
+                     layout="constrained")
+    cells = fig.subfigures(rows, columns, squeeze=False, hspace=0.04)
+    for n, ((first, second), title) in enumerate(zip(pairs, titles, strict=True)):
+        row, col = divmod(n, columns)
+        panels = cells[row, col].subplots(len(ratios), 1, sharex=True,
+                                          height_ratios=ratios)
+        _curves(list(panels), first, second, pair, first_column=col == 0)
+        panels[0].set_title(textwrap.fill(title, 48), fontsize=9)
+        panels[-1].set_xlabel("epoch")
+    for n in range(len(pairs), rows * columns):  # the last row's empty cells stay empty
+        cells.flat[n].set_visible(False)
+    title = "Loss curves from the same start and batches;\nbelow, how far they drift apart"
+    page_title(fig, title + (" and the test accuracy after each epoch" if with_accuracy
+                             else ""), note)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _curves(panels: list, first: dict, second: dict, pair: tuple[str, str],
+            first_column: bool) -> None:
+    """One configuration: the loss of each, their absolute difference, their accuracy."""
+    a = np.asarray(first["loss_history"], dtype=float)
+    b = np.asarray(second["loss_history"], dtype=float)
+    n = min(a.size, b.size)
+    epochs = np.arange(1, n + 1)
+    top, middle = panels[0], panels[1]
+    colors = (color(pair[0], first["device"]), color(pair[1], second["device"]))
+    top.plot(epochs, a[:n], color=colors[0], label=pair[0])
+    top.plot(epochs, b[:n], "--", color=colors[1], label=pair[1])
+    top.set_yscale("log")
+    log_ticks(top)
+    top.legend(fontsize=8)
+    top.grid(alpha=0.3)
+    diff = np.abs(a[:n] - b[:n])
+    # a line through the epochs that differ; an exact 0 is a tick at the floor, not a plunge
+    # to it and back that turns the panel into a black block
+    middle.plot(epochs, np.where(diff > 0, diff, np.nan), color="black", lw=0.8)
+    middle.plot(epochs[diff == 0], np.full(int((diff == 0).sum()), FLOOR), "|", color="gray",
+                ms=5)
+    middle.set_yscale("log")
+    middle.set_ylim(FLOOR / 2, max(1.0, diff.max() * 2) if diff.size else 1.0)
+    middle.grid(alpha=0.3)
+    if first_column:
+        top.set_ylabel("training loss")
+        middle.set_ylabel(f"|{pair[0]} - {pair[1]}|\n(equal: ticks at 1e-18)")
+    if len(panels) < 3:
+        return
+    bottom = panels[2]
+    for rec, line, style, name in ((first, colors[0], "-", pair[0]),
+                                   (second, colors[1], "--", pair[1])):
+        acc = np.asarray(rec.get("test_accuracy_history") or [], dtype=float)
+        if acc.size:
+            bottom.plot(np.arange(1, acc.size + 1), acc, style, color=line, label=name)
+    if first_column:
+        bottom.set_ylabel("test accuracy\n(after each epoch)")
+    bottom.grid(alpha=0.3)
