@@ -10,11 +10,17 @@ for ``STALE_AFTER_S`` (the owner may be on another host of a shared file system)
 
 Files are created with mode ``0666`` less the umask (0644 under the usual umask 022), as
 ``open()`` would make them, so colleagues sharing a file system can read them.
+
+Files nnbench reads back that anyone could have put there (result records) are read with
+``read_json``: only a regular file (a FIFO would block the reader forever), of bounded size (a
+stray multi-GB file is not loaded into memory) and bounded nesting (Python's parser recurses:
+a file 200,000 brackets deep would end the reader in a RecursionError).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -32,6 +38,11 @@ TEMP_PREFIX = ".nnbench-tmp-"
 # is removed once nobody has written to it for this long.
 STALE_AFTER_S = 30 * 60
 _MAX_NAME = 120  # of the target name kept in a temporary's name (file names stop at 255 bytes)
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string: brackets in it do not nest
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")  # depth does not care which kind
 
 
 class CacheWarning(UserWarning):
@@ -191,3 +202,55 @@ def temporary_folder(parent: str | os.PathLike, label: str) -> Iterator[Path]:
         yield scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+class UnreadableFile(ValueError):
+    """A file ``read_json`` does not parse: not a regular file, too large or nested too deep.
+
+    The message is one line saying which.
+    """
+
+
+def _nesting_problem(data: bytes, max_depth: int) -> str | None:
+    """Why the JSON text ``data`` nests too deep for a parser that recurses, or None; found at
+    C speed: string contents dropped, then innermost bracket pairs removed a level a pass."""
+    brackets = _STRING.sub(b"", data).translate(_ONE_KIND, _NOT_BRACKETS)
+    too_deep = f"nested deeper than {max_depth} levels"
+    if b"[" * (max_depth + 1) in brackets:  # the usual deep file, found in one scan
+        return too_deep
+    for _ in range(max_depth):
+        inner = brackets.replace(b"[]", b"")  # one scan, no rescan: one level a pass
+        if len(inner) == len(brackets):
+            break
+        brackets = inner
+    else:
+        if b"[]" in brackets:
+            return too_deep
+    # what is left never closes, yet a parser descends into each one before it fails
+    return f"{too_deep} or left open" if len(brackets) > max_depth else None
+
+
+def read_json(path: str | os.PathLike, max_bytes: int, max_depth: int) -> Any:
+    """The JSON value in ``path``, which must be a regular file of at most ``max_bytes`` nested
+    at most ``max_depth`` deep; ``UnreadableFile`` (a ValueError) says which it is not. OSError
+    when it cannot be opened; ValueError (JSONDecodeError, UnicodeDecodeError) when it is no
+    JSON. NaN and Infinity are parsed as floats: the caller's schema says where they belong."""
+    # O_NONBLOCK: opening a FIFO no one writes to would otherwise wait forever; a regular
+    # file's reads ignore it
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a file")
+            raise UnreadableFile(f"not a regular file but {kind}")
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read(max_bytes + 1)  # no more than that, even if it grew since fstat
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise UnreadableFile(f"{max(info.st_size, len(data)):,} bytes, more than the "
+                             f"{max_bytes:,} a file of its kind is read up to")
+    wrong = _nesting_problem(data, max_depth)
+    if wrong:
+        raise UnreadableFile(wrong)
+    return json.loads(data)

@@ -11,23 +11,40 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
+import types
 from pathlib import Path
+from typing import Annotated, Literal, Union, get_args, get_origin
 
-from nnbench.record import Record
+from nnbench.record import STATUSES, Record
+
+
+def _bounds(metadata: list) -> str:
+    """A bounded type's bounds as a reader writes them: ≥ 0, > 0, in [0, 1]."""
+    found = {k: getattr(m, k) for m in metadata for k in ("ge", "gt", "le") if hasattr(m, k)}
+    if {"ge", "le"} <= found.keys():
+        return f" in [{found['ge']}, {found['le']}]"
+    return "".join(f" {sign} {found[k]}" for k, sign in (("ge", "≥"), ("gt", ">")) if k in found)
 
 
 def _type(annotation: object) -> str:
-    text = str(annotation).replace("typing.", "").replace("nnbench.record.", "")
-    text = re.sub(r"<class '([\w.]+)'>", r"\1", text)
-    return text.replace("Literal['ok', 'skipped', 'diverged', 'oom', 'failed']", "status")
+    """A field's type, its bounds said (every float of a record is finite: no NaN)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _type(args[0]) + _bounds([m for a in args[1:] for m in a.metadata])
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type(a) for a in args)
+    if origin is Literal:
+        return "status" if set(args) == set(STATUSES) else " or ".join(map(repr, args))
+    if args:
+        return f"{origin.__name__}[{', '.join(_type(a) for a in args)}]"
+    return "None" if annotation is type(None) else getattr(annotation, "__name__", str(annotation))
 
 
 def table() -> str:
     lines = ["| field | type | meaning |", "|---|---|---|"]
     for name, info in Record.model_fields.items():
-        kind = _type(info.annotation).replace("|", "or")
+        kind = _type(info.annotation)
         lines.append(f"| `{name}` | {kind} | {info.description or ''} |")
     return "\n".join(lines)
 

@@ -99,7 +99,9 @@ def test_a_record_that_does_not_fit_the_schema_is_named_with_its_field(tmp_path)
     from nnbench.record import problem
     from nnbench.report.collect import collect
 
-    good = {"status": "ok", "framework": "numpy", "train_time_per_epoch_s": 0.5}
+    good = {"status": "ok", "framework": "numpy", "device": "cpu", "precision": "float32",
+            "dataset": "moons", "arch": "2x8x1", "train_time_per_epoch_s": 0.5,
+            "test_accuracy": 0.9}  # an ok record read back has what ran and its headlines
     assert problem(good) is None
     assert problem({**good, "train_time_per_epoch_s": "fast"}).startswith(
         "train_time_per_epoch_s:")
