@@ -34,7 +34,7 @@ def load(paths: str | Path | Iterable[str | Path], *, histories: bool = False) -
     missing = [str(p) for p in roots if not Path(p).exists()]
     if missing:
         raise ConfigError(f"no such file or folder: {', '.join(missing)}")
-    found = collect(roots, progress=False)
+    found = collect(roots, progress=False, keep_lists=histories)  # the series as recorded
     for bad in found.unreadable + found.invalid:
         warnings.warn(f"{bad['path']}: {bad['error']}", stacklevel=2)
     frame = to_frame(found.records)

@@ -7,33 +7,54 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
+import signal
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
 from nnbench import stats
 from nnbench.files import write_text
-from nnbench.report import compare, confusion, html, output, plots
+from nnbench.report import compare, html, index, output
+from nnbench.report.aside import aside
 from nnbench.report.collect import Collection, collect
-from nnbench.report.sections import summary_markdown
+from nnbench.report.sections import sections, summary_markdown
 from nnbench.report.tables import DEFAULT_PAIR
+
+# Records from which a report draws its figures in a second process while it computes its
+# tables (on a machine with a second CPU): below, the fork would cost more than it saves.
+ASIDE_FROM = 200
+FAR = ("comparison_summary.png", "loss_curves.png")  # the figures that take longest to draw
 
 
 def report(run_dirs: list[Path], out: Path, progress: bool = True,
-           small: bool = False, pair: tuple[str, str] = DEFAULT_PAIR) -> list[Path]:
+           small: bool = False, pair: tuple[str, str] = DEFAULT_PAIR, histories: bool = False,
+           rebuild: bool = False) -> list[Path]:
     """Write the report of the records under ``run_dirs`` to ``out``, as a whole: ``out`` ends
-    holding this report's files and no others, or (on an error) stays as it was."""
-    output.check(out)  # before reading thousands of records
-    collection = collect(run_dirs, exclude=[out], progress=progress)
-    if not (collection.records or collection.unreadable or collection.invalid
-            or collection.incomplete):  # an empty report would replace a real one
-        raise output.OutError(f"nothing to report: no result.json and no job folder under "
-                              f"{', '.join(map(str, run_dirs))}")
-    with output.whole(out) as stage:
-        names = _write(collection, stage, small, pair)
+    holding this report's files and no others, or (on an error) stays as it was. Records
+    unchanged since the last report to ``out`` come from its index (``report.index``); when
+    nothing changed (records, options, code, the files in ``out``), ``out`` is left as it is.
+    ``rebuild``: every record read afresh and the report drawn anew."""
+    target = output.check(out)  # before reading thousands of records
+    with index.opened(target, rebuild) as kept:
+        collection = collect(run_dirs, exclude=[out], progress=progress, index=kept)
+        if not (collection.records or collection.unreadable or collection.invalid
+                or collection.incomplete):  # an empty report would replace a real one
+            raise output.OutError(f"nothing to report: no result.json and no job folder under "
+                                  f"{', '.join(map(str, run_dirs))}")
+        made = index.made(collection.digest, small=small, pair=pair, histories=histories)
+        current = not rebuild and kept.written(target) == made
+        if current:
+            names = [p.name for p in sorted(target.iterdir())]
+        else:
+            with output.whole(out) as stage:
+                names = _write(collection, stage, small, pair, histories)
+            kept.wrote(target, made)
+    if kept.warning:
+        print(f"nnbench.report: warning: {kept.warning}", file=sys.stderr)
     print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
-          f"{len(collection.invalid)} invalid, {len(collection.incomplete)} incomplete -> {out}")
+          f"{len(collection.invalid)} invalid, {len(collection.incomplete)} incomplete -> {out}"
+          + (" (unchanged since its last report: kept as it is)" if current else ""))
     flag = "#### Rounds that disagree: "  # summary.md's heading of each flagged configuration
     for line in (out / "summary.md").read_text().splitlines():
         if line.startswith(flag):
@@ -51,34 +72,20 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
     return [out / name for name in names]
 
 
-def _write(collection: Collection, out: Path, small: bool, pair: tuple[str, str]) -> list[str]:
-    frame = collection.frame
-    written = []
-    write_text(out / "results.csv", frame.to_csv(index=False))
-    written.append(out / "results.csv")
-    if not small:  # the full records (histories, raw samples) and the page that inlines PNGs
-        write_text(out / "results.json", json.dumps(collection.records, indent=1, default=str))
-        written.append(out / "results.json")
-    makers = [
-        (functools.partial(plots.comparison_summary, pair=pair, records=collection.records),
-         frame, "comparison_summary.png"),
-        (plots.scaling, frame, "scaling.png"),
-        (functools.partial(plots.loss_curves, pair=pair), collection.records, "loss_curves.png"),
-        (functools.partial(confusion.confusion_matrices, pair=pair), collection.records,
-         "confusion_matrices.png"),
-    ]
-    figures = []
-    for make, data, name in makers:
-        if len(data) == 0:
-            continue
-        try:
-            figure = make(data, out / name)
-        except Exception as err:  # noqa: BLE001 - one odd figure must not cost the report
-            print(f"nnbench.report: warning: {name} not drawn: {type(err).__name__}: {err}",
-                  file=sys.stderr)
-            continue
-        if figure is not None:
-            figures.append(figure)
+def _write(collection: Collection, out: Path, small: bool, pair: tuple[str, str],
+           histories: bool = False) -> list[str]:
+    frame = collection.frame  # made before the figures' process starts, so made once
+    many = len(collection.records) >= ASIDE_FROM
+    with aside(functools.partial(output.figures, collection, out, pair, FAR), wanted=many) \
+            as drawn:  # meanwhile, here: the exports, the tables and the other figures
+        written = [write_text(out / "results.csv", frame.to_csv(index=False))]
+        if not small:  # the records (their series on request) and the page that inlines PNGs
+            written.append(output.write_records(out / "results.json", collection.records,
+                                                histories))
+        sections(collection, pair)  # made once for summary.md and the page
+        near = tuple(name for name in output.FIGURES if name not in FAR)
+        made = {**output.figures(collection, out, pair, near), **drawn()}
+    figures = [path for name in output.FIGURES for path in made.get(name, [])]
     write_text(out / "summary.md", summary_markdown(collection, [f.name for f in figures], pair))
     written += [*figures, out / "summary.md"]
     if not small:
@@ -87,7 +94,32 @@ def _write(collection: Collection, out: Path, small: bool, pair: tuple[str, str]
     return [Path(p).name for p in written]
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: the report being written is dropped, --out stays as it
+    was, and no temporary folder is left behind."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The command, with Ctrl-C and SIGTERM each said in one line (exit 130 and 143)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as interrupt:
+        how = "terminated" if isinstance(interrupt, _Terminated) else "interrupted"
+        print(f"nnbench.report: {how}; no report written, an earlier one is left as it was",
+              file=sys.stderr)
+        return 143 if isinstance(interrupt, _Terminated) else 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nnbench.report", description=__doc__)
     parser.add_argument("run_dirs", nargs="*", type=Path, default=[Path("runs")],
                         help="folders to search for result.json (default: runs)")
@@ -109,8 +141,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="no progress bar (there is none unless stderr is a terminal)")
     parser.add_argument("--small", action="store_true",
                         help="only results.csv, summary.md and the figures (for committing)")
+    parser.add_argument("--histories", action="store_true",
+                        help="results.json with every record's per-epoch and per-sample series "
+                             "(as large as the records themselves)")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="read every record afresh and draw the report anew, whatever the "
+                             "index of the last report says")
+    compare.add_arguments(parser)  # --fail-above, --equivalence, --format, --history, ...
     args = parser.parse_args(argv)
-    missing = [p for p in [*args.run_dirs, args.baseline, args.candidate]
+    missing = [p for p in [*args.run_dirs, args.baseline, args.candidate, *(args.history or [])]
                if p is not None and not p.exists()]
     if missing:
         print(f"nnbench.report: error: no such folder: {missing[0]}", file=sys.stderr)
@@ -128,13 +167,21 @@ def main(argv: list[str] | None = None) -> int:
     if (args.baseline is None) != (args.candidate is None):
         print("nnbench.report: error: --baseline and --candidate go together", file=sys.stderr)
         return 2
-    out = args.out or Path("runs/compare" if args.baseline is not None else "runs/report")
+    out = args.out or Path("runs/compare" if args.baseline is not None else
+                           "runs/history" if args.history else "runs/report")
     try:
         output.check(out)
         if args.baseline is not None:
             return _compare(args.baseline, args.candidate, out, args)
+        if args.history:
+            from nnbench.report import history
+            return history.run(args.history, out, pair, args.step_min_change, args.alpha,
+                               not args.no_progress, args.format)
         report(args.run_dirs, out, progress=not args.no_progress, small=args.small,
-               pair=pair)
+               pair=pair, histories=args.histories, rebuild=args.rebuild)
+        if args.equivalence is not None:  # the pair within the set: the same speed, or not?
+            print(compare.pair_equivalence(collect(args.run_dirs, progress=False), pair,
+                                           args.equivalence).to_markdown(index=False))
     except output.OutError as err:
         print(f"nnbench.report: error: {err}", file=sys.stderr)
         return 2
@@ -152,7 +199,7 @@ def _out_of_range(args: argparse.Namespace) -> str | None:
     if not 0 <= args.min_change < 1:
         return (f"--min-change {args.min_change:g} is not a fraction of a change; allowed: 0 "
                 f"(any change) up to below 1, e.g. 0.1 for 10%")
-    return None
+    return compare.arguments_out_of_range(args)
 
 
 def _compare(baseline: Path, candidate: Path, out: Path, args: argparse.Namespace) -> int:
@@ -166,18 +213,23 @@ def _compare(baseline: Path, candidate: Path, out: Path, args: argparse.Namespac
               file=sys.stderr)
         return 2
     table = compare.compare(sides["--baseline"][1], sides["--candidate"][1], alpha=args.alpha,
-                            min_change=args.min_change)
+                            min_change=args.min_change, margin=args.equivalence)
     if table.empty:
         print(f"nnbench.report: error: nothing to compare: no configuration ran ok on both sides "
               f"({compare.differences(sides['--baseline'][1], sides['--candidate'][1])})",
               file=sys.stderr)
         return 2
-    text = table.to_markdown(index=False)
-    print(_narrow(table))
+    status, failed = compare.gate(table, args.fail_above, args.fail_on_unsure)
+    comment = compare.markdown(table, failed, args.fail_above)
+    text = compare.with_pairs(table, sides, args)
+    print(comment if args.format == "markdown" else _narrow(table))
     with output.whole(out) as stage:
         write_text(stage / "compare.md", text + "\n")
-    print(f"-> {out / 'compare.md'} (every column)")
-    return 0
+    print(f"-> {out / 'compare.md'} (every column)",
+          file=sys.stderr if args.format == "markdown" else sys.stdout)
+    for line in failed if args.format == "text" else []:
+        print(f"nnbench.report: gate: {line}", file=sys.stderr)
+    return status
 
 
 def _narrow(table) -> str:

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import functools
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
 
-from nnbench.record import RESULT_FILE, checked
+from nnbench.files import UnreadableFile
+from nnbench.record import RESULT_FILE, checked, read_result
+from nnbench.report.aside import can_fork, cpus
+from nnbench.report.index import Index, compact, stat_key
 from nnbench.report.labels import CONFIG_KEYS, label_variants
 
-# Nested fields kept out of the flat table (they stay in results.json and feed the figures).
+# Nested fields kept out of the flat table (they feed the figures; results.json has them, the
+# per-epoch and per-sample series only with --histories).
 NESTED = {"config", "environment", "scheduler", "loss_history", "epoch_times_s",
           "confusion_matrix", "classes", "layer_sizes", "activations", "matmul_peak", "warnings",
           "test_accuracy_history", "epoch_counters", "inference_samples_s"}
@@ -24,10 +34,25 @@ class Collection:
     unreadable: list[dict] = field(default_factory=list)  # {"path", "error"}
     invalid: list[dict] = field(default_factory=list)  # read, but not a valid record
     incomplete: list[str] = field(default_factory=list)  # job folders with no result
+    digest: str = ""  # of what it was read from: every file's path, size and times
+    _frame: tuple | None = field(default=None, repr=False, compare=False)
+    _made: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def frame(self) -> pd.DataFrame:
-        return to_frame(self.records)
+        """The records as a table, made once (every table and figure asks for it)."""
+        key = (id(self.records), len(self.records))
+        if self._frame is None or self._frame[0] != key:
+            self._frame = (key, to_frame(self.records))
+        return self._frame[1]
+
+    def once(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """``make()``, made once per ``key`` for these records: what summary.md and the page
+        both show (their tables) is computed once."""
+        key = (key, id(self.records), len(self.records))
+        if key not in self._made:
+            self._made[key] = make()
+        return self._made[key]
 
 
 def _flat(record: dict) -> dict:
@@ -50,6 +75,8 @@ def _flat(record: dict) -> dict:
     row["cpu_model"] = env.get("cpu_model")
     row["gpu"] = (env.get("gpu") or {}).get("name") if isinstance(env.get("gpu"), dict) else None
     row["git_commit"] = env.get("git_commit")
+    # the libraries a figure depends on: rounds pool only within one (report.pooling.separate)
+    row["numpy_version"], row["torch_version"] = env.get("numpy"), env.get("torch")
     row["warnings"] = "; ".join(record.get("warnings") or []) or None
     return row
 
@@ -59,8 +86,10 @@ def to_frame(records: list[dict]) -> pd.DataFrame:
     if frame.empty:
         return frame
     first = ["status", "reason", *CONFIG_KEYS, "framework", "device"]
-    ordered = [c for c in first if c in frame.columns]
-    return frame[ordered + [c for c in frame.columns if c not in ordered]]
+    for column in first:  # every table groups by them; a valid failed record may have none
+        if column not in frame.columns:
+            frame[column] = None
+    return frame[first + [c for c in frame.columns if c not in first]]
 
 
 def _job_folders(root: Path) -> list[Path]:
@@ -68,8 +97,44 @@ def _job_folders(root: Path) -> list[Path]:
     return [p.parent for p in root.rglob(".hydra") if p.is_dir()]
 
 
+def _read(path: Path, keep_lists: bool) -> tuple[str, str | None, dict | None, bool]:
+    """(kind: record, invalid or unreadable; the error; the checked record; whether the
+    outcome lasts as long as the file's content does, so the index may keep it)."""
+    try:  # a FIFO, a huge or a 200,000-deep file is refused, not waited on or recursed into
+        record = read_result(path)
+    except (OSError, ValueError) as err:
+        why = str(err) if isinstance(err, UnreadableFile) else f"{type(err).__name__}: {err}"
+        # no permission, not a file: that may change without the file's content changing
+        return "unreadable", why, None, not isinstance(err, OSError) and \
+            not why.startswith("not a regular file")
+    record, wrong = checked(record)  # against the record schema, before any use
+    if wrong is not None:
+        return "invalid", wrong, None, True
+    return "record", None, record if keep_lists else compact(record), True
+
+
+# Files to read before a second process helps: a fork costs ~50 ms, a record ~3 ms to read.
+PARALLEL_FROM = 64
+
+
+def _read_all(paths: list[Path], keep_lists: bool) -> Iterator[tuple]:
+    """``_read`` of each path, in order; on as many processes as this one may use when there
+    are many (parsing and checking are CPU-bound; records come back compact, so cheaply)."""
+    if len(paths) < PARALLEL_FROM or not can_fork():
+        yield from (_read(path, keep_lists) for path in paths)
+        return
+    # fork: the workers start with the schema and reader already imported, in milliseconds
+    with multiprocessing.get_context("fork").Pool(min(cpus(), 8)) as pool:
+        yield from pool.imap(functools.partial(_read, keep_lists=keep_lists), paths,
+                             chunksize=8)
+
+
 def collect(roots: list[str | Path], exclude: list[Path] | None = None,
-            progress: bool = True) -> Collection:
+            progress: bool = True, index: Index | None = None,
+            keep_lists: bool = False) -> Collection:
+    """Every result record under ``roots``, checked. The records keep their series compact
+    (``index.compact``) unless ``keep_lists``; with an ``index``, a file unchanged since it was
+    last read is taken from the index, and the index is brought up to date."""
     out = Collection()
     exclude = [Path(e).resolve() for e in (exclude or [])]
     files: list[Path] = []
@@ -83,17 +148,36 @@ def collect(roots: list[str | Path], exclude: list[Path] | None = None,
             if not finished and not any(e in job.resolve().parents for e in exclude):
                 out.incomplete.append(str(job))
     files = [f for f in files if not any(e in f.resolve().parents for e in exclude)]
+    files = list(dict.fromkeys(files))  # a folder given twice (or inside another) counts once
+    keys = {}  # taken before reading: a file that changes meanwhile is read again next time
+    for path in files:
+        with contextlib.suppress(OSError):  # reading it says why
+            keys[str(path)] = stat_key(os.stat(path))
+    known = index.keys() if index is not None and not keep_lists else {}
+    kept = {path: rest for path, *rest in index.entries(
+        {p for p, k in keys.items() if known.get(p) == k})} if known else {}
+    digest, stored = hashlib.sha256(), set()
+    reads = _read_all([p for p in files if str(p) not in kept], keep_lists)
     for path in tqdm(files, desc="reading results", unit="file", disable=not progress,
                      leave=False):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, ValueError) as err:
-            out.unreadable.append({"path": str(path), "error": f"{type(err).__name__}: {err}"})
+        name = str(path)
+        if name in kept:
+            kind, error, record = kept[name]
+        else:
+            kind, error, record, lasting = next(reads)
+            if lasting and name in keys and index is not None and not keep_lists:
+                index.put(name, keys[name], kind, error, record)
+                stored.add(name)
+        digest.update(f"{name}\0{keys.get(name)}\0{kind}\0{error}\0".encode())
+        if kind != "record":
+            getattr(out, kind).append({"path": name, "error": error})
             continue
-        record, wrong = checked(record)  # against the record schema, before any use
-        if wrong is not None:
-            out.invalid.append({"path": str(path), "error": wrong})
-            continue
-        record["result_file"] = str(path)
+        record["result_file"] = name
         out.records.append(label_variants(record))
+    if index is not None and not keep_lists:
+        index.drop(set(known) - set(kept) - stored)  # removed, or no longer read the same way
+        index.commit()
+    for job in out.incomplete:
+        digest.update(f"{job}\0".encode())
+    out.digest = digest.hexdigest()
     return out

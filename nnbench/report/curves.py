@@ -27,7 +27,8 @@ def loss_curves(records: list[dict], path: Path,
     with_accuracy = any(a.get("test_accuracy_history") or b.get("test_accuracy_history")
                         for a, b in pairs)
     chunks, _ = pages.split(list(range(len(pairs))))
-    where = "loss_history of each record in results.json and in its result.json"
+    where = ("loss_history of each record in its result.json (and in results.json with "
+             "--histories)")
     return [_page([pairs[i] for i in chunk], [titles[i] for i in chunk], pair, with_accuracy,
                   pages.page_path(path, number),
                   pages.page_note(len(pairs), pages.PER_PAGE, len(chunks), number, path, where))

@@ -8,18 +8,29 @@ killed report is removed by the next.
 
 An existing ``--out`` is replaced only when it holds nothing but report files: a folder of
 anything else (runs, notes) given by mistake is refused, not deleted.
+
+``results.json`` holds every record without its per-epoch and per-sample series (``HISTORIES``:
+at 2,000 records they are 97% of the bytes); ``--histories`` adds them, read again from each
+record's own file one at a time, so the export is at most about as large as the records.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from nnbench.bounds import finite
 from nnbench.files import remove_stale_temporaries, temporary_name
 from nnbench.paths import folder_problem
+from nnbench.record import checked, read_result
+from nnbench.report import confusion, curves, plots
+from nnbench.report.index import HISTORIES
 
 REPORT_FILES = frozenset({"results.csv", "results.json", "summary.md", "report.html",
                           "compare.md"})
@@ -79,3 +90,64 @@ def whole(out: Path) -> Iterator[Path]:
             os.rename(stage, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)  # gone already unless something failed
+
+
+FIGURES = ("comparison_summary.png", "scaling.png", "loss_curves.png", "confusion_matrices.png")
+
+
+def figures(collection, out: Path, pair: tuple[str, str],
+            names: tuple[str, ...] = FIGURES) -> dict[str, list[Path]]:
+    """Draw the report's figures of ``names`` into ``out``: the files of each (a figure may
+    take pages). One that cannot be drawn is a warning, not the report's end."""
+    frame = collection.frame
+    makers = [
+        (functools.partial(plots.comparison_summary, pair=pair, records=collection.records),
+         frame, "comparison_summary.png"),
+        (plots.scaling, frame, "scaling.png"),
+        (functools.partial(curves.loss_curves, pair=pair), collection.records, "loss_curves.png"),
+        (functools.partial(confusion.confusion_matrices, pair=pair), collection.records,
+         "confusion_matrices.png"),
+    ]
+    drawn = {}
+    for make, data, name in makers:
+        if len(data) == 0 or name not in names:
+            continue
+        try:
+            figure = make(data, out / name)
+        except Exception as err:  # noqa: BLE001 - one odd figure must not cost the report
+            print(f"nnbench.report: warning: {name} not drawn: {type(err).__name__}: {err}",
+                  file=sys.stderr)
+            continue
+        if figure is not None:  # a path, or the pages of a figure in several
+            drawn[name] = figure if isinstance(figure, list) else [figure]
+    return drawn
+
+
+def _exported(record: dict, histories: bool) -> dict:
+    """The record as results.json gives it: its series only when asked for, as read again from
+    its file (with what the report's compact copy leaves out: per-epoch counters, nulls)."""
+    out = {k: v for k, v in record.items() if k not in HISTORIES}
+    if not histories:
+        return out
+    try:
+        full, wrong = checked(read_result(record["result_file"]))
+    except (OSError, ValueError) as err:
+        full, wrong = None, f"{type(err).__name__}: {err}"
+    if full is None:
+        print(f"nnbench.report: warning: results.json: no histories of {record['result_file']}"
+              f" ({wrong})", file=sys.stderr)
+        return out
+    return {**out, **{k: full[k] for k in HISTORIES if k in full}}
+
+
+def write_records(path: Path, records: list[dict], histories: bool = False) -> Path:
+    """results.json: a JSON list of the records, written one record at a time (null for what
+    is not finite: a free-form field may hold one, and NaN is not JSON)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[")
+        for i, record in enumerate(records):
+            f.write(",\n" if i else "\n")
+            f.write(json.dumps(finite(_exported(record, histories)), indent=1, default=str,
+                               allow_nan=False))
+        f.write("\n]\n" if records else "]\n")
+    return path

@@ -137,8 +137,8 @@ def left_out(collection: Collection, pair: tuple[str, str] = DEFAULT_PAIR
     rest = split(curves)[1]
     if rest:
         names = labels([a for a, _ in curves], wrap=False)[-len(rest):]
-        out.append(("loss_curves.png", names, "loss_history of each record in results.json "
-                                              "and in its result.json"))
+        out.append(("loss_curves.png", names, "loss_history of each record in its result.json "
+                                              "(and in results.json with --histories)"))
     matrices = confusion_pairs(collection.records, pair)
     if len(matrices) > CONFUSION_PAIRS:
         names = labels([a for a, _ in matrices], wrap=False)[CONFUSION_PAIRS:]
