@@ -9,7 +9,7 @@ LOCK   ?= requirements/lock.txt
 PIN    := $(if $(LOCK),-c $(LOCK))
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep bench-report test-cuda aa docs device-wheels device-check
+.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep bench-report test-cuda aa docs device-wheels device-check test-floors
 
 install: $(STAMP)
 
@@ -34,6 +34,17 @@ test: $(STAMP)
 ## test-fast: the suite without the slow end-to-end tests (whole sweeps, real data), for the edit loop
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+## test-floors: make test-fast in a second venv (.venv-floors) at the lowest torch, torchvision
+## and NumPy pyproject.toml allows (requirements/floors.txt: the GPU machine's torch 2.11); about
+## 5 GB of wheels, so not part of CI
+FLOORS_VENV ?= .venv-floors
+test-floors:
+	test -x $(FLOORS_VENV)/bin/python || $(PYTHON) -m venv $(FLOORS_VENV)
+	$(FLOORS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FLOORS_VENV)/bin/python -m pip install --quiet -c requirements/floors.txt -e '.[dev]'
+	$(FLOORS_VENV)/bin/python -c "import numpy, torch, torchvision; print('floors:', 'torch', torch.__version__, 'torchvision', torchvision.__version__, 'numpy', numpy.__version__)"
+	$(FLOORS_VENV)/bin/python -m pytest -m "not slow"
 
 ## test-cuda: only the CUDA tests (torch precisions, TF32, compile, CuPy), on a GPU host
 test-cuda: $(STAMP)
