@@ -53,6 +53,8 @@ PLAN: dict[str, list[str] | Skip] = {
     "python -m nnbench dataset=mnist dataset.fallback=fashion_mnist": OFFLINE,
     "python -m nnbench -m +experiment=case_study_moons": [],
     "python -m nnbench -m bench.rounds=5 framework=numpy,torch": [],
+    # five rounds, the fewest an auto sweep may stop at: what the command does, kept short
+    "python -m nnbench -m bench.rounds=auto framework=numpy,torch": ["bench.max_rounds=5"],
     "python -m nnbench -m bench.rounds=5 +experiment=compare_deep": [],
     "python -m nnbench -m +experiment=compare_784x64x10": [],
     "python -m nnbench -m +experiment=compare_wide": [],

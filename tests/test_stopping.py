@@ -64,6 +64,11 @@ def test_an_auto_sweep_stops_and_says_why(tmp_path):
     records = [json.loads(p.read_text()) for p in tmp_path.rglob("result.json")]
     assert sorted(r["round"] for r in records) == sorted(list(range(5)) * 2)
     assert all(r["rounds"] is None for r in records)  # rounds.json says how many
+    report = run_cli(str(tmp_path), "--out", str(tmp_path / "report"), "--no-progress",
+                     module="nnbench.report")
+    assert report.returncode == 0, report.stderr
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "## Why the rounds stopped" in summary and why["reason"] in summary
 
 
 @pytest.mark.parametrize(("overrides", "line"), [

@@ -117,6 +117,24 @@ VERSIONS_NOTE = ("Rounds pool only within one code version (the commit, and a ha
                  "--baseline DIR --candidate DIR.")
 
 
+def rounds_stopped(result_files) -> pd.DataFrame:
+    """Each auto sweep's rounds.json (beside its jobs): how many rounds ran and why they
+    stopped."""
+    from pathlib import Path
+
+    from nnbench.files import read_json
+
+    rows = []
+    for sweep in sorted({Path(f).parent.parent for f in result_files}):
+        try:
+            stop = read_json(sweep / "rounds.json", max_bytes=1 << 20, max_depth=4)
+            rows.append({"sweep": sweep.name, "rounds": int(stop["rounds"]),
+                         "why they stopped": str(stop["reason"])})
+        except (OSError, ValueError, KeyError, TypeError):  # none, or not one we can read
+            continue
+    return pd.DataFrame(rows)
+
+
 def sections(collection: Collection, pair: tuple[str, str] = DEFAULT_PAIR) -> list[Section]:
     """(heading level, title, table or None for a bare heading, note or None) in report
     order; shared by summary.md and report.html, made once for both."""
@@ -146,6 +164,9 @@ def _sections(collection: Collection, pair: tuple[str, str]) -> list[Section]:
             for item in flagged:
                 out.append((4, f"Rounds that disagree: {item['label']}",
                             counters_table(item["records"]), COUNTERS_NOTE))
+    stops = rounds_stopped(records)
+    if not stops.empty:
+        out.append((2, "Why the rounds stopped (bench.rounds=auto)", stops, None))
     checks = gradient_checks(collection.records)
     if not checks.empty:
         out.append((2, "Gradients: hand-derived NumPy against torch autograd (max relative "
