@@ -9,7 +9,7 @@ LOCK   ?= requirements/lock.txt
 PIN    := $(if $(LOCK),-c $(LOCK))
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep bench-report test-cuda aa docs device-wheels device-check test-floors
+.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep bench-report test-cuda aa docs device-wheels device-check test-floors crosscheck
 
 install: $(STAMP)
 
@@ -72,6 +72,11 @@ bench-numpy: $(STAMP)
 ## bench-overhead: the harness's own share of epoch time on the default moons config
 bench-overhead: $(STAMP)
 	$(BIN)/python scripts/harness_overhead.py
+
+## crosscheck: the same trainer timed by nnbench and by torch.utils.benchmark, interleaved, on a
+## small and a large network: their ratio per framework (0.97-1.03: the clocks agree within 3%)
+crosscheck: $(STAMP)
+	$(BIN)/python scripts/crosscheck.py
 
 ## bench-sweep: wall time of a small sweep and of skipped jobs, over the time of import torch
 bench-sweep: $(STAMP)
