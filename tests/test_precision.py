@@ -116,3 +116,17 @@ def test_numpy_on_cuda_without_cupy_or_gpu_is_skipped_with_the_reason(make_cfg, 
         pytest.skip("CuPy and a GPU are present: the job runs (tests/test_cuda.py)")
     rec = runner.run(make_cfg("framework=numpy", "device=cuda"), tmp_path)
     assert rec["status"] == "skipped" and "CuPy" in rec["reason"]
+
+
+@pytest.mark.slow
+def test_a_compiled_run_says_nothing_that_is_not_about_the_job(tmp_path):
+    """torch.compile off a GPU warned about a CUDA toolkit the job does not use, and its
+    compile workers left a semaphore the interpreter warned about at exit."""
+    from helpers import run_cli
+
+    done = run_cli("framework=torch", "framework.compile=true", "train.epochs=3",
+                   "bench.mfu=false", f"runs_dir={tmp_path}")
+    assert done.returncode == 0, done.stderr
+    assert "torch+compile cpu" in done.stdout and " ok " in done.stdout
+    assert "No CUDA runtime is found" not in done.stderr
+    assert "leaked semaphore" not in done.stderr

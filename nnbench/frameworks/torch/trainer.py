@@ -150,6 +150,7 @@ class TorchTrainer(Trainer):
         self._outputs = self.model.outputs
         mode = self.compile_mode(self.options)
         if mode is not None:
+            _quiet_compiler(cuda=self.torch_device.type == "cuda")
             self._batch_loss = torch.compile(self._eager_batch_loss, mode=mode, dynamic=False)
             self._outputs = torch.compile(self.model.outputs, mode=mode, dynamic=False)
 
@@ -258,3 +259,17 @@ class TorchTrainer(Trainer):
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() / 2**20,
                 "torch.cuda.max_memory_allocated (peak allocated)")
+
+
+def _quiet_compiler(cuda: bool) -> None:
+    """What torch.compile says that is not about this job: off a GPU, the C++ toolchain's
+    probe warns "No CUDA runtime is found, using CUDA_HOME=..." wherever a CUDA toolkit is
+    installed; and its pool of compile workers leaves a semaphore the interpreter warns about at
+    exit. A job compiles two small graphs: one compile thread does it without the pool."""
+    import logging
+
+    import torch._inductor.config as inductor
+
+    if not cuda:
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    inductor.compile_threads = 1
