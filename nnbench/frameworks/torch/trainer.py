@@ -264,8 +264,9 @@ class TorchTrainer(Trainer):
 def _quiet_compiler(cuda: bool) -> None:
     """What torch.compile says that is not about this job: off a GPU, the C++ toolchain's
     probe warns "No CUDA runtime is found, using CUDA_HOME=..." wherever a CUDA toolkit is
-    installed; and its pool of compile workers leaves a semaphore the interpreter warns about at
-    exit. A job compiles two small graphs: one compile thread does it without the pool."""
+    installed. A job compiles two small graphs: one compile thread does it without a pool of
+    worker processes. (A first compile with a cold inductor cache still leaves a semaphore the
+    interpreter warns about at exit.)"""
     import logging
 
     import torch._inductor.config as inductor
