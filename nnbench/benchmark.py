@@ -33,10 +33,7 @@ import numpy as np
 from nnbench import inference
 from nnbench.config import BenchConfig, TrainConfig
 from nnbench.data import Dataset
-from nnbench.frameworks.base import Trainer
-from nnbench.measure import memory, timing
-from nnbench.measure.timing import timing_figures
-from nnbench.record import (
+from nnbench.figures import (
     AccuracyFigures,
     InferenceFigures,
     MemoryFigures,
@@ -44,6 +41,9 @@ from nnbench.record import (
     TimingFigures,
     TrainingFigures,
 )
+from nnbench.frameworks.base import Trainer
+from nnbench.measure import memory, timing
+from nnbench.measure.timing import timing_figures
 
 MakeTrainer = Callable[[int], Trainer]  # seed -> a trainer from that start
 

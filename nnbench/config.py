@@ -1,8 +1,8 @@
-"""The configuration schema and the checks Hydra's type system cannot express.
+"""The checks of a configuration that Hydra's type system cannot express.
 
-The dataclasses are registered in Hydra's ConfigStore (``nnbench.hydra.register``) as the base
-of ``conf/config.yaml``, so an
-unknown key or a value of the wrong type is rejected while Hydra composes the config; keys that
+The schema's dataclasses (``nnbench.schema``, re-exported here) are registered in Hydra's
+ConfigStore as the base of ``conf/config.yaml``, so an unknown key or a value of the wrong type
+is rejected while Hydra composes the config; keys that
 Hydra lets through (``+key=``, ``++key=``) are refused by ``check_keys`` on the composed config,
 and numbers that are not finite by ``check_finite``. ``validate`` then checks values and
 combinations (an lr that is not positive, layer sizes that do not fit the
@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from typing import Any
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from nnbench.errors import ConfigError
 from nnbench.precision import PRECISIONS as _PRECISIONS
+from nnbench.schema import (  # noqa: F401 - the schema's types, where they were always imported from
+    ArchConfig,
+    BenchConfig,
+    DeviceConfig,
+    NNBenchConfig,
+    PrecisionConfig,
+    TrainConfig,
+)
 
 DEVICES = ("cpu", "cuda")
 PRECISIONS = tuple(_PRECISIONS)
@@ -32,75 +40,6 @@ INITS = ("he_normal", "uniform", "torch_default")
 
 # The output activation each likelihood loss is computed through, from the logits, in a stable form.
 LOSS_OUTPUT_ACTIVATION = {"bce": "sigmoid", "cross_entropy": "softmax"}
-
-
-@dataclass
-class ArchConfig:
-    name: str = MISSING
-    layer_sizes: list[int] = MISSING
-    activations: list[str] = MISSING
-
-
-@dataclass
-class DeviceConfig:
-    name: str = MISSING
-
-
-@dataclass
-class PrecisionConfig:
-    name: str = MISSING
-    # Let CUDA float32 matmuls run on TF32 tensor cores (10-bit mantissa); torch on CUDA only.
-    tf32: bool = False
-
-
-# The values, and what each means, are in conf/train/*.yaml and conf/bench/default.yaml: the
-# schema holds only the types, so that a default lives in one place.
-@dataclass
-class TrainConfig:
-    epochs: int = MISSING
-    batch_size: int | None = MISSING  # None: full batch
-    lr: float = MISSING
-    loss: str = MISSING
-    shuffle: bool = MISSING
-    seed: int = MISSING
-    init: str = MISSING
-
-
-@dataclass
-class BenchConfig:
-    warmup_epochs: int = MISSING
-    repeats: int = MISSING
-    vary_seed: bool = MISSING
-    threads: int | None = MISSING
-    isolate: bool = MISSING
-    memory_probe: bool = MISSING
-    mfu: bool = MISSING
-    inference_batch_size: int = MISSING
-    target_accuracy: float | None = MISSING
-    resume: bool = MISSING
-    allow_parallel: bool = MISSING
-    gradient_check_seed: int | None = MISSING
-    min_samples: int = MISSING
-    # a number, or "auto": rounds until every ratio is known to target_ci (stats.stopping)
-    rounds: Any = MISSING
-    round: int = MISSING
-    target_ci: float = 0.05
-    max_rounds: int = 20
-
-
-@dataclass
-class NNBenchConfig:
-    arch: ArchConfig = field(default_factory=ArchConfig)
-    # Each dataset declares its own schema (nnbench.data); it is checked in ``validate``.
-    dataset: Any = MISSING
-    # Each framework names its trainer class in _target_; the class declares its own options.
-    framework: Any = MISSING
-    device: DeviceConfig = field(default_factory=DeviceConfig)
-    precision: PrecisionConfig = field(default_factory=PrecisionConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    bench: BenchConfig = field(default_factory=BenchConfig)
-    experiment_name: str = "default"
-    runs_dir: str = "runs"
 
 
 # The sections whose keys the schema fixes; dataset and framework keys depend on the choice and

@@ -12,9 +12,9 @@ import functools
 from nnbench import stats
 from nnbench.config import BenchConfig
 from nnbench.data import Dataset
+from nnbench.figures import InferenceFigures
 from nnbench.frameworks.base import Trainer
 from nnbench.measure import timing
-from nnbench.record import InferenceFigures
 
 # At least this many samples per figure, unless the calls take this long.
 INFERENCE_MIN_CALLS = 20

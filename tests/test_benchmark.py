@@ -146,7 +146,7 @@ def _timing(epoch_times: list[float]):
 
 
 def test_one_slow_epoch_among_many_raises_no_noise_warning_and_a_bimodal_run_does():
-    from nnbench.record import Stats
+    from nnbench.bounds import Stats
 
     rng = np.random.default_rng(0)
     steady = list(0.46e-3 * np.exp(rng.normal(0, 0.02, 2000)))

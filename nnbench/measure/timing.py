@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from nnbench import stats
+from nnbench.figures import TimingFigures
 from nnbench.measure import flops
-from nnbench.record import TimingFigures
 from nnbench.stats import summarize  # noqa: F401 - the statistics every timing figure gets
 
 try:  # POSIX only; elsewhere the counters are left out

@@ -1,0 +1,89 @@
+"""The configuration's schema: the types of every key of ``conf/`` (the values, and what each
+means, are in the YAML files, so that a default lives in one place).
+
+Registered in Hydra's ConfigStore (``nnbench.hydra.register``) as the base of
+``conf/config.yaml``: an unknown key or a value of the wrong type is rejected while Hydra
+composes the config. The checks Hydra's types cannot express are in ``nnbench.config``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+
+@dataclass
+class ArchConfig:
+    name: str = MISSING
+    layer_sizes: list[int] = MISSING
+    activations: list[str] = MISSING
+
+
+@dataclass
+class DeviceConfig:
+    name: str = MISSING
+
+
+@dataclass
+class PrecisionConfig:
+    name: str = MISSING
+    # Let CUDA float32 matmuls run on TF32 tensor cores (10-bit mantissa); torch on CUDA only.
+    tf32: bool = False
+
+
+# The values, and what each means, are in conf/train/*.yaml and conf/bench/default.yaml: the
+# schema holds only the types, so that a default lives in one place.
+@dataclass
+class TrainConfig:
+    epochs: int = MISSING
+    batch_size: int | None = MISSING  # None: full batch
+    lr: float = MISSING
+    loss: str = MISSING
+    shuffle: bool = MISSING
+    seed: int = MISSING
+    init: str = MISSING
+
+
+@dataclass
+class BenchConfig:
+    warmup_epochs: int = MISSING
+    repeats: int = MISSING
+    vary_seed: bool = MISSING
+    threads: int | None = MISSING
+    isolate: bool = MISSING
+    memory_probe: bool = MISSING
+    mfu: bool = MISSING
+    inference_batch_size: int = MISSING
+    target_accuracy: float | None = MISSING
+    resume: bool = MISSING
+    allow_parallel: bool = MISSING
+    gradient_check_seed: int | None = MISSING
+    min_samples: int = MISSING
+    # a number, or "auto": rounds until every ratio is known to target_ci (stats.stopping)
+    rounds: Any = MISSING
+    round: int = MISSING
+    target_ci: float = 0.05
+    max_rounds: int = 20
+    # One epoch timed by phase (batch gathering, forward, backward, update), in a pass of its own.
+    phases: bool = True
+    # A cProfile (and the framework's own trace, where it has one) from a pass of its own.
+    profile: bool = False
+    # Another environment's interpreter to run the job in (None: this one).
+    python: str | None = None
+
+
+@dataclass
+class NNBenchConfig:
+    arch: ArchConfig = field(default_factory=ArchConfig)
+    # Each dataset declares its own schema (nnbench.data); it is checked in ``validate``.
+    dataset: Any = MISSING
+    # Each framework names its trainer class in _target_; the class declares its own options.
+    framework: Any = MISSING
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    precision: PrecisionConfig = field(default_factory=PrecisionConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
+    experiment_name: str = "default"
+    runs_dir: str = "runs"
