@@ -10,10 +10,11 @@ Order of work, and why:
 2. The timed runs: ``bench.repeats`` trainings of ``train.epochs`` epochs, every epoch timed on
    its own; the first ``bench.warmup_epochs`` of each are kept out of the statistics. Around
    each epoch, off the clock, the process's page faults, context switches and CPU time are
-   read (getrusage, about a microsecond), and between epochs the test accuracy is taken. When
-   the repeats leave fewer than ``bench.min_samples`` timed epochs, more repeats of the same
-   training follow (top-ups, within a time budget), so that a median and its spread do not
-   rest on two or three numbers.
+   read (getrusage, about a microsecond); nothing else runs between epochs. When the repeats
+   leave fewer than ``bench.min_samples`` timed epochs, more repeats of the same training
+   follow (top-ups, within a time budget), so that a median and its spread do not rest on two
+   or three numbers. Then, off the clock, replays of the same trainings give the test accuracy
+   after each epoch and the time to target (``nnbench.training`` says why).
 3. Inference on the trained model: batched latency, batch-1 latency, throughput.
 
 The trainer is anything that implements ``nnbench.frameworks.base.Trainer``; nothing here asks
@@ -23,8 +24,7 @@ which framework it is.
 from __future__ import annotations
 
 import functools
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,26 +44,21 @@ from nnbench.figures import (
 from nnbench.frameworks.base import Trainer
 from nnbench.measure import memory, timing
 from nnbench.measure.timing import timing_figures
+from nnbench.training import (  # noqa: F401 - Divergence, epoch_orders: where callers look
+    TOP_UP_BUDGET_S,
+    Divergence,
+    accuracy,
+    epoch_orders,
+    timed_trainings,
+)
 
 MakeTrainer = Callable[[int], Trainer]  # seed -> a trainer from that start
 
-# Top-up repeats (see the module docstring) stop before they would take longer than this.
-TOP_UP_BUDGET_S = 10.0
 MEMORY_PROBE = (
     "the trainer's set-up from initial parameters drawn before the probes started (the "
     "harness's float64 draw is not counted; the trainer's own copy of them is), its copy of the "
     "training data, gradient and workspace buffers, and one training epoch; after a priming "
     "step that absorbs the framework's one-time imports")
-
-
-@dataclass(frozen=True)
-class Divergence:
-    epoch: int
-    loss: float
-
-    @property
-    def reason(self) -> str:
-        return f"training loss became {self.loss} at epoch {self.epoch}"
 
 
 @dataclass
@@ -115,17 +110,6 @@ def as_factory(make_trainer: MakeTrainer | TrainerFactory) -> TrainerFactory:
     return TrainerFactory(draw=lambda seed: seed, build=make_trainer)
 
 
-def epoch_orders(seed: int, n: int, shuffle: bool):
-    """One permutation per epoch from the seed: every framework sees the same batches."""
-    rng = np.random.default_rng(seed)
-    while True:
-        yield rng.permutation(n) if shuffle else None
-
-
-def _accuracy(trainer: Trainer, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(trainer.predict(x) == y))
-
-
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> list[list[int]]:
     """Counts of (true, predicted) class pairs; rows: true class (scikit-learn's convention)."""
     pairs = np.asarray(y_true, dtype=np.int64) * k + np.asarray(y_pred, dtype=np.int64)
@@ -173,96 +157,6 @@ def _memory_pass(make: TrainerFactory, ds: Dataset, train: TrainConfig) -> Memor
     )
 
 
-def _target(targets: list[dict | None], target_accuracy: float) -> TargetFigures:
-    hit = [t for t in targets if t is not None]
-    return TargetFigures(
-        target_accuracy=target_accuracy,
-        time_to_target_s=float(np.median([t["time_s"] for t in hit])) if hit else None,
-        epochs_to_target=int(np.median([t["epoch"] for t in hit])) if hit else None,
-        target_reached_in_repeats=f"{len(hit)}/{len(targets)}",
-    )
-
-
-@dataclass
-class Repeat:
-    """One training of ``train.epochs`` epochs, every epoch on the clock."""
-
-    losses: list[float] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
-    accuracies: list[float] = field(default_factory=list)
-    counters: list[dict[str, float]] = field(default_factory=list)  # getrusage per epoch
-    reached: dict | None = None  # the epoch and time at which bench.target_accuracy was reached
-    divergence: Divergence | None = None
-
-
-def _run_repeat(trainer: Trainer, order: Iterator, ds: Dataset, train: TrainConfig,
-                target_accuracy: float | None, events: Any) -> Repeat:
-    run = Repeat()
-    for epoch in range(1, train.epochs + 1):
-        epoch_fn = functools.partial(trainer.train_epoch, next(order), train.batch_size)
-        before = timing.rusage()
-        loss, seconds = timing.timed(epoch_fn, trainer.sync, events)
-        delta = timing.rusage_delta(before, timing.rusage())
-        run.losses.append(loss)
-        run.times.append(seconds)
-        if delta is not None:
-            run.counters.append(delta)
-        if not math.isfinite(loss):
-            run.divergence = Divergence(epoch=epoch, loss=loss)
-            break
-        # Between epochs, off the clock, in every repeat alike (each timed epoch then follows
-        # the same kind of pause): the test accuracy so far.
-        run.accuracies.append(_accuracy(trainer, ds.x_test, ds.y_test))
-        if target_accuracy is not None and run.reached is None \
-                and run.accuracies[-1] >= target_accuracy:
-            run.reached = {"epoch": epoch, "time_s": float(sum(run.times))}
-    return run
-
-
-def _more_repeats(runs: list[Repeat], bench: BenchConfig) -> bool:
-    """Whether another repeat follows: the configured ones, then top-ups while the timed
-    epochs are fewer than bench.min_samples and the top-ups' budget allows."""
-    if runs and runs[-1].divergence is not None:
-        return False
-    if len(runs) < bench.repeats:
-        return True
-    timed = sum(max(len(r.times) - bench.warmup_epochs, 0) for r in runs)
-    top_up_s = sum(sum(r.times) for r in runs[bench.repeats:])
-    return timed < bench.min_samples and top_up_s + sum(runs[-1].times) <= TOP_UP_BUDGET_S
-
-
-def _train(make_trainer: TrainerFactory, ds: Dataset, train: TrainConfig,
-           bench: BenchConfig) -> tuple[TrainingFigures, Divergence | None, TargetFigures | None,
-                                        Trainer]:
-    """The timed runs; returns their figures, how they ended, and the last trainer."""
-    runs: list[Repeat] = []
-    trainer = events = None
-    while _more_repeats(runs, bench):
-        seed = train.seed + len(runs) if bench.vary_seed else train.seed
-        trainer = make_trainer(seed)
-        trainer.set_train_data(ds.x_train, ds.y_train)
-        if not runs:
-            events = trainer.cuda_events()
-            trainer.reset_peak_memory()
-        order = epoch_orders(seed, ds.x_train.shape[0], train.shuffle)
-        runs.append(_run_repeat(trainer, order, ds, train, bench.target_accuracy, events))
-    first, warm = runs[0], bench.warmup_epochs
-    timed = [(c, s) for r in runs for c, s in zip(r.counters[warm:], r.times[warm:], strict=False)]
-    peak_mb, probe = trainer.peak_memory()
-    figures = TrainingFigures(
-        loss_history=first.losses, epoch_times_s=[r.times for r in runs],
-        clock="cuda_events" if events else "perf_counter", optimizer=trainer.optimizer,
-        test_accuracy_history=first.accuracies, top_up_repeats=max(len(runs) - bench.repeats, 0),
-        epoch_counters={name: [c[name] for c in first.counters]
-                        for name in (first.counters[0] if first.counters else {})},
-        counters_per_epoch=timing.counter_summary([c for c, _ in timed], [s for _, s in timed]),
-        cuda_peak_mb=peak_mb, cuda_peak_probe=probe,
-    )
-    target = _target([r.reached for r in runs[:bench.repeats]], bench.target_accuracy) \
-        if bench.target_accuracy else None
-    return figures, runs[-1].divergence, target, trainer
-
-
 def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: TrainConfig,
             bench: BenchConfig, layer_sizes: tuple[int, ...], peak: dict | None = None,
             compiles: bool = False) -> Measurements:
@@ -272,21 +166,22 @@ def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: Trai
     make = as_factory(make_trainer)
     compile_time = _compile(make(0), ds, train) if compiles else None
     mem = _memory_pass(make, ds, train) if bench.memory_probe else None
-    training, divergence, target, trainer = _train(make, ds, train, bench)
+    training, divergence, target, trainer, replay_warnings = timed_trainings(
+        make, ds, train, bench)
     figures, warnings = timing_figures(training.epoch_times_s, bench.warmup_epochs,
                                        ds.x_train.shape[0], layer_sizes, peak,
                                        bench.min_samples, TOP_UP_BUDGET_S, divergence is not None)
     history = training.loss_history
     out = Measurements(warmup_epochs=bench.warmup_epochs, training=training, timing=figures,
                        accuracy=AccuracyFigures(final_train_loss=history[-1] if history else None),
-                       warnings=warnings, memory=mem, target=target, divergence=divergence,
-                       compile_time_s=compile_time)
+                       warnings=warnings + replay_warnings, memory=mem, target=target,
+                       divergence=divergence, compile_time_s=compile_time)
     if divergence is not None:
         return out
     predicted = trainer.predict(ds.x_test)
     out.accuracy = AccuracyFigures(
         final_train_loss=history[-1],
-        train_accuracy=_accuracy(trainer, ds.x_train, ds.y_train),
+        train_accuracy=accuracy(trainer, ds.x_train, ds.y_train),
         test_accuracy=float(np.mean(predicted == ds.y_test)),
         confusion_matrix=confusion_matrix(ds.y_test, predicted, len(ds.classes)),
     )

@@ -54,6 +54,7 @@ class Fake(Trainer):
         return prepared
 
     def predict(self, x):
+        Fake.calls.append(("predict", len(x)))
         right = min(len(x), int(len(x) * 0.25 * self.epoch))
         return np.where(np.arange(len(x)) < right, np.arange(len(x)) % 2, 1 - np.arange(len(x)) % 2)
 
@@ -94,8 +95,8 @@ def test_repeats_see_the_same_batches_and_a_fresh_permutation_every_epoch():
     train, bench = _cfgs()
     benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
     epochs = [c for c in Fake.calls if c[0] == "epoch"]
-    first, second = epochs[:5], epochs[5:]
-    assert first == second  # same seed, same order: repeats are replicas
+    first, second, replay = epochs[:5], epochs[5:10], epochs[10:]
+    assert first == second == replay  # same seed, same order: repeats are replicas
     assert len({c[1] for c in first}) == 5  # each epoch its own permutation
     assert all(sorted(c[1]) == list(range(10)) and c[2] == 4 for c in first)
 
@@ -103,9 +104,11 @@ def test_repeats_see_the_same_batches_and_a_fresh_permutation_every_epoch():
 def test_vary_seed_gives_each_repeat_its_own_start_and_order():
     train, bench = _cfgs(vary_seed=True)
     benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
-    assert [c[1] for c in Fake.calls if c[0] == "build"] == [3, 4]
+    # the two timed runs, then each one's untimed replay for its accuracy per epoch
+    assert [c[1] for c in Fake.calls if c[0] == "build"] == [3, 4, 3, 4]
     epochs = [c for c in Fake.calls if c[0] == "epoch"]
-    assert epochs[:5] != epochs[5:]
+    assert epochs[:5] != epochs[5:10]
+    assert epochs[10:20] == epochs[:10]  # a replay is the same training, batch for batch
 
 
 def test_divergence_is_a_value_and_stops_training_and_inference():
@@ -137,7 +140,7 @@ def test_memory_pass_runs_one_untimed_epoch_from_a_fresh_trainer():
     m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
     assert m.memory is not None and m.memory.peak_rss_mb > 0
     builds = [c for c in Fake.calls if c[0] == "build"]
-    assert len(builds) == 3  # priming, memory pass, the timed run
+    assert len(builds) == 4  # priming, memory pass, the timed run, its replay
     assert len(m.training.epoch_times_s[0]) == 5  # the untimed epochs are not in the samples
 
 
@@ -209,3 +212,46 @@ def test_memory_probe_leaves_the_parameter_draw_out():
     assert 3.9 < m.memory.peak_tracemalloc_mb < 4.5  # the float32 copy, not the draw
     assert "drawn before the probes started" in m.memory.memory_probe
     assert draws[:2] == [0, 0]  # priming, then the probe's start
+
+
+def test_timed_epochs_run_back_to_back_and_accuracy_comes_from_a_replay_after_them():
+    train, bench = _cfgs(repeats=2)
+    m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
+    kinds = [c[0] for c in Fake.calls]
+    timed = kinds[:kinds.index("build", 1)]  # the first build's run, up to the second build
+    assert timed == ["build", "data"] + ["epoch"] * 5  # nothing between the timed epochs
+    second = kinds.index("build", 1)
+    assert kinds[second:second + 7] == ["build", "data"] + ["epoch"] * 5
+    # one replay (same seed: the repeats are replicas), predicting after each epoch
+    replay = kinds[second + 7:second + 7 + 2 + 10]
+    assert replay == ["build", "data"] + ["epoch", "predict"] * 5
+    assert m.training.test_accuracy_history == pytest.approx([1 / 6, 3 / 6, 4 / 6, 1, 1])
+    assert m.training.test_accuracy_histories == [m.training.test_accuracy_history] * 2
+    assert not any("replay" in w for w in m.warnings)
+
+
+def test_time_to_target_is_the_timed_runs_seconds_up_to_the_replays_epoch():
+    train, bench = _cfgs(target_accuracy=0.5, vary_seed=True)
+    m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
+    per_repeat = m.target.time_to_target_per_repeat_s
+    times = m.training.epoch_times_s
+    assert per_repeat == pytest.approx([sum(times[0][:2]), sum(times[1][:2])])
+    assert m.target.time_to_target_s == pytest.approx(float(np.median(per_repeat)))
+    assert len(m.training.loss_histories) == len(m.training.test_accuracy_histories) == 2
+
+
+def test_a_replay_that_is_not_the_same_training_is_said():
+    class Drifting(Fake):
+        replays = 0
+
+        def __init__(self, seed):
+            super().__init__(seed)
+            Drifting.replays += 1
+            self.offset = 0.0 if Drifting.replays == 1 else 0.01  # the second build drifts
+
+        def train_epoch(self, perm, batch_size):
+            return super().train_epoch(perm, batch_size) + self.offset
+
+    train, bench = _cfgs(repeats=1)
+    m = benchmark.measure(Drifting, DS, train, bench, SPEC.layer_sizes)
+    assert any(w.startswith("accuracy per epoch comes from an untimed replay") for w in m.warnings)
