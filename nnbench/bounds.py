@@ -68,6 +68,21 @@ class Stats(Section):
     mad: NonNegative | None = None
 
 
+class Tail(Section):
+    """Tail of timed calls (seconds): ``nnbench.stats.tails.tail``. A percentile too few calls
+    cannot support is null, and ``omitted`` says why."""
+
+    calls: Count = 0
+    p50: NonNegative | None = None
+    p90: NonNegative | None = None
+    p99: NonNegative | None = None
+    max: NonNegative | None = None
+    p50_bound: NonNegative | None = None
+    p90_bound: NonNegative | None = None
+    p99_bound: NonNegative | None = None
+    omitted: dict[str, str] = {}
+
+
 def explain(err: ValidationError) -> str:
     """A validation error as one line: the first field and why, and how many more."""
     first = err.errors()[0]

@@ -1,7 +1,8 @@
 """Robust statistics for timing samples: summaries, noise flags, ratio intervals, verdicts.
 
 Pure functions over plain sequences of durations (seconds), NumPy and SciPy only: ``samples``
-for one set of samples, ``verdicts`` for one value per fresh process.
+for one set of samples, ``tails`` for its percentiles and how many calls each needs,
+``verdicts`` for one value per fresh process.
 
 Two levels of variation matter in a benchmark. Epochs of one process vary a little around that
 process's level; fresh processes land at different levels (memory layout, frequency, thread
