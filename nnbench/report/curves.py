@@ -1,6 +1,10 @@
 """The loss-curve figure: per configuration, both frameworks' loss from the same start and
 batches, how far they drift apart, and the test accuracy after each epoch; configurations in a
-grid of ``COLUMNS``, ``pages.PER_PAGE`` to a page."""
+grid of ``COLUMNS``, ``pages.PER_PAGE`` to a page.
+
+Where the repeats trained from starts of their own (``bench.vary_seed``), the loss and accuracy
+are drawn as the median over the repeats with a band from their minimum to their maximum; the
+difference panel stays the first repeat's, the one both frameworks trained from one start."""
 
 from __future__ import annotations
 
@@ -69,8 +73,9 @@ def _curves(panels: list, first: dict, second: dict, pair: tuple[str, str],
     epochs = np.arange(1, n + 1)
     top, middle = panels[0], panels[1]
     colors = (color(pair[0], first["device"]), color(pair[1], second["device"]))
-    top.plot(epochs, a[:n], color=colors[0], label=pair[0])
-    top.plot(epochs, b[:n], "--", color=colors[1], label=pair[1])
+    for rec, series, line, style, name in ((first, a, colors[0], "-", pair[0]),
+                                           (second, b, colors[1], "--", pair[1])):
+        _band(top, rec.get("loss_histories"), series[:n], line, style, name)
     top.set_yscale("log")
     log_ticks(top)
     top.legend(fontsize=8)
@@ -94,7 +99,23 @@ def _curves(panels: list, first: dict, second: dict, pair: tuple[str, str],
                                    (second, colors[1], "--", pair[1])):
         acc = np.asarray(rec.get("test_accuracy_history") or [], dtype=float)
         if acc.size:
-            bottom.plot(np.arange(1, acc.size + 1), acc, style, color=line, label=name)
+            _band(bottom, rec.get("test_accuracy_histories"), acc, line, style, name)
     if first_column:
         bottom.set_ylabel("test accuracy\n(after each epoch)")
     bottom.grid(alpha=0.3)
+
+
+def _band(ax, histories, first: np.ndarray, line: str, style: str, name: str) -> None:
+    """``first`` as a line; or, over repeats that differ (their own starts), their median as
+    the line and their minimum to maximum as a band."""
+    runs = [np.asarray(h, dtype=float) for h in (histories or []) if len(h)]
+    n = min((r.size for r in runs), default=0)
+    if len(runs) < 2 or n == 0 or all(np.array_equal(runs[0][:n], r[:n]) for r in runs[1:]):
+        ax.plot(np.arange(1, first.size + 1), first, style, color=line, label=name)
+        return
+    stacked = np.vstack([r[:n] for r in runs])
+    epochs = np.arange(1, n + 1)
+    ax.fill_between(epochs, np.nanmin(stacked, axis=0), np.nanmax(stacked, axis=0),
+                    color=line, alpha=0.2, lw=0)
+    ax.plot(epochs, np.nanmedian(stacked, axis=0), style, color=line,
+            label=f"{name} (median of {len(runs)} seeds; band min-max)")
