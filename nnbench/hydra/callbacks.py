@@ -104,10 +104,15 @@ class SweepTally(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        try:
-            lines = sweep_summary.ratio_lines(sweep_dir)
-        except Exception as err:  # noqa: BLE001 - a summary must not cost the sweep its status
-            lines = [f"no ratio summary: {type(err).__name__}: {err}"]
+        statuses = sweep_statuses(sweep_dir)
+        lines: list[str] = []
+        # a ratio needs two finished jobs; without them the summary's readers (pandas) are
+        # not worth importing: a sweep of skipped jobs ends as soon as it has decided them
+        if sum(s in ("ok", "resumed") for s in statuses) >= 2:
+            try:
+                lines = sweep_summary.ratio_lines(sweep_dir)
+            except Exception as err:  # noqa: BLE001 - a summary must not cost the sweep its status
+                lines = [f"no ratio summary: {type(err).__name__}: {err}"]
         for line in lines:
             print(f"nnbench: {line}", flush=True)
-        raise SweepEnded(sweep_statuses(sweep_dir))
+        raise SweepEnded(statuses)
