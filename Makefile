@@ -9,7 +9,7 @@ LOCK   ?= requirements/lock.txt
 PIN    := $(if $(LOCK),-c $(LOCK))
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep bench-report test-cuda aa docs device-wheels device-check test-floors crosscheck
+.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep bench-report test-cuda aa docs device-wheels device-check test-floors crosscheck env-numpy env-compare
 
 install: $(STAMP)
 
@@ -27,13 +27,18 @@ lock:
 run: $(STAMP)
 	$(BIN)/python -m nnbench -m $(SWEEP)
 
-## test: the whole test suite
+# Test processes side by side (pytest-xdist), as many as the cores this process may use; the
+# tests of a file with a shared set-up (the SLURM cluster) stay in one (tests/conftest.py).
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(len(os.sched_getaffinity(0)))" 2>/dev/null || echo 2)
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
+
+## test: the whole test suite, a process per core (TEST_WORKERS=1: one process)
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 ## test-fast: the suite without the slow end-to-end tests (whole sweeps, real data), for the edit loop
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(XDIST) -m "not slow"
 
 ## test-floors: make test-fast in a second venv (.venv-floors) at the lowest torch, torchvision
 ## and NumPy pyproject.toml allows (requirements/floors.txt: the GPU machine's torch 2.11); about
@@ -47,6 +52,34 @@ test-floors:
 	$(FLOORS_VENV)/bin/python -m pytest -m "not slow" \
 	    --deselect tests/test_lock.py::test_installed_versions_are_the_locked_ones  # not the lock, by design
 
+## env-numpy: a second environment, .venv-numpy-$(NUMPY) (NUMPY=2.4.0, the floor, unless given), that
+## differs from .venv in NumPy alone: its own site-packages hold that NumPy, a .pth file reaches
+## everything else in .venv's (torch, hydra, nnbench); tens of MB, not a second torch
+NUMPY ?= 2.4.0
+NUMPY_VENV = .venv-numpy-$(NUMPY)
+env-numpy: $(NUMPY_VENV)/.built
+
+# numpy is installed before the .pth exists: with it, pip would find .venv's NumPy and keep that
+$(NUMPY_VENV)/.built: $(STAMP)
+	rm -rf $(NUMPY_VENV)
+	$(BIN)/python -m venv --without-pip $(NUMPY_VENV)
+	$(BIN)/python -m pip --python $(NUMPY_VENV)/bin/python install --quiet --disable-pip-version-check --no-deps numpy==$(NUMPY)
+	base=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') && \
+	own=$$($(NUMPY_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') && \
+	echo "import site; site.addsitedir('$$base')" > $$own/nnbench-base-venv.pth
+	$(NUMPY_VENV)/bin/python -c "import numpy, torch, nnbench.runner; assert numpy.__version__ == '$(NUMPY)', numpy.__file__; print('$(NUMPY_VENV): numpy', numpy.__version__, 'torch', torch.__version__, 'nnbench from', nnbench.__path__[0])"
+	du -sh $(NUMPY_VENV)
+	touch $@
+
+## env-compare: NumPy and torch jobs in .venv and in $(NUMPY_VENV) (make env-numpy), interleaved in
+## ENV_ROUNDS=5 rounds of one sweep, then the two environments compared (--baseline-env/--candidate-env)
+ENV_ROUNDS ?= 5
+ENV_SWEEP ?= framework=numpy,torch
+env-compare: env-numpy
+	runs=runs/env-compare/$$(date +%Y-%m-%d_%H-%M-%S); \
+	$(BIN)/python -m nnbench -m $(ENV_SWEEP) bench.python=$(CURDIR)/$(BIN)/python,$(CURDIR)/$(NUMPY_VENV)/bin/python bench.rounds=$(ENV_ROUNDS) runs_dir=$$runs || exit $$?; \
+	$(BIN)/python -m nnbench.report $$runs --baseline-env $(VENV) --candidate-env $(NUMPY_VENV) --out $$runs/compare --no-progress
+
 ## test-cuda: only the CUDA tests (torch precisions, TF32, compile, CuPy), on a GPU host
 test-cuda: $(STAMP)
 	$(BIN)/python -m pytest -m cuda -rs
@@ -59,7 +92,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check nnbench tests
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache site
+	rm -rf $(VENV) .venv-numpy-* *.egg-info .pytest_cache .ruff_cache site
 
 ## bench-scaling: one epoch of seed 000's scaling architectures, NumPy vs torch, with MFU
 bench-scaling: $(STAMP)

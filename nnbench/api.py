@@ -19,7 +19,8 @@ from nnbench.record import RESULT_FILE, Record
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 # The record's per-epoch and per-sample series: list columns when asked for.
-HISTORIES = ("loss_history", "test_accuracy_history", "epoch_times_s", "inference_samples_s")
+HISTORIES = ("loss_history", "test_accuracy_history", "epoch_times_s", "inference_samples_s",
+             "loss_histories", "test_accuracy_histories", "phases_samples_s")
 
 
 def load(paths: str | Path | Iterable[str | Path], *, histories: bool = False) -> pd.DataFrame:

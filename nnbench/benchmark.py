@@ -37,12 +37,13 @@ from nnbench.figures import (
     AccuracyFigures,
     InferenceFigures,
     MemoryFigures,
+    PhaseFigures,
     TargetFigures,
     TimingFigures,
     TrainingFigures,
 )
 from nnbench.frameworks.base import Trainer
-from nnbench.measure import memory, timing
+from nnbench.measure import memory, phases, timing
 from nnbench.measure.timing import timing_figures
 from nnbench.training import (  # noqa: F401 - Divergence, epoch_orders: where callers look
     TOP_UP_BUDGET_S,
@@ -76,13 +77,14 @@ class Measurements:
     target: TargetFigures | None = None
     divergence: Divergence | None = None
     compile_time_s: float | None = None
+    phases: PhaseFigures | None = None
 
     def record_fields(self) -> dict[str, Any]:
         """The record's fields these give, with the status they imply."""
         out: dict[str, Any] = {"warmup_epochs": self.warmup_epochs,
                                "compile_time_s": self.compile_time_s, "warnings": self.warnings}
         for section in (self.training, self.timing, self.accuracy, self.memory, self.inference,
-                        self.target):
+                        self.target, self.phases):
             if section is not None:
                 out.update(section.model_dump())
         if self.divergence is None:
@@ -168,6 +170,8 @@ def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: Trai
     mem = _memory_pass(make, ds, train) if bench.memory_probe else None
     training, divergence, target, trainer, replay_warnings = timed_trainings(
         make, ds, train, bench)
+    phased = phases.measure(make, trainer, ds, train, bench, divergence is not None,
+                            epoch_orders(train.seed, ds.x_train.shape[0], train.shuffle))
     figures, warnings = timing_figures(training.epoch_times_s, bench.warmup_epochs,
                                        ds.x_train.shape[0], layer_sizes, peak,
                                        bench.min_samples, TOP_UP_BUDGET_S, divergence is not None)
@@ -175,7 +179,7 @@ def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: Trai
     out = Measurements(warmup_epochs=bench.warmup_epochs, training=training, timing=figures,
                        accuracy=AccuracyFigures(final_train_loss=history[-1] if history else None),
                        warnings=warnings + replay_warnings, memory=mem, target=target,
-                       divergence=divergence, compile_time_s=compile_time)
+                       divergence=divergence, compile_time_s=compile_time, phases=phased)
     if divergence is not None:
         return out
     predicted = trainer.predict(ds.x_test)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from nnbench.bounds import Count, Finite, Fraction, NonNegative, Positive, Section, Stats
+from nnbench.bounds import Count, Finite, Fraction, NonNegative, Positive, Section, Stats, Tail
 
 
 def _f(description: str, default: Any = None) -> Any:
@@ -105,6 +105,11 @@ class InferenceFigures(Section):
     inference_batched_call_s: Stats | None = _f("statistics of the whole-test-set call")
     inference_latency_batch1_s: NonNegative | None = _f("median one-sample call")
     inference_latency_batch1_stats_s: Stats | None = _f("statistics of the one-sample calls")
+    inference_batched_tail_s: Tail | None = _f(
+        "p50, p90, p99 (nearest rank), max and calls of the whole-test-set call, each "
+        "percentile's 99% upper bound (pNN_bound); a percentile with fewer calls than MLPerf's "
+        "early stopping needs (p50 11, p90 64, p99 662) is null, and omitted says why")
+    inference_batch1_tail_s: Tail | None = _f("the same, of the one-sample calls")
     inference_batch_size: Count | None = _f("batch size of the throughput figure")
     batch_throughput_samples_per_s: NonNegative | None = _f("samples per second in those batches")
     inference_samples_s: dict[str, list[NonNegative]] = _f(
@@ -113,16 +118,24 @@ class InferenceFigures(Section):
 
 
 class PhaseFigures(Section):
-    """Where one epoch's time goes, from a pass of its own after the timed runs (bench.phases)."""
+    """Where one epoch's time goes, from a pass of its own after the timed runs (bench.phases):
+    phased epochs of a fresh trainer, and each layer's kernels called on their own."""
 
-    phases_s: dict[str, Stats] = _f("seconds of each phase of one epoch (gather, forward with "
-                                    "the loss, backward, update, rest: the epoch less the "
-                                    "others), over the phased epochs", {})
-    phases_epoch_s: Stats | None = _f("the phased epochs' own time, instrumented")
+    phases_s: dict[str, Stats] = _f("seconds of each phase of one epoch over the phased epochs: "
+                                    "gather (the mini-batch's rows), forward (with the loss), "
+                                    "backward, update, and rest (the epoch less the others: "
+                                    "Python, dispatch, allocation, the marks)", {})
+    phases_epoch_s: Stats | None = _f("the phased epochs' own time, marks included: against "
+                                      "train_time_per_epoch_s, what the marks cost")
+    phases_samples_s: dict[str, list[NonNegative]] = _f("raw seconds of each phase and of "
+                                                        "each phased epoch (epoch)", {})
     phases_unavailable: str | None = _f("why there are no phases (the framework cannot break "
                                         "its epoch down, or bench.phases=false)")
-    layer_matmuls: list[dict[str, Any]] = _f("each layer's matmuls, forward and backward: median "
-                                             "seconds, FLOPs and GFLOP/s", [])
+    layer_matmuls: list[dict[str, Any]] = _f(
+        "each layer's kernels called on their own at the job's batch size: layer, direction "
+        "(forward, backward), op (matmul, bias, matmul+bias, weight grad, input grad, bias "
+        "grad), seconds (median per call), rel_iqr, samples, calls_per_sample, flops (from the "
+        "shapes), gflops", [])
 
 
 class MemoryFigures(Section):

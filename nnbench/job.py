@@ -22,7 +22,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from nnbench import data, footprint
+from nnbench import data, environments, footprint
 from nnbench.config import (
     DEVICES,
     PRECISIONS,
@@ -194,6 +194,7 @@ def resolve(cfg: DictConfig, *, on_this_host: bool = True) -> Job:
     n_features, n_classes = data.shape(dataset)
     arch, train, bench = (_section(cfg, s) for s in ("arch", "train", "bench"))
     validate(arch, train, bench, str(dataset.name), n_features, n_classes)
+    environments.check(bench.python, bench.isolate, on_this_host)
     spec = ModelSpec(tuple(arch.layer_sizes), tuple(arch.activations), train.loss)
     fault = fault or _ask(cls, "check_model", lambda: cls.check_model(spec))
     fault = fault or _ask(cls, "compile_mode", lambda: cls.compile_mode(options))

@@ -38,6 +38,7 @@ from omegaconf import OmegaConf
 from nnbench.errors import ConfigError
 
 RESOLVER = "nnbench.run_folder"
+JOB_RESOLVER = "nnbench.job_folder"
 STAMP = "%Y-%m-%d_%H-%M-%S"
 # a plain name: one path component, not hidden, not "." or ".."
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,=+-]*")
@@ -262,8 +263,17 @@ def check_config(cfg: Any, dataset: Any = None) -> None:
         check_folder("dataset.data_dir", data_dir, writable=False)
 
 
+def job_folder(num: Any, overrides: Any) -> str:
+    """A sweep job's folder name, ``<num>-<its overrides>``, one name however the overrides
+    read: a path among their values (``bench.python=/opt/env/bin/python``) has its ``/`` made
+    ``_``, which would otherwise nest the job's folder in folders of its path's names."""
+    return f"{num}-{str(overrides).replace('/', '_')}"
+
+
 def register_resolver() -> None:
-    """Make ``${nnbench.run_folder:RUNS_DIR,EXPERIMENT_NAME}`` available to configs. Cached:
-    one config names one folder, however often it is read."""
+    """Make ``${nnbench.run_folder:RUNS_DIR,EXPERIMENT_NAME}`` available to configs (cached: one
+    config names one folder, however often it is read), and ``${nnbench.job_folder:NUM,DIRS}``."""
     if not OmegaConf.has_resolver(RESOLVER):
         OmegaConf.register_new_resolver(RESOLVER, run_folder, use_cache=True)
+    if not OmegaConf.has_resolver(JOB_RESOLVER):
+        OmegaConf.register_new_resolver(JOB_RESOLVER, job_folder)

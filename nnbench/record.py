@@ -87,6 +87,9 @@ class Identity(Section):
                                   "the package, conf or trainer module differ from it; "
                                   "outside git: nnbench <version>+<hash>")
     job_key: str | None = _f("hash of config and code: what bench.resume matches")
+    environment_name: str | None = _f("the Python environment the job ran in (bench.python): "
+                                      "its venv folder's name, else its interpreter's path")
+    interpreter: str | None = _f("the interpreter that ran the job (its sys.executable)")
     exclusive: bool | None = _f("no other job could run on this host meanwhile (inside a "
                                 "scheduler's job: what its allocation shows; elsewhere: no "
                                 "parallel launcher and no overlapping_jobs; null: unknown)",

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import CONF, run_cli
 from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from nnbench.job import resolve
@@ -23,15 +24,17 @@ def sweep_jobs(name: str, tmp_path: Path) -> list:
         base = compose("config", overrides=[f"+experiment={name}", f"runs_dir={tmp_path}"],
                        return_hydra_config=True)
         params = OmegaConf.to_container(base.hydra.sweeper.params)
-        axes = [[f"{key}={v}" for v in str(values).split(",")] for key, values in params.items()]
+        parser = OverridesParser.create()  # as Hydra reads them: a swept value may be a list
+        axes = [[f"{key}={v}" for v in parser.parse_overrides([f"{key}={values}"])[0]
+                 .sweep_string_iterator()] for key, values in params.items()]
         return [compose("config", overrides=[f"+experiment={name}", f"runs_dir={tmp_path}",
                                              *combo])
                 for combo in itertools.product(*axes)]
 
 
-def test_the_seed_experiments_are_all_there():
+def test_the_seed_experiments_and_the_width_sweep_are_all_there():
     assert EXPERIMENTS == ["case_study_moons", "compare_784x64x10", "compare_deep",
-                           "compare_wide", "mnist_report", "scaling"]
+                           "compare_wide", "mnist_report", "scaling", "width_sweep"]
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)

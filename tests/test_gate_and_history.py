@@ -4,6 +4,8 @@ difference, the command on record trees made in tmp_path, and the gate once on r
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import re
 from pathlib import Path
@@ -215,6 +217,24 @@ def test_history_finds_the_step_at_set_4_with_its_size_and_what_changed(tmp_path
     rows = [line for line in summary.splitlines() if line.startswith("| 4 set4")]
     assert "**2.14.1**" in rows[0]  # the version marked where it changes
     assert (out / "history.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_history_page_inlines_the_history_png_and_holds_each_table_and_step(tmp_path):
+    folders = history_sets(tmp_path / "runs", step_at=4)
+    out = tmp_path / "history"
+    assert report_main(["--history", *map(str, folders), "--out", str(out),
+                        "--no-progress"]) == 0
+    page = (out / "report.html").read_text()
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)">', page)
+    assert [alt for alt, _ in images] == ["history"]
+    assert base64.b64decode(images[0][1]) == (out / "history.png").read_bytes()
+    summary = (out / "summary.md").read_text()
+    titles = re.findall(r"^## (.+)$", summary, flags=re.MULTILINE)
+    assert titles and all(f"<h2>{html.escape(t)}</h2>" in page for t in titles)
+    # a row per set in each table: the markdown's "| " lines less each table's header line
+    assert page.count("<tr>") == summary.count("\n| ") - summary.count("\n|:")
+    assert page.count("<li><strong>step</strong> in ") == summary.count("- **step** in ") == 2
+    assert "<td><strong>2.14.1</strong></td>" in page  # the version marked where it changes
 
 
 def test_history_of_identical_sets_has_no_step(tmp_path):

@@ -25,9 +25,10 @@ README = REPO / "README.md"
 DOCS = REPO / "docs"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
-# Appended to every command: two epochs, one of them warm-up, and no probes that take seconds.
+# Appended to every command: two epochs, one of them warm-up, and no probes, passes or top-ups
+# that take seconds (the matmul peak, the memory probe, the phases, repeats up to min_samples).
 SHRINK = ["train.epochs=2", "bench.warmup_epochs=1", "bench.mfu=false",
-          "bench.memory_probe=false"]
+          "bench.memory_probe=false", "bench.phases=false", "bench.min_samples=0"]
 # MNIST-style runs: no download (tests run offline; MNIST then falls back to Fashion-MNIST's
 # files from Debian's package) and a subsample.
 OFFLINE = ["dataset.download=false", "dataset.n_train=1000", "dataset.n_test=500"]
@@ -50,8 +51,12 @@ PLAN: dict[str, list[str] | Skip] = {
     "python -m nnbench framework=torch device=cuda precision.tf32=true": [],
     "python -m nnbench framework=numpy device=cuda": [],
     "python -m nnbench -m framework=torch framework.compile=false,true": [],
+    "python -m nnbench -m framework=numpy,torch bench.profile=true": [],
+    "python -m nnbench -m framework=numpy,torch bench.threads=1": [],
     "python -m nnbench dataset=mnist dataset.fallback=fashion_mnist": OFFLINE,
     "python -m nnbench -m +experiment=case_study_moons": [],
+    "python -m nnbench -m +experiment=case_study_moons bench.repeats=5 bench.vary_seed=true "
+    "bench.target_accuracy=0.95": [],
     "python -m nnbench -m bench.rounds=5 framework=numpy,torch": [],
     # five rounds, the fewest an auto sweep may stop at: what the command does, kept short
     "python -m nnbench -m bench.rounds=auto framework=numpy,torch": ["bench.max_rounds=5"],
@@ -61,6 +66,9 @@ PLAN: dict[str, list[str] | Skip] = {
     "python -m nnbench -m +experiment=compare_deep": [],
     "python -m nnbench -m +experiment=mnist_report": OFFLINE,
     "python -m nnbench -m +experiment=scaling": [],
+    # the narrowest width on the CPU: its three frameworks, not 48 jobs up to 26 GFLOP an epoch
+    "python -m nnbench -m +experiment=width_sweep": ["device=cpu",
+                                                     "arch.layer_sizes=[32,16,16,10]"],
     # conf/experiment/moons_width.yaml is the docs' own YAML block (docs/experiments.md), saved
     # by the test
     "python -m nnbench -m +experiment=moons_width": [],
@@ -69,6 +77,11 @@ PLAN: dict[str, list[str] | Skip] = {
     "python -m nnbench -m framework=numpy,torch,jax":
         Skip("needs the jax framework that section has the reader write; "
              "tests/test_third_framework.py sweeps a third framework defined in tests/"),
+    "python -m nnbench -m framework=numpy,torch "
+    "bench.python=null,$PWD/.venv-numpy-2.4.0/bin/python bench.rounds=5":
+        Skip("needs the second environment make env-numpy builds (pip, the package index); "
+             "tests/test_environments.py sweeps this interpreter and a second one made without "
+             "pip"),
     "python -m nnbench -m +experiment=scaling hydra/launcher=slurm hydra.launcher.partition=gpu":
         Skip("needs a SLURM cluster; tests/test_slurm.py runs sweeps on a local one"),
     "python -m nnbench -m framework=numpy,torch hydra/launcher=slurm "

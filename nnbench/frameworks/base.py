@@ -11,12 +11,15 @@ it holds (as benchopt never asks which solver). What it asks is split by who ask
   ``free_memory``). A hook that raises anything but ``ConfigError`` fails its job only: the
   record names the hook and the error, and the sweep goes on;
 - **one training run** (an instance): ``set_train_data``, ``train_epoch``, ``prepare``,
-  ``infer``, ``sync``, optionally ``warm_up``; ``predict`` is built from ``prepare`` and
-  ``infer`` here;
+  ``infer``, ``sync``, optionally ``warm_up`` and ``trace`` (the framework's profiler);
+  ``predict`` is built from ``prepare`` and ``infer`` here;
 - **the device probes** (``DeviceProbes``): CUDA events and the device's peak memory, with CPU
   defaults, so a CPU framework writes none of them;
 - **parameter export** (``ExportsParameters``), an optional capability: the agreement checks
-  ask for it; a framework without it is simply not compared number for number.
+  ask for it; a framework without it is simply not compared number for number;
+- **where an epoch's time goes** (``train_epoch_phased``, ``layer_kernels``), optional too:
+  the phases pass (``nnbench.measure.phases``) asks for it; a framework without it is recorded
+  without phases, and ``phases_unavailable`` says why.
 
 Required of a CPU framework: ``name``, ``matmul_kernel``, ``set_train_data``, ``train_epoch``,
 ``prepare``, ``infer`` (and ``skip_reason`` if it cannot run everywhere): the ``noblas``
@@ -32,6 +35,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -39,6 +43,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from nnbench.errors import ConfigError
+from nnbench.measure.phases import LayerKernel, PhaseClock
 from nnbench.measure.timing import Events
 from nnbench.params import Params
 from nnbench.precision import Precision, get
@@ -188,8 +193,36 @@ class Trainer(DeviceProbes, ABC):
         """Wait for queued device work; host libraries return when the work is done."""
         return None
 
+    # -- where an epoch's time goes (optional): asked in a pass of its own, after the timed runs
+
+    def train_epoch_phased(self, perm: np.ndarray | None, batch_size: int | None,
+                           clock: PhaseClock) -> float:
+        """``train_epoch``, the same work in the same order, with ``clock.mark(phase)`` where
+        each phase of a step ends: ``gather`` (the batch's rows), ``forward`` (with the loss),
+        ``backward``, ``update``; ``rest`` for the loop's own work. A framework that does not
+        implement it is recorded without phases, with ``phases_unavailable``'s reason."""
+        raise NotImplementedError(self.phases_unavailable())
+
+    def phases_unavailable(self) -> str | None:
+        """Why ``train_epoch_phased`` cannot split this trainer's epoch, or None when it can."""
+        if type(self).train_epoch_phased is Trainer.train_epoch_phased:
+            return (f"framework={self.name} does not split its epoch into phases (its trainer "
+                    f"has no train_epoch_phased)")
+        return None
+
+    def layer_kernels(self, batch_size: int) -> list[LayerKernel]:
+        """Each layer's matmuls and bias work at ``batch_size`` rows, as calls of this
+        framework's library that the harness times one by one (none by default)."""
+        return []
+
     def warm_up(self, batch_sizes: list[int]) -> None:
         """Compile every batch shape of an epoch (frameworks that compile); timed apart."""
+        return None
+
+    def trace(self, path: Path) -> AbstractContextManager | None:
+        """The framework's own profiler around the epochs run inside the context, written to
+        ``path`` on exit (torch: a Chrome trace), or None when it has none. Used only in the
+        profiled pass (``bench.profile``), never around a timed epoch."""
         return None
 
 

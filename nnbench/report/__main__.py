@@ -1,6 +1,7 @@
 """``python -m nnbench.report [RUN_DIRS...]``: tables, figures and a page from result records.
 
-``--baseline DIR --candidate DIR`` compares two sets of runs instead.
+``--baseline DIR --candidate DIR`` compares two sets of runs instead; ``--baseline-env A
+--candidate-env B`` two environments of one set (a sweep over ``bench.python``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from nnbench import stats
 from nnbench.files import write_text
-from nnbench.report import compare, html, index, output
+from nnbench.report import by_environment, compare, cost_model, html, index, output
 from nnbench.report.aside import aside
 from nnbench.report.collect import Collection, collect
 from nnbench.report.sections import sections, summary_markdown
@@ -59,6 +60,11 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
     for line in (out / "summary.md").read_text().splitlines():
         if line.startswith(flag):
             print(f"rounds disagree: {line.removeprefix(flag)} (see summary.md)")
+    for line in cost_model.terminal(collection):  # a and b per line, and where they cross
+        print(line)
+    several = by_environment.hint(collection)  # a sweep over bench.python: how to compare them
+    if several:
+        print(several)
     for item in collection.unreadable:
         print(f"unreadable: {item['path']}: {item['error']}", file=sys.stderr)
     for item in collection.invalid:
@@ -86,10 +92,12 @@ def _write(collection: Collection, out: Path, small: bool, pair: tuple[str, str]
         near = tuple(name for name in output.FIGURES if name not in FAR)
         made = {**output.figures(collection, out, pair, near), **drawn()}
     figures = [path for name in output.FIGURES for path in made.get(name, [])]
-    write_text(out / "summary.md", summary_markdown(collection, [f.name for f in figures], pair))
+    # out is a stage beside --out, as deep: links relative to it hold for --out too
+    write_text(out / "summary.md", summary_markdown(collection, [f.name for f in figures], pair,
+                                                     base=out))
     written += [*figures, out / "summary.md"]
     if not small:
-        write_text(out / "report.html", html.render(collection, figures, pair))
+        write_text(out / "report.html", html.render(collection, figures, pair, base=out))
         written.append(out / "report.html")
     return [Path(p).name for p in written]
 
@@ -148,6 +156,7 @@ def _main(argv: list[str] | None = None) -> int:
                         help="read every record afresh and draw the report anew, whatever the "
                              "index of the last report says")
     compare.add_arguments(parser)  # --fail-above, --equivalence, --format, --history, ...
+    by_environment.add_arguments(parser)  # --baseline-env, --candidate-env
     args = parser.parse_args(argv)
     missing = [p for p in [*args.run_dirs, args.baseline, args.candidate, *(args.history or [])]
                if p is not None and not p.exists()]
@@ -167,12 +176,13 @@ def _main(argv: list[str] | None = None) -> int:
     if (args.baseline is None) != (args.candidate is None):
         print("nnbench.report: error: --baseline and --candidate go together", file=sys.stderr)
         return 2
-    out = args.out or Path("runs/compare" if args.baseline is not None else
+    comparing = args.baseline is not None or args.baseline_env is not None
+    out = args.out or Path("runs/compare" if comparing else
                            "runs/history" if args.history else "runs/report")
     try:
         output.check(out)
-        if args.baseline is not None:
-            return _compare(args.baseline, args.candidate, out, args)
+        if comparing:
+            return _compare(out, args)
         if args.history:
             from nnbench.report import history
             return history.run(args.history, out, pair, args.step_min_change, args.alpha,
@@ -182,7 +192,7 @@ def _main(argv: list[str] | None = None) -> int:
         if args.equivalence is not None:  # the pair within the set: the same speed, or not?
             print(compare.pair_equivalence(collect(args.run_dirs, progress=False), pair,
                                            args.equivalence).to_markdown(index=False))
-    except output.OutError as err:
+    except (output.OutError, by_environment.NoSuchEnvironment) as err:
         print(f"nnbench.report: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # the disk filled up, a folder vanished, ... while writing
@@ -199,12 +209,12 @@ def _out_of_range(args: argparse.Namespace) -> str | None:
     if not 0 <= args.min_change < 1:
         return (f"--min-change {args.min_change:g} is not a fraction of a change; allowed: 0 "
                 f"(any change) up to below 1, e.g. 0.1 for 10%")
-    return compare.arguments_out_of_range(args)
+    return compare.arguments_out_of_range(args) or by_environment.problem(args)
 
 
-def _compare(baseline: Path, candidate: Path, out: Path, args: argparse.Namespace) -> int:
-    sides = {"--baseline": (baseline, collect([baseline], progress=not args.no_progress)),
-             "--candidate": (candidate, collect([candidate], progress=not args.no_progress))}
+def _compare(out: Path, args: argparse.Namespace) -> int:
+    sides = by_environment.sides(args, lambda folders: collect(folders,
+                                                               progress=not args.no_progress))
     empty = [f"{flag} {folder} has no ok record ({_found(c)})"
              for flag, (folder, c) in sides.items()
              if not any(r.get("status") == "ok" for r in c.records)]
@@ -212,12 +222,12 @@ def _compare(baseline: Path, candidate: Path, out: Path, args: argparse.Namespac
         print(f"nnbench.report: error: nothing to compare: {'; '.join(empty)}",
               file=sys.stderr)
         return 2
-    table = compare.compare(sides["--baseline"][1], sides["--candidate"][1], alpha=args.alpha,
-                            min_change=args.min_change, margin=args.equivalence)
+    base, cand = (records for _, records in sides.values())  # two folders, or two environments
+    table = compare.compare(base, cand, alpha=args.alpha, min_change=args.min_change,
+                            margin=args.equivalence)
     if table.empty:
         print(f"nnbench.report: error: nothing to compare: no configuration ran ok on both sides "
-              f"({compare.differences(sides['--baseline'][1], sides['--candidate'][1])})",
-              file=sys.stderr)
+              f"({compare.differences(base, cand)})", file=sys.stderr)
         return 2
     status, failed = compare.gate(table, args.fail_above, args.fail_on_unsure)
     comment = compare.markdown(table, failed, args.fail_above)

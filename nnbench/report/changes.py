@@ -2,7 +2,9 @@
 ``torch 2.13.1 → 2.14.1; threads 2 → 1; host a → b``.
 
 Read only from the records: the ``environment`` every record carries (versions, CPU, BLAS,
-threads, host, commit), its ``code_version`` and its resolved ``config``. A value is named
+threads, host, commit), its ``code_version``, the Python environment it ran in
+(``environment_name``: ``environment .venv → .venv-numpy-2.4.0; numpy 2.4.6 → 2.4.0``) and its
+resolved ``config``. A value is named
 when the set of values on one side differs from the set on the other; a side holding several
 values shows them all (``numpy 2.3.1/2.4.6``), because a verdict over mixed rounds is a verdict
 about the mix. Settings that tell jobs of one sweep apart without changing what runs (the
@@ -13,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-# Configuration entries that differ between any two sweeps without changing what ran.
+# Configuration entries that differ between any two sweeps without changing what ran; and
+# bench.python, whose environment and versions are named above it.
 IGNORED_CONFIG = {"experiment_name", "runs_dir", "bench.round", "bench.rounds",
-                  "bench.max_rounds", "bench.target_ci", "bench.resume"}
+                  "bench.max_rounds", "bench.target_ci", "bench.resume", "bench.python"}
 
 
 def _env(rec: dict) -> dict:
@@ -40,6 +43,7 @@ def _gpu(rec: dict) -> str | None:
 FIELDS: list[tuple[str, Callable[[dict], object]]] = [
     ("code", lambda r: r.get("code_version")),
     ("commit", lambda r: _env(r).get("git_commit")),
+    ("environment", lambda r: r.get("environment_name")),
     ("python", lambda r: _env(r).get("python")),
     ("numpy", lambda r: _env(r).get("numpy")),
     ("torch", lambda r: _env(r).get("torch")),

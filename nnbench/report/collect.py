@@ -25,7 +25,8 @@ from nnbench.report.labels import CONFIG_KEYS, label_variants
 # per-epoch and per-sample series only with --histories).
 NESTED = {"config", "environment", "scheduler", "loss_history", "epoch_times_s",
           "confusion_matrix", "classes", "layer_sizes", "activations", "matmul_peak", "warnings",
-          "test_accuracy_history", "epoch_counters", "inference_samples_s"}
+          "test_accuracy_history", "epoch_counters", "inference_samples_s", "loss_histories",
+          "test_accuracy_histories"}
 
 
 @dataclass

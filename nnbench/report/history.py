@@ -129,15 +129,18 @@ def steps(sets: list[ResultSet], figures: dict[str, list], config: tuple,
     return found
 
 
-def markdown(sets: list[ResultSet], pair: tuple[str, str], min_change: float = STEP_MIN_CHANGE,
-             alpha: float = ALPHA) -> tuple[str, dict[tuple, list[dict]]]:
-    """The history as markdown, and the steps found per configuration."""
+Part = tuple[str, pd.DataFrame, list[str]]  # a configuration's title, table and steps
+
+
+def parts(sets: list[ResultSet], pair: tuple[str, str], min_change: float = STEP_MIN_CHANGE,
+          alpha: float = ALPHA) -> tuple[str, list[Part], dict[tuple, list[dict]]]:
+    """What summary.md and report.html say: how steps are found, then per configuration its
+    title, table and steps (markdown); and the steps found per configuration."""
     data = series(sets, pair)
-    lines = [f"# History of {len(sets)} result sets", "",
-             f"Steps: binary segmentation, kept where the two sides' medians differ by "
-             f"{100 * min_change:.3g}% or more and Mann-Whitney over their rounds gives "
-             f"p < {alpha:g}; size after/before with its 95% bootstrap interval over rounds.",
-             ""]
+    rule = (f"Steps: binary segmentation, kept where the two sides' medians differ by "
+            f"{100 * min_change:.3g}% or more and Mann-Whitney over their rounds gives "
+            f"p < {alpha:g}; size after/before with its 95% bootstrap interval over rounds.")
+    out: list[Part] = []
     all_steps = {}
     for config, figures in sorted(data.items()):
         rows, previous = [], None
@@ -160,13 +163,27 @@ def markdown(sets: list[ResultSet], pair: tuple[str, str], min_change: float = S
             previous = recs
         found = steps(sets, figures, config, min_change, alpha)
         all_steps[config] = found
-        lines += [f"## {_title(config)}", "", pd.DataFrame(rows).to_markdown(index=False), ""]
-        lines += [f"- **step** in {s['figure']} at set {s['set'] + 1} ({sets[s['set']].time}): "
-                  f"{s['ratio']:.3f}x [{s['lo']:.3f}, {s['hi']:.3f}], {s['before']:.4g} → "
-                  f"{s['after']:.4g}, p {s['p']:.2g}; changed: {s['changed']}"
-                  for s in found] or ["- no step found"]
-        lines.append("")
-    return "\n".join(lines), all_steps
+        out.append((_title(config), pd.DataFrame(rows), [
+            f"**step** in {s['figure']} at set {s['set'] + 1} ({sets[s['set']].time}): "
+            f"{s['ratio']:.3f}x [{s['lo']:.3f}, {s['hi']:.3f}], {s['before']:.4g} → "
+            f"{s['after']:.4g}, p {s['p']:.2g}; changed: {s['changed']}"
+            for s in found] or ["no step found"]))
+    return rule, out, all_steps
+
+
+def markdown(sets: list[ResultSet], pair: tuple[str, str], min_change: float = STEP_MIN_CHANGE,
+             alpha: float = ALPHA) -> tuple[str, dict[tuple, list[dict]]]:
+    """The history as markdown, and the steps found per configuration."""
+    rule, found, all_steps = parts(sets, pair, min_change, alpha)
+    return _markdown(f"History of {len(sets)} result sets", rule, found), all_steps
+
+
+def _markdown(heading: str, rule: str, found: list[Part]) -> str:
+    lines = [f"# {heading}", "", rule, ""]
+    for title, table, said_steps in found:
+        lines += [f"## {title}", "", table.to_markdown(index=False), "",
+                  *(f"- {line}" for line in said_steps), ""]
+    return "\n".join(lines)
 
 
 def figure(sets: list[ResultSet], pair: tuple[str, str], all_steps: dict[tuple, list[dict]],
@@ -216,10 +233,11 @@ def figure(sets: list[ResultSet], pair: tuple[str, str], all_steps: dict[tuple, 
 
 def run(folders: list[Path], out: Path, pair: tuple[str, str], min_change: float,
         alpha: float, progress: bool = False, fmt: str = "text") -> int:
-    """``--history``: the markdown on the terminal, ``summary.md`` and ``history.png`` in
-    ``out`` (written as a whole). 2 with fewer than two sets that ran ok."""
+    """``--history``: the markdown on the terminal, ``summary.md``, ``history.png`` and
+    ``report.html`` (the figure and the tables) in ``out``, written as a whole. 2 with fewer
+    than two sets that ran ok."""
     from nnbench.files import write_text
-    from nnbench.report import output
+    from nnbench.report import html, output
 
     sets, skipped = load(folders, progress)
     for line in skipped:
@@ -228,14 +246,18 @@ def run(folders: list[Path], out: Path, pair: tuple[str, str], min_change: float
         print(f"nnbench.report: error: --history needs two result sets with ok records; "
               f"{len(sets)} of {len(folders)} have any", file=sys.stderr)
         return 2
-    text, found = markdown(sets, pair, min_change, alpha)
+    rule, tables, found = parts(sets, pair, min_change, alpha)
+    heading = f"History of {len(sets)} result sets"
+    text = _markdown(heading, rule, tables)
     with output.whole(out) as stage:
         write_text(stage / "summary.md", text + "\n")
         drawn = figure(sets, pair, found, stage / "history.png")
+        write_text(stage / "report.html", html.history(heading, rule, tables, drawn))
     print(text if fmt == "markdown" else "\n".join(
         f"step in {_title(config)} {s['figure']} at set {s['set'] + 1} "
         f"({sets[s['set']].folder}): {s['ratio']:.3f}x [{s['lo']:.3f}, {s['hi']:.3f}]; "
         f"changed: {s['changed']}" for config, steps_ in found.items() for s in steps_)
         or f"no step in {len(found)} configurations over {len(sets)} sets")
-    print(f"-> {out / 'summary.md'}{' and ' + str(out / drawn.name) if drawn else ''}")
+    print(f"-> {out / 'summary.md'}{', ' + str(out / drawn.name) if drawn else ''} and "
+          f"{out / 'report.html'}")
     return 0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import pandas as pd
 
+from nnbench.report import profiles
 from nnbench.report.collect import Collection
 from nnbench.report.sections import PARALLEL_NOTE, headline, sections
 from nnbench.report.tables import DEFAULT_PAIR, DISAGREE
@@ -45,6 +47,7 @@ def _environment(collection: Collection) -> pd.DataFrame:
                "scheduler job": scheduler.get("job"), "cpu": env.get("cpu_model"),
                "cores": env.get("cpu_cores_available"), "threads": env.get("threads"),
                "blas": blas, "gpu": gpu.get("name"), "driver": gpu.get("driver"),
+               "environment": rec.get("environment_name"),  # bench.python's, by name
                "python": env.get("python"), "numpy": env.get("numpy"),
                "torch": env.get("torch"), "hydra": env.get("hydra"),
                "commit": (env.get("git_commit") or "")[:12],
@@ -71,7 +74,9 @@ def _figure(path: Path) -> str:
 
 
 def render(collection: Collection, figures: list[Path],
-           pair: tuple[str, str] = DEFAULT_PAIR) -> str:
+           pair: tuple[str, str] = DEFAULT_PAIR, base: Path | None = None) -> str:
+    """The page; ``base``: the folder it is written to, which its links to job files are
+    relative to (None: absolute)."""
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>nnbench report</title>",
              f"<style>{STYLE}</style></head><body>", "<h1>nnbench report</h1>",
              f"<p>{html.escape(headline(collection))}</p>"]
@@ -88,6 +93,29 @@ def render(collection: Collection, figures: list[Path],
             parts.append(_table(table))
         if note:
             parts.append(f'<p class="note">{html.escape(note)}</p>')
+    parts += profiles.html_section(collection.records, base)
     parts += ["<h2>Environment of the runs</h2>", _table(_environment(collection)),
               f"<script>{IMAGE_CHECK}</script>", "</body></html>"]
     return "\n".join(parts)
+
+
+def _bold(text: str) -> str:
+    """Markdown's **bold** (after escaping, which leaves asterisks alone) as HTML's."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+
+
+def history(heading: str, rule: str, parts: list[tuple[str, pd.DataFrame, list[str]]],
+            figure: Path | None) -> str:
+    """The page of ``--history``: the figure (inlined, as the report's), then per
+    configuration its table and its steps (``report.history.parts``)."""
+    out = ["<!doctype html><html><head><meta charset='utf-8'>",
+           f"<title>nnbench {html.escape(heading.lower())}</title>",
+           f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(heading)}</h1>",
+           f"<p>{html.escape(rule)}</p>"]
+    if figure is not None:
+        out += ["<h2>Figure</h2>", _figure(figure)]
+    for title, table, steps in parts:
+        out += [f"<h2>{html.escape(title)}</h2>", _bold(_table(table)), "<ul>",
+                *(f"<li>{_bold(html.escape(step))}</li>" for step in steps), "</ul>"]
+    out += [f"<script>{IMAGE_CHECK}</script>", "</body></html>"]
+    return "\n".join(out)

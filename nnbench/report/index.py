@@ -37,7 +37,9 @@ from pathlib import Path
 FORMAT = 1
 # The per-epoch and per-sample series: out of results.json unless asked for (--histories).
 HISTORIES = ("loss_history", "test_accuracy_history", "epoch_times_s", "epoch_counters",
-             "inference_samples_s")
+             "inference_samples_s", "loss_histories", "test_accuracy_histories",
+             "phases_samples_s")
+PER_REPEAT = ("epoch_times_s", "loss_histories", "test_accuracy_histories")  # a series a repeat
 LIBRARIES = ("numpy", "pandas", "matplotlib", "scipy", "tabulate")  # what draws a report
 STALE_DAYS = 60  # an index no report has used for this long is removed
 SCHEMA = """
@@ -60,8 +62,9 @@ def compact(record: dict) -> dict:
     for name in ("loss_history", "test_accuracy_history"):
         if isinstance(record.get(name), list):
             record[name] = _array(record[name])
-    if isinstance(record.get("epoch_times_s"), list):
-        record["epoch_times_s"] = [_array(times) for times in record["epoch_times_s"]]
+    for name in PER_REPEAT:
+        if isinstance(record.get(name), list):
+            record[name] = [_array(series) for series in record[name]]
     if isinstance(record.get("inference_samples_s"), dict):
         record["inference_samples_s"] = {k: _array(v)
                                          for k, v in record["inference_samples_s"].items()}
@@ -76,7 +79,7 @@ def _pack(record: dict) -> tuple[str, bytes]:
         if isinstance(value, array):
             layout.append([name, None, len(value)])
             chunks.append(value.tobytes())
-        elif name in ("epoch_times_s", "inference_samples_s") and value:
+        elif name in (*PER_REPEAT, "inference_samples_s") and value:
             light[name] = type(value)()
             for part, series in (enumerate(value) if isinstance(value, list) else value.items()):
                 layout.append([name, part, len(series)])

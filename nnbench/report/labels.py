@@ -19,8 +19,9 @@ CONFIG_KEYS = ["experiment_name", "dataset", "arch", "precision", "loss", "batch
                "lr", "init"]
 LABELLED = ("dataset", "arch", "precision", "batch_size")  # what every configuration label shows
 # What a configuration's rounds must share to pool, besides the host (a column of its own when
-# runs come from several): the code that ran and the libraries it ran on (report.pooling).
-IDENTITY = ["code_version", "numpy_version", "torch_version"]
+# runs come from several): the code that ran, the libraries it ran on and the environment they
+# were installed in (bench.python; report.pooling).
+IDENTITY = ["code_version", "numpy_version", "torch_version", "environment_name"]
 
 
 def key_text(key: str, value: object) -> object:
@@ -58,7 +59,7 @@ def varying(rows: list[dict], shown: tuple[str, ...]) -> list[str]:
 
 # How a key is named in a label, where its own name is long.
 SHORT = {"batch_size": "batch", "experiment_name": "experiment", "code_version": "code",
-         "numpy_version": "numpy", "torch_version": "torch"}
+         "numpy_version": "numpy", "torch_version": "torch", "environment_name": "env"}
 
 
 def key_values(row: dict, keys: list[str]) -> str:

@@ -29,7 +29,7 @@ from nnbench.bounds import finite
 from nnbench.files import remove_stale_temporaries, temporary_name
 from nnbench.paths import folder_problem
 from nnbench.record import checked, read_result
-from nnbench.report import confusion, curves, plots
+from nnbench.report import confusion, cost_plot, curves, phases, plots
 from nnbench.report.index import HISTORIES
 
 REPORT_FILES = frozenset({"results.csv", "results.json", "summary.md", "report.html",
@@ -92,7 +92,8 @@ def whole(out: Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)  # gone already unless something failed
 
 
-FIGURES = ("comparison_summary.png", "scaling.png", "loss_curves.png", "confusion_matrices.png")
+FIGURES = ("comparison_summary.png", "scaling.png", "cost_model.png", "loss_curves.png",
+           "confusion_matrices.png", "phases.png")
 
 
 def figures(collection, out: Path, pair: tuple[str, str],
@@ -104,9 +105,12 @@ def figures(collection, out: Path, pair: tuple[str, str],
         (functools.partial(plots.comparison_summary, pair=pair, records=collection.records),
          frame, "comparison_summary.png"),
         (plots.scaling, frame, "scaling.png"),
+        (functools.partial(cost_plot.draw, collection=collection, pair=pair), frame,
+         "cost_model.png"),
         (functools.partial(curves.loss_curves, pair=pair), collection.records, "loss_curves.png"),
         (functools.partial(confusion.confusion_matrices, pair=pair), collection.records,
          "confusion_matrices.png"),
+        (functools.partial(phases.figure, pair=pair), collection.records, "phases.png"),
     ]
     drawn = {}
     for make, data, name in makers:

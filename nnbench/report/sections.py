@@ -3,10 +3,12 @@ per experiment, rounds, gradients, the runs that did not end ok, and per-class f
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from nnbench.report import pooling
+from nnbench.report import cost_model, phases, pooling, profiles, tails, targets
 from nnbench.report.collect import Collection
 from nnbench.report.labels import key_text, key_values, varying
 from nnbench.report.pages import MAX_PAGES, PER_PAGE, latest_ok, left_out
@@ -157,6 +159,14 @@ def _sections(collection: Collection, pair: tuple[str, str]) -> list[Section]:
                 if metric in part and part[metric].notna().sum() > 0:
                     table, marks = comparison_with_marks(part, metric, compare, pair, records)
                     out.append((3, title, table, pooling.notes(marks)))
+            latency = tails.table([r for r in collection.records
+                                   if r.get("experiment_name") == experiment])
+            if not latency.empty:
+                out.append((3, tails.TITLE, latency, tails.NOTE))
+            reached = targets.table([r for r in collection.records
+                                     if r.get("experiment_name") == experiment])
+            if not reached.empty:
+                out.append((3, targets.TITLE, reached, targets.NOTE))
             spread, flagged = rounds_table(part, records)
             if not spread.empty:
                 out.append((3, "Training time per epoch: between rounds and within a run",
@@ -164,6 +174,8 @@ def _sections(collection: Collection, pair: tuple[str, str]) -> list[Section]:
             for item in flagged:
                 out.append((4, f"Rounds that disagree: {item['label']}",
                             counters_table(item["records"]), COUNTERS_NOTE))
+            out += cost_model.sections(collection, experiment)  # a sweep's fitted a and b
+    out += phases.sections(collection.records, pair)
     stops = rounds_stopped(records)
     if not stops.empty:
         out.append((2, "Why the rounds stopped (bench.rounds=auto)", stops, None))
@@ -192,7 +204,7 @@ def _sections(collection: Collection, pair: tuple[str, str]) -> list[Section]:
 
 
 def summary_markdown(collection: Collection, figures: list[str],
-                     pair: tuple[str, str] = DEFAULT_PAIR) -> str:
+                     pair: tuple[str, str] = DEFAULT_PAIR, base: Path | None = None) -> str:
     lines = ["# nnbench report", "", headline(collection), ""]
     frame = collection.frame
     if "exclusive" in frame and (frame["exclusive"] == False).any():  # noqa: E712
@@ -203,6 +215,7 @@ def summary_markdown(collection: Collection, figures: list[str],
             lines += [table.to_markdown(index=False) if not table.empty else "_none_", ""]
         if note:
             lines += [note, ""]
+    lines += profiles.markdown_section(collection.records, base)  # links relative to base
     if figures:
         lines += ["## Figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
     return "\n".join(lines)

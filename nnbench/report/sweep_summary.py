@@ -16,11 +16,14 @@ from nnbench.stats import format_seconds
 METRIC = "train_time_per_epoch_s"
 
 
-def _label(rec: dict) -> str:
+def _label(rec: dict, environment: bool = False) -> str:
+    """The configuration in a few words; ``environment``: with the environment it ran in (a
+    sweep over several, ``bench.python``)."""
     batch = rec.get("batch_size")
     parts = [rec.get("dataset"), rec.get("arch"), rec.get("precision"),
              f"batch {batch}" if batch else "full batch", rec.get("device")]
-    return " ".join(str(p) for p in parts if p)
+    where = f" in {rec.get('environment_name')}" if environment else ""
+    return " ".join(str(p) for p in parts if p) + where
 
 
 def _method(a_rounds: int, b_rounds: int, mark: str) -> str:
@@ -36,9 +39,9 @@ def _method(a_rounds: int, b_rounds: int, mark: str) -> str:
     return "no interval"
 
 
-def _pairs(sweep_dir: str | Path, pair: tuple[str, str]) -> list[tuple[dict, Any, Any, tuple]]:
-    """Per configuration that ran both frameworks of ``pair`` ok in this sweep: a record of the
-    first, both pooled sides and their ratio."""
+def _pairs(sweep_dir: str | Path, pair: tuple[str, str]) -> list[tuple[str, Any, Any, tuple]]:
+    """Per configuration (and environment) that ran both frameworks of ``pair`` ok in this
+    sweep: its label, both pooled sides and their ratio."""
     from nnbench.report import pooling
     from nnbench.report.collect import CONFIG_KEYS, collect
 
@@ -51,8 +54,10 @@ def _pairs(sweep_dir: str | Path, pair: tuple[str, str]) -> list[tuple[dict, Any
     groups: dict[tuple, dict[str, list[dict]]] = {}
     for rec in collect([r for r in roots if r.exists()], progress=False).records:
         if rec.get("status") == "ok" and rec.get(METRIC) is not None:
-            key = tuple(str(rec.get(k)) for k in [*CONFIG_KEYS, "device"])
+            # environments of one sweep (bench.python) are never rounds of one another
+            key = tuple(str(rec.get(k)) for k in [*CONFIG_KEYS, "device", "environment_name"])
             groups.setdefault(key, {}).setdefault(rec["framework"], []).append(rec)
+    several = len({key[-1] for key in groups}) > 1
     out = []
     for _, by_framework in sorted(groups.items()):
         if not all(f in by_framework for f in pair):
@@ -60,7 +65,7 @@ def _pairs(sweep_dir: str | Path, pair: tuple[str, str]) -> list[tuple[dict, Any
         a, b = (pooling.Side.of(by_framework[f], METRIC) for f in pair)
         result = pooling.ratio(a, b)
         if result is not None:
-            out.append((by_framework[pair[0]][0], a, b, result))
+            out.append((_label(by_framework[pair[0]][0], several), a, b, result))
     return out
 
 
@@ -72,9 +77,9 @@ def interval_widths(sweep_dir: str | Path,
     from nnbench.report.tables import DEFAULT_PAIR
     from nnbench.stats.stopping import half_width
 
-    return [(_label(rec), half_width(*result[:3]) if result[3] == pooling.ROUNDS_MARK
+    return [(label, half_width(*result[:3]) if result[3] == pooling.ROUNDS_MARK
              else float("nan"))
-            for rec, _, _, result in _pairs(sweep_dir, pair or DEFAULT_PAIR)]
+            for label, _, _, result in _pairs(sweep_dir, pair or DEFAULT_PAIR)]
 
 
 def ratio_lines(sweep_dir: str | Path, pair: tuple[str, str] | None = None) -> list[str]:
@@ -84,9 +89,9 @@ def ratio_lines(sweep_dir: str | Path, pair: tuple[str, str] | None = None) -> l
 
     pair = pair or DEFAULT_PAIR
     lines = []
-    for rec, a, b, result in _pairs(sweep_dir, pair):
+    for label, a, b, result in _pairs(sweep_dir, pair):
         text = pooling.ratio_text(result).rstrip(pooling.ROUNDS_MARK + pooling.SAMPLES_MARK)
-        line = (f"{pair[0]}/{pair[1]} time per epoch, {_label(rec)}: "
+        line = (f"{pair[0]}/{pair[1]} time per epoch, {label}: "
                 f"{text} ({pair[0]} {format_seconds(a.median)}, {pair[1]} "
                 f"{format_seconds(b.median)}; {_method(a.rounds, b.rounds, result[3])})")
         slow = [f for f, side in zip(pair, (a, b), strict=True) if side.spread()["disagree"]]

@@ -4,9 +4,11 @@
 (or a ``failed`` record saying what is wrong with it), an ok result already there
 (``bench.resume``), a launcher that would time jobs side by side, a job this host cannot run
 (``skipped``, decided here, before any worker starts), and otherwise the job itself, in a fresh
-process (``isolated``) or in this one (``local``). A job too large for this host's memory ends
-``oom`` before it starts; a framework whose class-level hook raised (``Job.fault``, or its
-``skip_reason`` here) ends ``failed`` with the hook's error, and the sweep goes on.
+process (``isolated``), in a process of another environment's interpreter (``elsewhere``, with
+``bench.python``: that environment decides what it can run) or in this one (``local``). A job
+too large for this host's memory ends ``oom`` before it starts; a framework whose class-level
+hook raised (``Job.fault``, or its ``skip_reason`` here) ends ``failed`` with the hook's error,
+and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from nnbench.job import Job, hook_fault, resolve
 from nnbench.paths import NoRoom
 from nnbench.record import RESULT_FILE
 from nnbench.runner import local, resume, unfinished, warm
+from nnbench.runner.elsewhere import run_elsewhere
 from nnbench.runner.isolated import run_isolated
 
 
@@ -47,6 +50,19 @@ def _as_far_as_known(cfg: DictConfig) -> dict[str, Any]:
     return fields
 
 
+def _cannot_run(job: Job, head: dict[str, Any]) -> dict[str, Any] | None:
+    """The fields of a job that ends before it starts (a framework's fault, a job this host
+    cannot run: no worker for it), or None."""
+    if job.fault:
+        return {**head, "status": "failed", "error_type": "FrameworkError", "reason": job.fault}
+    try:
+        reason = job.skip_reason()
+    except Exception as err:  # noqa: BLE001 - a third-party hook may raise anything
+        return {**head, "status": "failed", "error_type": "FrameworkError",
+                "reason": hook_fault(job.trainer_class, "skip_reason", err)}
+    return {**head, "status": "skipped", "reason": reason} if reason else None
+
+
 def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1,
                  also_warm: list[str] | None = None) -> dict:
     """Run a resolved job as the config says; return its record (status ``resumed`` for a job
@@ -63,26 +79,20 @@ def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1,
             unfinished.settle(job.runs_dir, head["job_key"], previous, output_dir)
             return {**head, "status": "resumed", "reason": f"ok result at {previous}"}
     started = time.time()
-    if job.fault:
-        head.update(status="failed", error_type="FrameworkError", reason=job.fault)
-        return local.finish(head, started, output_dir).model_dump()
     if parallel_jobs > 1 and not job.bench.allow_parallel:
         head.update(status="failed", error_type="ConfigError", exclusive=False,
                     reason=f"invalid configuration: the launcher runs up to {parallel_jobs} "
                            f"jobs side by side on this host, which skews their timings; run "
                            f"them one at a time or set bench.allow_parallel=true")
         return local.finish(head, started, output_dir).model_dump()
-    try:
-        reason = job.skip_reason()
-    except Exception as err:  # noqa: BLE001 - a third-party hook may raise anything
-        head.update(status="failed", error_type="FrameworkError",
-                    reason=hook_fault(job.trainer_class, "skip_reason", err))
-        return local.finish(head, started, output_dir).model_dump()
-    if reason:  # no worker for a job that cannot run here
-        head.update(status="skipped", reason=reason)
-        return local.finish(head, started, output_dir).model_dump()
+    # another environment's job: whether it can run is for its libraries to say, not these
+    ended = None if job.bench.python is not None else _cannot_run(job, head)
+    if ended is not None:
+        return local.finish(ended, started, output_dir).model_dump()
     unfinished.mark(output_dir, head["job_key"])  # stays only if the job is interrupted
-    if job.bench.isolate:
+    if job.bench.python is not None:
+        record = run_elsewhere(job, output_dir, parallel_jobs)
+    elif job.bench.isolate:
         if hasattr(os, "fork"):  # before the first job that runs, not for skipped ones
             warm.prestart([job.trainer_target, *(also_warm or [])])
         record = run_isolated(job, output_dir, parallel_jobs)
@@ -97,11 +107,10 @@ def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1,
     return record
 
 
-def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1,
-        also_warm: list[str] | None = None) -> dict:
-    """Run one job from its Hydra config and write its ``result.json``; return the record."""
+def resolved(cfg: DictConfig, output_dir: str | Path) -> Job | dict:
+    """The job ``cfg`` resolves into, or the record of one that cannot run, written."""
     try:
-        job = resolve(cfg)
+        return resolve(cfg)
     except TooLarge as err:  # the sweep's host had room for it; the host it runs on has not
         return failed_record(cfg, output_dir, f"out of memory before it started: {err}",
                              "TooLarge", status="oom")
@@ -109,4 +118,11 @@ def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1,
         return failed_record(cfg, output_dir, f"not started: {err}", "NoRoom")
     except ConfigError as err:
         return failed_record(cfg, output_dir, f"invalid configuration: {err}", "ConfigError")
-    return run_resolved(job, output_dir, parallel_jobs, also_warm)
+
+
+def run(cfg: DictConfig, output_dir: str | Path, parallel_jobs: int = 1,
+        also_warm: list[str] | None = None) -> dict:
+    """Run one job from its Hydra config and write its ``result.json``; return the record."""
+    job = resolved(cfg, output_dir)
+    return job if isinstance(job, dict) else run_resolved(job, output_dir, parallel_jobs,
+                                                          also_warm)

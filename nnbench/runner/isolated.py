@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from nnbench.footprint import oom_kills
 from nnbench.job import Job
@@ -83,6 +84,14 @@ def run_isolated(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> di
     started = time.time()
     kills = oom_kills()
     code = (_forked if hasattr(os, "fork") else _spawned)(job, output_dir, parallel_jobs)
+    return outcome(job, output_dir, parallel_jobs, code, kills, started)
+
+
+def outcome(job: Job, output_dir: str | Path, parallel_jobs: int, code: int | None,
+            kills: int | None, started: float, **known: Any) -> dict:
+    """The record of a job whose process ended with ``code``: as it wrote it, or one saying how
+    the process died (``kills``: the kernel's out-of-memory kills before it started; ``known``:
+    fields this process knows of the job's environment, for that record)."""
     result = Path(output_dir) / RESULT_FILE
     if code == 0:
         kept = result if result.is_file() else salvage.find(output_dir)
@@ -96,5 +105,5 @@ def run_isolated(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> di
         raise KeyboardInterrupt
     status, reason = death(code, kills, oom_kills())
     fields = local.head_fields(job, parallel_jobs)
-    fields.update(status=status, error_type="WorkerDied", reason=reason)
+    fields.update(status=status, error_type="WorkerDied", reason=reason, **known)
     return local.finish(fields, started, output_dir).model_dump()

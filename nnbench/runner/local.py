@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from nnbench import benchmark, data
+from nnbench import benchmark, data, environments
 from nnbench.errors import DataError, Skip
 from nnbench.files import cache_warnings, write_text
 from nnbench.frameworks import agreement
 from nnbench.frameworks.base import Trainer
 from nnbench.job import Job
 from nnbench.measure import peak as peak_probe
+from nnbench.measure import profile
 from nnbench.measure.environment import code_version, environment
 from nnbench.measure.scheduler import scheduler_info
 from nnbench.measure.threads import limited
@@ -74,7 +75,7 @@ def clamp_batch_size(job: Job, n_train: int) -> tuple[Job, str | None]:
         f"epoch, batch_size {n_train}")
 
 
-def _execute(job: Job) -> dict[str, Any]:
+def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
     reason = job.skip_reason()
     if reason:
         raise Skip(reason)
@@ -107,6 +108,10 @@ def _execute(job: Job) -> dict[str, Any]:
                                      compiles=job.compile_mode is not None)
         fields.update(measured.record_fields(), threads=threads,
                       environment=environment(threads))
+        if bench.profile:  # after every timed figure: a profiler slows what it watches
+            fields["profile_files"], found = profile.profile(
+                trainer_factory(job, cls), ds, job.train, output_dir)
+            warnings += found
     check = _gradient_check(job, ds)
     fields["warnings"] = warnings + fields["warnings"] + check.pop("warnings", [])
     return {**fields, **check}
@@ -151,6 +156,7 @@ def head_fields(job: Job, parallel_jobs: int = 1) -> dict[str, Any]:
     version = code_version(job.trainer_class)  # its module file is part of what ran
     fields = {**job.describe(), "schema_version": SCHEMA_VERSION, "config": job.config,
               "code_version": version, "job_key": resume.job_key(job.config, version),
+              **environments.identity(job.bench.python),
               "exclusive": parallel_jobs <= 1, "parallel_jobs": parallel_jobs}
     allocation = scheduler_info()
     if allocation is not None:  # inside a SLURM job: exclusive is what its allocation shows
@@ -169,7 +175,7 @@ def run_job(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> Record:
     fields = head_fields(job, parallel_jobs)
     running = registry.start(output_dir, fields)  # other nnbench jobs on this host meanwhile
     try:
-        fields.update(_execute(job))
+        fields.update(_execute(job, output_dir))
     except Exception as err:  # any fault is this job's result, not the sweep's end
         fields.update(_failure(job, err, output_dir))
     registry.end(running, fields)

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 
 from nnbench.frameworks.base import Events, MatmulKernel, Options, Trainer
+from nnbench.frameworks.numpy import phases
 from nnbench.frameworks.numpy.network import Network, array_module, to_host
+from nnbench.measure.phases import LayerKernel, PhaseClock
 from nnbench.params import Params
 from nnbench.precision import Precision
 from nnbench.spec import ModelSpec, targets
@@ -111,6 +113,14 @@ class NumpyTrainer(Trainer):
                 net.sgd_step(self.lr)
                 total = total + loss.astype(xp.float64) * (stop - start)
         return float(total) / n
+
+    def train_epoch_phased(self, perm: np.ndarray | None, batch_size: int | None,
+                           clock: PhaseClock) -> float:
+        with _errstate(self.xp):
+            return phases.train_epoch_phased(self, perm, batch_size, clock)
+
+    def layer_kernels(self, batch_size: int) -> list[LayerKernel]:
+        return phases.layer_kernels(self, batch_size)
 
     def gradients(self, x: np.ndarray, y: np.ndarray) -> Params:
         xb, tb = self._device_arrays(x, y)

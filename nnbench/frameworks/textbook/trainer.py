@@ -13,7 +13,9 @@ import numpy as np
 from nnbench.errors import ConfigError
 from nnbench.frameworks.base import MatmulKernel, Options, Trainer
 from nnbench.frameworks.numpy.trainer import NumpyTrainer
+from nnbench.frameworks.textbook import phases
 from nnbench.frameworks.textbook.network import TextbookMLP
+from nnbench.measure.phases import LayerKernel, PhaseClock
 from nnbench.params import Params
 from nnbench.precision import Precision
 from nnbench.spec import ModelSpec
@@ -67,6 +69,14 @@ class TextbookTrainer(Trainer):
                 total += model.train_epoch(self.lr) * model.x.shape[1]
         model.x, model.y = self.x, self.y
         return total / n
+
+    def train_epoch_phased(self, perm: np.ndarray | None, batch_size: int | None,
+                           clock: PhaseClock) -> float:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return phases.train_epoch_phased(self, perm, batch_size, clock)
+
+    def layer_kernels(self, batch_size: int) -> list[LayerKernel]:
+        return phases.layer_kernels(self, batch_size)
 
     def prepare(self, x: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(x.T, dtype=self.model.dtype)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from nnbench.errors import ConfigError
 from nnbench.frameworks.base import Events, LazyModule, MatmulKernel, Trainer, nvidia_driver
 from nnbench.frameworks.base import Options as BaseOptions
+from nnbench.measure.phases import LayerKernel, PhaseClock
 from nnbench.params import Params
 from nnbench.precision import Precision
 from nnbench.spec import ModelSpec, targets
@@ -25,6 +27,7 @@ from nnbench.spec import ModelSpec, targets
 # not import torch (over a second); the job's own process does, or the warm one it forks from.
 torch = LazyModule("torch")
 torch_mlp = LazyModule("nnbench.frameworks.torch.network")
+torch_phases = LazyModule("nnbench.frameworks.torch.phases")
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
@@ -169,6 +172,8 @@ class TorchTrainer(Trainer):
         self.x, self.t = self._tensors(x, y)
 
     def _step(self, xb: torch.Tensor, tb: torch.Tensor) -> torch.Tensor:
+        # trace.py's _labelled_step makes these calls under the trace's labels: change both
+        # (and phases.py's train_epoch_phased, between the clock's marks)
         self.sgd.zero_grad(set_to_none=True)
         with self._autocast():
             loss = self._batch_loss(xb, tb)
@@ -199,6 +204,13 @@ class TorchTrainer(Trainer):
             total += loss.detach().double() * xb.shape[0]
         return float(total) / n
 
+    def train_epoch_phased(self, perm: np.ndarray | None, batch_size: int | None,
+                           clock: PhaseClock) -> float:
+        return torch_phases.train_epoch_phased(self, perm, batch_size, clock)
+
+    def layer_kernels(self, batch_size: int) -> list[LayerKernel]:
+        return torch_phases.layer_kernels(self, batch_size)
+
     def warm_up(self, batch_sizes: list[int]) -> None:
         """Compile forward and backward for each batch size (no parameter changes)."""
         self.model.train()
@@ -207,6 +219,12 @@ class TorchTrainer(Trainer):
                 loss = self._batch_loss(self.x[:m], self.t[:m])
             self.scaler.scale(loss).backward()
         self.sgd.zero_grad(set_to_none=True)
+
+    def trace(self, path: Path) -> contextlib.AbstractContextManager:
+        """torch.profiler over the epochs run inside, its Chrome trace written to ``path``."""
+        from nnbench.frameworks.torch.trace import chrome_trace  # imports torch.profiler
+
+        return chrome_trace(self, path)
 
     def gradients(self, x: np.ndarray, y: np.ndarray) -> Params:
         xt, tt = self._tensors(x, y)
