@@ -27,10 +27,10 @@ lock:
 run: $(STAMP)
 	$(BIN)/python -m nnbench -m $(SWEEP)
 
-# Test processes side by side (pytest-xdist), as many as the cores this process may use; the
-# tests of a file with a shared set-up (the SLURM cluster) stay in one (tests/conftest.py).
+# Test processes side by side (pytest-xdist), as many as the cores this process may use; how
+# tests are handed out, and why each process keeps to a core, is in tests/conftest.py.
 TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(len(os.sched_getaffinity(0)))" 2>/dev/null || echo 2)
-XDIST := -n $(TEST_WORKERS) --dist loadgroup
+XDIST := -n $(TEST_WORKERS)
 
 ## test: the whole test suite, a process per core (TEST_WORKERS=1: one process)
 test: $(STAMP)

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 NET = ["framework=numpy", "dataset=synthetic", "dataset.n_features=512", "dataset.n_test=200",
        "dataset.n_classes=10", "arch.layer_sizes=[512,512,512,10]",
        "arch.activations=[relu,relu,softmax]", "train.epochs=5", "train.batch_size=100",
-       "bench.min_samples=0", "bench.mfu=false", "bench.memory_probe=false",
+       "bench.min_samples=0", "bench.mfu=false", "bench.memory_probe=false", "bench.phases=false",
        "hydra.sweep.subdir=${hydra.job.num}"]
 BEFORE = {"n_train": ["dataset.n_train=500", "bench.threads=1"],
           "threads": ["dataset.n_train=1000", "bench.threads=2"]}

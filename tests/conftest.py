@@ -8,12 +8,28 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import CONF
-from hydra import compose, initialize_config_dir
-from hypothesis import settings
-from omegaconf import DictConfig
 
-from nnbench.hydra import register
+# -- the suite in several processes (make test: pytest-xdist) ----------------------------------
+# Each test process keeps to a core of its own, from before anything starts a thread pool (the
+# jobs it starts inherit it): two processes whose jobs each take every core
+# (bench.threads=null) would have their BLAS and torch threads wait on each other, and a 0.2 ms
+# epoch take 100 ms. Its jobs then run at one thread, as on a one-core host. The host's cores
+# stay named for what must have them all (the SLURM node tests/test_slurm.py starts).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+HOST_CORES = sorted(os.sched_getaffinity(0))
+if WORKER.startswith("gw"):
+    os.environ["NNBENCH_TEST_HOST_CORES"] = ",".join(map(str, HOST_CORES))
+    # a registry of running jobs per process: the other process's jobs are another suite's
+    os.environ["NNBENCH_REGISTRY_DIR"] = tempfile.mkdtemp(prefix=f"nnbench-test-jobs-{WORKER}-")
+    if len(HOST_CORES) >= int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) >= 2:
+        os.sched_setaffinity(0, {HOST_CORES[int(WORKER[2:]) % len(HOST_CORES)]})
+
+from helpers import CONF  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hypothesis import settings  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from nnbench.hydra import register  # noqa: E402
 
 register()
 # On CI the property tests draw the same examples every run: a red build is reproducible.
@@ -39,34 +55,34 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     return _make
 
 
-# -- the suite in several processes (make test: pytest-xdist, --dist loadgroup) ----------------
-
-# Files whose tests share a set-up of module or session scope (a SLURM cluster, a decoded data
-# set, a dry run of the GPU check): their tests stay together in one process, so it runs once.
-SHARED_SET_UP = {"test_slurm.py", "test_device_check.py", "test_precision.py",
-                 "test_environments.py", "test_idx_images.py"}
-
-
-def pytest_collection_modifyitems(config, items) -> None:
-    for item in items:
-        if item.path.name in SHARED_SET_UP:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
-
-
-@pytest.fixture(autouse=True)
-def _one_core_per_test_process(request):
-    """Under xdist, each test process and the jobs it starts keep to a core of their own: two
-    processes whose jobs each take every core (``bench.threads=null``) would have their BLAS
-    and torch threads wait on each other, and a 0.2 ms epoch take 100 ms. The jobs then run at
-    one thread, as they do on a one-core host. SLURM's tests keep the host's cores: the node
-    they start offers them all."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    cores = sorted(os.sched_getaffinity(0))
-    if not worker.startswith("gw") or len(cores) < 2 or request.node.get_closest_marker("slurm"):
-        yield
-        return
-    os.sched_setaffinity(0, {cores[int(worker[2:]) % len(cores)]})
+@pytest.fixture
+def host_cores():
+    """The host's cores for one test whose subject is using several (this test process keeps
+    to one under xdist, see above); yields their number."""
+    kept = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, HOST_CORES)
     try:
-        yield
+        yield len(HOST_CORES)
     finally:
-        os.sched_setaffinity(0, cores)
+        os.sched_setaffinity(0, kept)
+
+
+# -- how the tests are handed out to those processes --------------------------------------
+
+
+# Test files whose tests share nothing costly and together take minutes: their tests are
+# handed out one by one. Every other file goes to one process whole, so that a set-up of module
+# or session scope (the SLURM cluster, a decoded data set, the GPU check's dry run) runs once.
+SPREAD = ("tests/test_readme.py", "tests/test_agreement.py", "tests/test_faults.py",
+          "tests/test_cli.py")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if path.endswith(SPREAD) else path
+
+    return ByFile(config, log)

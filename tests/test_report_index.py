@@ -206,9 +206,10 @@ def test_make_records_writes_valid_records_in_hydra_like_job_folders(tree):
         assert (job / ".hydra" / "config.yaml").is_file()
 
 
-@pytest.mark.skipif(not aside.can_fork(), reason="needs fork and a second CPU")
 def test_reading_and_drawing_in_a_second_process_give_the_same_report(tree, tmp_path, capsys,
-                                                                     monkeypatch):
+                                                                     monkeypatch, host_cores):
+    if not aside.can_fork():
+        pytest.skip(f"needs fork and a second CPU ({host_cores} here)")
     one = tmp_path / "one"
     _report(tree, one, capsys)
     monkeypatch.setattr(collect_module, "PARALLEL_FROM", 1)  # 16 records: as if 2,000

@@ -263,8 +263,10 @@ def cluster(tmp_path_factory):
             pytest.fail(f"NNBENCH_REQUIRE_SLURM=1 but {why}")
         pytest.skip(why)
     env = {**os.environ, "NNBENCH_SLURM_DIR": str(tmp_path_factory.mktemp("slurm"))}
+    # the node offers the host's cores, whichever this test process keeps to (tests/conftest.py)
+    cores = {int(c) for c in os.environ.get("NNBENCH_TEST_HOST_CORES", "").split(",") if c}
     up = subprocess.run([str(SCRIPT), "up"], env=env, capture_output=True, text=True,
-                        timeout=120)
+                        timeout=120, preexec_fn=lambda: cores and os.sched_setaffinity(0, cores))
     assert up.returncode == 0, up.stderr
     exports = dict(line.removeprefix("export ").split("=", 1)
                    for line in up.stdout.splitlines() if line.startswith("export "))

@@ -44,6 +44,7 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from nnbench import runner
 from nnbench.cli.one_line import one_line
 from nnbench.errors import ConfigError
 from nnbench.hydra import launchers
@@ -113,11 +114,13 @@ class CheckAllJobs:
             try:
                 cfg = loader.load_sweep_config(self.config, list(overrides))
                 self.composed[tuple(overrides)] = copy.deepcopy(cfg)  # before check reads it
-                check(cfg, on_this_host=here, parallel_jobs=parallel)
+                job = check(cfg, on_this_host=here, parallel_jobs=parallel)
             except (ConfigError, HydraException, OmegaConfBaseException) as err:
                 shown = " ".join(o for o in overrides if o.split("=", 1)[0] in swept)
                 raise ConfigError(f"job {num} of {len(jobs)}"
                                   f"{f' ({shown})' if shown else ''}: {one_line(err)}") from None
+            if here and parallel == 1:
+                runner.warm_up_for(job)
 
     def sweep(self, arguments: list[str]) -> Any:
         self.check_all(arguments)

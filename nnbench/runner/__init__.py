@@ -63,6 +63,23 @@ def _cannot_run(job: Job, head: dict[str, Any]) -> dict[str, Any] | None:
     return {**head, "status": "skipped", "reason": reason} if reason else None
 
 
+def warm_up_for(job: Job) -> None:
+    """Start, without waiting, the warm process a job that will run in this sweep's process
+    forks from: called as the sweep checks its jobs, so that the framework's imports (torch:
+    over a second) overlap the composing of the others instead of delaying the first job.
+    A job that will be skipped, resumed or run elsewhere starts none."""
+    if not (job.bench.isolate and job.bench.python is None and hasattr(os, "fork")):
+        return
+    if job.bench.resume or job.fault:
+        return
+    try:
+        if job.skip_reason() is not None:
+            return
+    except Exception:  # noqa: BLE001 - the job's own path says what the hook raised
+        return
+    warm.warm_process(job.trainer_target)
+
+
 def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1,
                  also_warm: list[str] | None = None) -> dict:
     """Run a resolved job as the config says; return its record (status ``resumed`` for a job
