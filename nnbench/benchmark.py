@@ -171,7 +171,7 @@ def measure(make_trainer: MakeTrainer | TrainerFactory, ds: Dataset, train: Trai
     training, divergence, target, trainer, replay_warnings = timed_trainings(
         make, ds, train, bench)
     phased = phases.measure(make, trainer, ds, train, bench, divergence is not None,
-                            epoch_orders(train.seed, ds.x_train.shape[0], train.shuffle))
+                            lambda: epoch_orders(train.seed, ds.x_train.shape[0], train.shuffle))
     figures, warnings = timing_figures(training.epoch_times_s, bench.warmup_epochs,
                                        ds.x_train.shape[0], layer_sizes, peak,
                                        bench.min_samples, TOP_UP_BUDGET_S, divergence is not None)

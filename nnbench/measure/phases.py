@@ -124,24 +124,27 @@ class PhaseClock:
         return {**named, REST: max(total - sum(named.values()), 0.0), EPOCH: total}
 
 
+def _enough(samples: dict[str, list[float]]) -> bool:
+    done, spent = len(samples[EPOCH]), sum(samples[EPOCH])
+    return (done >= MAX_EPOCHS or (done >= MIN_EPOCHS and spent >= MIN_SECONDS)
+            or (spent >= BUDGET_S and done >= FLOOR_EPOCHS))
+
+
 def phased_epochs(trainer: Any, orders: Iterator, batch_size: int | None,
-                  ) -> dict[str, list[float]]:
+                  samples: dict[str, list[float]] | None = None,
+                  epochs: int = MAX_EPOCHS) -> dict[str, list[float]]:
     """Raw seconds per phase (and per epoch) of phased epochs of ``trainer``, back to back, its
-    data set and its warm-up done."""
+    data set and its warm-up done: at most ``epochs`` of them, added to ``samples``, until
+    there are enough."""
     clock = PhaseClock(trainer.sync, trainer.cuda_events())
-    samples: dict[str, list[float]] = {name: [] for name in (*PHASES, REST, EPOCH)}
-    spent = 0.0
-    while len(samples[EPOCH]) < MAX_EPOCHS:
-        done = len(samples[EPOCH])
-        if done >= MIN_EPOCHS and spent >= MIN_SECONDS:
-            break
-        if spent >= BUDGET_S and done >= FLOOR_EPOCHS:
+    samples = samples if samples is not None else {n: [] for n in (*PHASES, REST, EPOCH)}
+    for _ in range(epochs):
+        if _enough(samples):
             break
         clock.start()
         trainer.train_epoch_phased(next(orders), batch_size, clock)
         for name, seconds in clock.stop().items():
             samples[name].append(seconds)
-        spent += samples[EPOCH][-1]
     return samples
 
 
@@ -180,10 +183,11 @@ def layer_matmuls(trainer: Any, batch_size: int) -> list[dict[str, Any]]:
 
 
 def measure(make_trainer: Callable[[int], Any], trained: Any, ds: Any, train: Any, bench: Any,
-            diverged: bool, orders: Iterator) -> PhaseFigures | None:
+            diverged: bool, orders: Callable[[], Iterator]) -> PhaseFigures | None:
     """The phase figures of a job whose timed runs are done (``trained``: their last trainer,
     asked only what it can do, and for its layer kernels, which leave it as it is), in the
-    timed runs' batch ``orders``; None when the timed runs diverged: no epoch to split.
+    timed runs' batch orders (``orders()``: each epoch's, from the first); None when the timed
+    runs diverged: no epoch to split.
 
     A pass that fails (out of memory with a second trainer beside the first, say) is recorded
     as the reason there are no phases: the job keeps its timed figures."""
@@ -201,20 +205,30 @@ def measure(make_trainer: Callable[[int], Any], trained: Any, ds: Any, train: An
 
 
 def _measure(make_trainer: Callable[[int], Any], trained: Any, ds: Any, train: Any, bench: Any,
-             orders: Iterator) -> PhaseFigures:
+             orders: Callable[[], Iterator]) -> PhaseFigures:
     n = ds.x_train.shape[0]
     rows = n if train.batch_size is None else min(train.batch_size, n)
     kernels = layer_matmuls(trained, rows)
     reason = trained.phases_unavailable()
     if reason is not None:
         return PhaseFigures(phases_unavailable=reason, layer_matmuls=kernels)
-    trainer = make_trainer(train.seed)
-    trainer.set_train_data(ds.x_train, ds.y_train)
-    # as the timed runs leave theirs out; one at least: a fresh trainer's first epoch touches
-    # fresh memory, and a compiling framework compiles again for the new trainer
-    for _ in range(max(bench.warmup_epochs, 1)):
-        trainer.train_epoch(next(orders), train.batch_size)
-    samples = phased_epochs(trainer, orders, train.batch_size)
+    # The phased epochs take the places the timed ones take: fresh trainers from the job's
+    # start, each training train.epochs epochs of which the warm-up ones go unmarked (one at
+    # least: a fresh trainer's first epoch touches fresh memory, and a compiling framework
+    # compiles again), as many trainers as the counts above ask. An epoch's speed depends on
+    # its place: a short job's timed epochs are all second epochs, which run slower than a
+    # fiftieth, and a split of the fiftieth would not be the split of what was timed.
+    warm = max(bench.warmup_epochs, 1)
+    samples: dict[str, list[float]] = {name: [] for name in (*PHASES, REST, EPOCH)}
+    while not _enough(samples):
+        trainer = make_trainer(train.seed)
+        trainer.set_train_data(ds.x_train, ds.y_train)
+        epoch_order = orders()
+        for _ in range(warm):
+            trainer.train_epoch(next(epoch_order), train.batch_size)
+        phased_epochs(trainer, epoch_order, train.batch_size, samples,
+                      max(train.epochs - warm, 1))
+        del trainer
     epochs = samples.pop(EPOCH)
     return PhaseFigures(
         phases_s={name: stats.summarize(values) for name, values in samples.items()},

@@ -71,6 +71,9 @@ def _serve(conn: Any, target: str, parent_pid: int) -> None:
     """The warm process: import, then fork one job per request until the pipe closes."""
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the jobs and the sweep
+    # the command's own SIGTERM handler came along with its module; here a SIGTERM (the sweep's
+    # interpreter ending its daemon processes) ends the process quietly, its job with it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for scheduler_signal in SCHEDULER_SIGNALS:  # inherited by the jobs it forks
         signal.signal(scheduler_signal, signal.SIG_IGN)
     from nnbench import data
