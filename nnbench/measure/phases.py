@@ -220,7 +220,9 @@ def _measure(make_trainer: Callable[[int], Any], trained: Any, ds: Any, train: A
     # fiftieth, and a split of the fiftieth would not be the split of what was timed.
     warm = max(bench.warmup_epochs, 1)
     samples: dict[str, list[float]] = {name: [] for name in (*PHASES, REST, EPOCH)}
-    while not _enough(samples):
+    started = time.perf_counter()  # the budget counts the unmarked warm-up epochs too
+    while not _enough(samples) and not (time.perf_counter() - started >= BUDGET_S
+                                        and len(samples[EPOCH]) >= FLOOR_EPOCHS):
         trainer = make_trainer(train.seed)
         trainer.set_train_data(ds.x_train, ds.y_train)
         epoch_order = orders()
