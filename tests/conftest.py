@@ -77,6 +77,14 @@ SPREAD = ("tests/test_readme.py", "tests/test_agreement.py", "tests/test_faults.
           "tests/test_cli.py")
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    # a test on the real SLURM cluster waits on SLURM itself (its 30 s time-limit period, node
+    # start): end to end, out of make test-fast's edit loop like the other slow tests
+    for item in items:
+        if item.get_closest_marker("slurm"):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
