@@ -5,7 +5,7 @@ step where it is, with its size, and nothing where nothing changed?
    of fresh processes each, NumPy on a GEMM-bound net: synthetic data, 512x512x512x10, one
    BLAS thread). From set 4 on, each epoch does four times the work (``dataset.n_train`` 500
    -> 2000: on a shared host whose load moves rounds by up to 2x, a 2x step drowns in 3
-   rounds a set; ``--inject threads``: ``bench.threads`` 2 -> 1 instead, the issue's example,
+   rounds a set; ``--inject threads``: ``bench.threads`` 2 -> 1 instead, the classic regression,
    a clear step only on an otherwise idle host: where other work holds a core, two BLAS
    threads wait on each other and run many times slower than one). Expected: one step, at
    set 4, of about 4x in time per epoch, and the change named.

@@ -66,7 +66,7 @@ def _records(runs: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_a_resume_after_an_edit_of_the_trainer_runs_the_job_again(checkout):
-    """The issue's probe: the tree is already edited when the first run is made (so both runs
+    """The reported probe: the tree is already edited when the first run is made (so both runs
     used to be the same ``<commit>-dirty``); the trainer is edited again before the resume."""
     trainer = checkout / "nnbench" / "frameworks" / "numpy" / "trainer.py"
     runs = checkout.parent / "runs"

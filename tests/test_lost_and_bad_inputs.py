@@ -227,7 +227,7 @@ def test_idx_files_of_the_wrong_shape_are_refused_on_load_naming_the_file(tmp_pa
 
 def test_a_job_too_large_for_this_hosts_memory_is_refused_before_start_with_the_estimate(
         tmp_path):
-    # 10^10 samples: terabytes, more than any host this runs on (the 10^8 took 24 GB)
+    # 10^10 samples: terabytes, more than any host this runs on (10^8 took 24 GB when reported)
     proc = run_cli(f"runs_dir={tmp_path / 'runs'}", "dataset=moons",
                    "dataset.n_samples=10000000000", "train.epochs=2")
     assert proc.returncode == 2
