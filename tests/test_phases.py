@@ -148,8 +148,8 @@ def test_a_timed_kernel_says_its_flops_over_its_seconds():
     assert row["gflops"] == pytest.approx(1000 / row["seconds"] / 1e9)
 
 
-def test_the_pass_gives_phases_and_kernels_of_a_framework_that_has_them():
-    train, bench = _settings()
+def _numpy_pass(train, bench):
+    """The pass over NumPy trainers, and the seed of every trainer it built."""
     built = []
 
     def make(seed):
@@ -157,8 +157,13 @@ def test_the_pass_gives_phases_and_kernels_of_a_framework_that_has_them():
         return NumpyTrainer(SPEC, init_params(SPEC.layer_sizes, seed=seed), "float64", "cpu",
                             0.1)
 
-    figures = phases.measure(make, _trainer(NumpyTrainer), DS, train, bench, False,
-                             lambda: epoch_orders(3, 40, True))
+    return phases.measure(make, _trainer(NumpyTrainer), DS, train, bench, False,
+                          lambda: epoch_orders(3, 40, True)), built
+
+
+def test_the_pass_gives_phases_and_kernels_of_a_framework_that_has_them():
+    train, bench = _settings()
+    figures, built = _numpy_pass(train, bench)
     assert set(built) == {3}  # fresh trainers from the job's start
     assert figures.phases_unavailable is None
     assert set(figures.phases_s) == {*phases.PHASES, phases.REST}
@@ -251,13 +256,5 @@ def test_phased_epochs_take_the_places_of_the_timed_ones():
     second epochs too, each from a fresh trainer, never the 30th of one trainer."""
     train, bench = _settings()
     train = SimpleNamespace(**{**vars(train), "epochs": 2})
-    built = []
-
-    def make(seed):
-        built.append(seed)
-        return NumpyTrainer(SPEC, init_params(SPEC.layer_sizes, seed=seed), "float64", "cpu",
-                            0.1)
-
-    figures = phases.measure(make, _trainer(NumpyTrainer), DS, train, bench, False,
-                             lambda: epoch_orders(3, 40, True))
+    figures, built = _numpy_pass(train, bench)
     assert len(built) == figures.phases_epoch_s.n >= phases.MIN_EPOCHS

@@ -15,9 +15,9 @@ import pytest
 from helpers import blobs, trainers
 
 import nnbench
+from nnbench import profiling
 from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.frameworks.torch.trainer import TorchTrainer
-from nnbench.measure import profile
 from nnbench.report.profiles import html_section, markdown_section
 from nnbench.spec import ModelSpec
 
@@ -58,8 +58,8 @@ def test_a_profiled_job_profiles_after_its_timed_epochs(tmp_path, monkeypatch, f
     timed = sum(len(times) for times in rec.epoch_times_s)
     assert timed >= 3 and len(seen) > timed
     assert not any(seen[:timed])
-    traced = profile.WARMUP_EPOCHS + profile.TRACE_EPOCHS if framework == "torch" else 0
-    assert sum(seen) == profile.PROFILE_EPOCHS + traced
+    traced = profiling.WARMUP_EPOCHS + profiling.TRACE_EPOCHS if framework == "torch" else 0
+    assert sum(seen) == profiling.PROFILE_EPOCHS + traced
 
     job = _job(rec)
     trace = ["profile_trace.json"] if framework == "torch" else []
@@ -78,7 +78,7 @@ def test_a_profiled_job_profiles_after_its_timed_epochs(tmp_path, monkeypatch, f
         assert isinstance(events, list) and all("ph" in e and "name" in e for e in events)
         labelled = [e for e in events if e.get("cat") == "user_annotation"]
         assert LABELS <= {e["name"] for e in labelled}
-        assert [e["name"] for e in labelled].count("train_epoch") == profile.TRACE_EPOCHS
+        assert [e["name"] for e in labelled].count("train_epoch") == profiling.TRACE_EPOCHS
         assert all(e["ph"] == "X" and e["dur"] >= 0 for e in labelled)
 
 
@@ -108,7 +108,7 @@ def test_a_profiler_that_fails_costs_its_file_not_the_job(tmp_path, monkeypatch,
         said = ("bench.profile: the framework's trace failed, no file from it: RuntimeError: "
                 "the profiler is unavailable")
     else:
-        monkeypatch.setattr(profile.cProfile, "Profile", _RefusedProfile)
+        monkeypatch.setattr(profiling.cProfile, "Profile", _RefusedProfile)
         left = []
         said = ("bench.profile: cProfile failed, no file from it: ValueError: Another "
                 "profiling tool is already active")

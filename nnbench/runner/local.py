@@ -21,14 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from nnbench import benchmark, data, environments
+from nnbench import benchmark, data, environments, profiling
 from nnbench.errors import DataError, Skip
 from nnbench.files import cache_warnings, write_text
 from nnbench.frameworks import agreement
 from nnbench.frameworks.base import Trainer
 from nnbench.job import Job
 from nnbench.measure import peak as peak_probe
-from nnbench.measure import profile
 from nnbench.measure.environment import code_version, environment
 from nnbench.measure.scheduler import scheduler_info
 from nnbench.measure.threads import limited
@@ -109,7 +108,7 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
         fields.update(measured.record_fields(), threads=threads,
                       environment=environment(threads))
         if bench.profile:  # after every timed figure: a profiler slows what it watches
-            fields["profile_files"], found = profile.profile(
+            fields["profile_files"], found = profiling.profile(
                 trainer_factory(job, cls), ds, job.train, output_dir)
             warnings += found
     check = _gradient_check(job, ds)
