@@ -85,3 +85,21 @@ def test_the_manuals_api_examples_run_as_written(tmp_path, monkeypatch):
         code = block.replace('"train.epochs=5"', ", ".join(f'"{o}"' for o in SHRINK))
         exec(compile(code, "docs/api.md", "exec"), namespace)  # noqa: S102
     assert any(isinstance(v, nnbench.Record) for v in namespace.values())
+
+
+def test_a_default_job_imports_none_of_the_reports_libraries(tmp_path):
+    """The whole default job (two-moons, run in this process): loading its data, training,
+    timing and writing its record import no scikit-learn, SciPy, pandas or matplotlib."""
+    probe = tmp_path / "modules.txt"
+    code = ("import atexit, runpy, sys\n"
+            "def seen():\n"
+            "    names = ('sklearn', 'scipy', 'pandas', 'matplotlib')\n"
+            f"    open({str(probe)!r}, 'w').write(' '.join(m for m in names if m in sys.modules))\n"
+            "atexit.register(seen)\n"
+            f"sys.argv = ['nnbench', 'bench.isolate=false', 'runs_dir={tmp_path}', "
+            f"{', '.join(repr(o) for o in SHRINK)}]\n"
+            "runpy.run_module('nnbench', run_name='__main__', alter_sys=True)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    assert " ok " in run.stdout and len(list(tmp_path.rglob("result.json"))) == 1
+    assert probe.read_text() == ""

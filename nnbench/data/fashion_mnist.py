@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from omegaconf import DictConfig
 
 from nnbench.data import Dataset, idx_images
-from nnbench.data.idx_images import check, shape, sizes
+from nnbench.data.idx_images import check, preload, shape, sizes
 
-__all__ = ["Config", "check", "shape", "sizes", "load"]
+__all__ = ["Config", "check", "shape", "sizes", "load", "preload"]
 
 
 @dataclass

@@ -220,6 +220,12 @@ def _cached_arrays(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
     return arrays
 
 
+def preload() -> None:
+    """Import what a subsample needs (scikit-learn's stratified split), in a process that
+    forks jobs."""
+    import sklearn.model_selection  # noqa: F401
+
+
 def _subsample(y: np.ndarray, n: int | None, seed: int) -> np.ndarray | None:
     """Indices of a class-balanced subsample (stratified), in their original order."""
     if n is None or n >= y.shape[0]:

@@ -51,8 +51,10 @@ def sizes(cfg: DictConfig) -> tuple[int, int]:
 
 
 def preload() -> None:
-    """Import what ``load`` needs (scikit-learn), in a process that forks jobs."""
-    import sklearn.datasets  # noqa: F401
+    """Import what ``load`` needs (scikit-learn), in a process that forks jobs, and call it
+    once (its first call's one-time look-ups, as in ``moons.preload``)."""
+    from sklearn.datasets import make_classification
+    make_classification(n_samples=8, n_features=4, n_informative=2, random_state=0)
 
 
 def load(cfg: DictConfig) -> Dataset:
