@@ -80,6 +80,20 @@ def repeated_value(overrides: list[Any]) -> str | None:
     return None
 
 
+def first_of_each_framework(jobs: list[list[str]]) -> list[int]:
+    """The indices of the first job of each swept ``framework=`` value, in the sweep's order
+    (the first job alone when the sweep does not vary the framework)."""
+    seen: set[str] = set()
+    first = [0] if jobs else []
+    for index, overrides in enumerate(jobs):
+        chosen = next((o for o in overrides if o.split("=", 1)[0] == "framework"), None)
+        if chosen is not None and chosen not in seen:
+            seen.add(chosen)
+            if index not in first:
+                first.append(index)
+    return first
+
+
 class CheckAllJobs:
     """What the basic sweeper gains: every job resolved before the first is launched."""
 
@@ -110,17 +124,34 @@ class CheckAllJobs:
                   file=sys.stderr, flush=True)
         loader = self.hydra_context.config_loader
         self.composed: dict[tuple[str, ...], Any] = {}
-        for num, overrides in enumerate(jobs, 1):
+        faults: dict[int, BaseException] = {}
+
+        def check_one(index: int) -> None:
+            overrides = jobs[index]
             try:
                 cfg = loader.load_sweep_config(self.config, list(overrides))
                 self.composed[tuple(overrides)] = copy.deepcopy(cfg)  # before check reads it
                 job = check(cfg, on_this_host=here, parallel_jobs=parallel)
             except (ConfigError, HydraException, OmegaConfBaseException) as err:
-                shown = " ".join(o for o in overrides if o.split("=", 1)[0] in swept)
-                raise ConfigError(f"job {num} of {len(jobs)}"
-                                  f"{f' ({shown})' if shown else ''}: {one_line(err)}") from None
+                faults[index] = err
+                return
             if here and parallel == 1:
                 runner.warm_up_for(job)
+
+        # the first job of each framework first: its warm process (torch's takes ~2 s to
+        # import) starts after one composition instead of after every job before it; the first
+        # fault in the sweep's order is still the one reported
+        scouts = first_of_each_framework(jobs)
+        for index in scouts:
+            check_one(index)
+        for index, overrides in enumerate(jobs):
+            if index not in scouts:
+                check_one(index)
+            if index in faults:
+                shown = " ".join(o for o in overrides if o.split("=", 1)[0] in swept)
+                raise ConfigError(f"job {index + 1} of {len(jobs)}"
+                                  f"{f' ({shown})' if shown else ''}: "
+                                  f"{one_line(faults[index])}") from None
 
     def sweep(self, arguments: list[str]) -> Any:
         self.check_all(arguments)
