@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from nnbench import runner
 from nnbench.cli import console, one_line
 from nnbench.hydra import callbacks, launchers, register, shown
+from nnbench.hydra.read_once import read_config_files_once
 from nnbench.runner.isolated import Terminated
 
 
@@ -39,6 +40,7 @@ def main() -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     signal.signal(signal.SIGTERM, _terminate)
     register()
+    read_config_files_once()  # a command's config files do not change while it runs
     statuses: list[str] = []  # of the jobs run in this process; a sweep's come from its records
     resuming: list[str] = []  # runs_dir of a job run with bench.resume=true in this process
     runs_dirs: list[str] = []  # runs_dir of the jobs run in this process
