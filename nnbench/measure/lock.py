@@ -50,9 +50,16 @@ def installed_versions() -> dict[str, str]:
     (as ``importlib.metadata.version`` and ``import`` choose)."""
     versions: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata["Name"]
+        # a wheel's folder is named <name>-<version>.dist-info: read there, not in its METADATA
+        # file (parsing ~100 of those cost every job ~0.035 s); other kinds (.egg-info) read it
+        folder = getattr(dist, "_path", None)
+        name = version = ""
+        if folder is not None and folder.name.endswith(".dist-info"):
+            name, _, version = folder.name[: -len(".dist-info")].partition("-")
+        if not (name and version):
+            name, version = dist.metadata["Name"], dist.version
         if name:
-            versions.setdefault(canonical_name(name), dist.version)
+            versions.setdefault(canonical_name(name), version)
     return versions
 
 
