@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet $(PIN) --upgrade pip
 	$(BIN)/python -m pip install --quiet $(PIN) -e '.[dev]'
+	$(BIN)/python -m compileall -q nnbench hydra_plugins  # as pip does for an installed package
 	touch $(STAMP)
 
 ## lock: resolve '.[dev]' afresh in a throwaway venv and pin every package in requirements/lock.txt

@@ -8,11 +8,16 @@ Three commands, each run --rounds times in turns (so that all see the same machi
 - python -c "import torch", the unit: the least a torch job in a fresh interpreter costs.
 
     python scripts/bench_sweep.py [--rounds 3]
+
+nnbench's own modules are byte-compiled first, as ``make install`` leaves them and as Python
+does on a first run (unless PYTHONDONTWRITEBYTECODE is set): the figures are of the code as it
+is now, not of compiling it.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import statistics
 import subprocess
 import sys
@@ -37,6 +42,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    for package in ("nnbench", "hydra_plugins"):
+        compileall.compile_dir(REPO / package, quiet=1)
     times: dict[str, list[float]] = {"import torch": [], **{name: [] for name in SWEEPS}}
     with tempfile.TemporaryDirectory(prefix="nnbench-bench-sweep-") as runs:
         for _ in range(args.rounds):
