@@ -209,6 +209,21 @@ def test_configuration_errors_exit_2_before_any_job_starts(tmp_path, args, expec
     assert expected in refused(tmp_path, *args)
 
 
+def test_the_first_job_of_each_framework_is_checked_first():
+    """So that torch's warm process starts while the other jobs are composed; faults are
+    still reported in the sweep's order (the sweep-type case above: its torch scout is fine,
+    its second job is not)."""
+    from nnbench.hydra.sweeper import first_of_each_framework
+
+    jobs = [["framework=numpy", f"train.lr={lr}"] for lr in (0.1, 0.2, 0.3)]
+    jobs += [["framework=torch", f"train.lr={lr}"] for lr in (0.1, 0.2, 0.3)]
+    assert first_of_each_framework(jobs) == [0, 3]
+    rounds = [["bench.round=0", *j] for j in jobs] + [["bench.round=1", *j] for j in jobs]
+    assert first_of_each_framework(rounds) == [0, 3]
+    assert first_of_each_framework([["train.lr=0.1"], ["train.lr=0.2"]]) == [0]
+    assert first_of_each_framework([]) == []
+
+
 EXPERIMENT_FILES = {
     "syntax": ("# @package _global_\ntrain: {lr: 0.1, epochs: 3\nbench: {mfu: false}\n",
                "experiment/syntax.yaml:3: expected ',' or '}', but got ':' (while parsing a flow "
