@@ -60,7 +60,8 @@ class TrainingFigures(Section):
     test_accuracy_histories: list[list[Fraction]] = _f("test accuracy per epoch of every "
                                                        "configured repeat", [])
     test_accuracy_history: list[Fraction] = _f("test accuracy after each epoch (first repeat), "
-                                               "taken between epochs, off the clock", [])
+                                               "from an untimed replay; empty with "
+                                               "bench.accuracy_per_epoch=false", [])
     epoch_times_s: list[list[Positive]] = _f("raw seconds of every epoch, per repeat (top-ups "
                                              "included)", [])
     top_up_repeats: Count = _f("repeats timed beyond bench.repeats to reach bench.min_samples", 0)

@@ -66,6 +66,8 @@ class BenchConfig:
     round: int = MISSING
     target_ci: float = 0.05
     max_rounds: int = 20
+    # Test accuracy after every epoch, from an untimed replay of the training (training.py).
+    accuracy_per_epoch: bool = True
     # One epoch timed by phase (batch gathering, forward, backward, update), in a pass of its own.
     phases: bool = True
     # A cProfile (and the framework's own trace, where it has one) from a pass of its own.

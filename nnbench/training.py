@@ -13,7 +13,8 @@ run's; where they differ (a nondeterministic GPU kernel) a warning says by how m
 
 Replays cost one more training per distinct start: the first repeat's always (the record's
 histories), every configured repeat's when ``bench.vary_seed`` gives them starts of their own
-and the report can draw their spread as a band.
+and the report can draw their spread as a band. ``bench.accuracy_per_epoch=false`` runs none:
+the record then has the final accuracy only (its accuracy histories are empty).
 """
 
 from __future__ import annotations
@@ -158,10 +159,11 @@ def timed_trainings(make_trainer, ds: Dataset, train: TrainConfig, bench: BenchC
     peak_mb, probe = trainer.peak_memory()  # before the replays: the timed runs' peak
     configured = runs[:bench.repeats]
     replays: dict[int, tuple[list[float], float]] = {}
-    for run in configured if bench.vary_seed else configured[:1]:
-        replays.setdefault(run.seed, replay(make_trainer, run, ds, train))
-    histories = [replays[run.seed][0] for run in configured]
-    worst = max(difference for _, difference in replays.values())
+    if bench.accuracy_per_epoch:
+        for run in configured if bench.vary_seed else configured[:1]:
+            replays.setdefault(run.seed, replay(make_trainer, run, ds, train))
+    histories = [replays[run.seed][0] if replays else [] for run in configured]
+    worst = max((difference for _, difference in replays.values()), default=0.0)
     warnings = [] if worst <= REPLAY_TOLERANCE else [
         f"accuracy per epoch comes from an untimed replay of the training whose losses differ "
         f"from the timed run's by up to {worst:.2g} (relative): a nondeterministic kernel"]

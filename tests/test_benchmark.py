@@ -230,6 +230,16 @@ def test_timed_epochs_run_back_to_back_and_accuracy_comes_from_a_replay_after_th
     assert not any("replay" in w for w in m.warnings)
 
 
+def test_without_accuracy_per_epoch_no_replay_runs_and_the_final_accuracy_stays():
+    train, bench = _cfgs(repeats=2, vary_seed=True, accuracy_per_epoch=False)
+    m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)
+    assert [c[1] for c in Fake.calls if c[0] == "build"] == [3, 4]  # the timed runs alone
+    assert sum(c[0] == "epoch" for c in Fake.calls) == 10  # 2 x 5 timed, none replayed
+    assert m.training.test_accuracy_history == [] and m.training.test_accuracy_histories == [[], []]
+    assert m.accuracy.test_accuracy == pytest.approx(1)  # 5 epochs: every test sample right
+    assert [len(t) for t in m.training.epoch_times_s] == [5, 5]
+
+
 def test_time_to_target_is_the_timed_runs_seconds_up_to_the_replays_epoch():
     train, bench = _cfgs(target_accuracy=0.5, vary_seed=True)
     m = benchmark.measure(Fake, DS, train, bench, SPEC.layer_sizes)

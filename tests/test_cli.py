@@ -150,6 +150,9 @@ def test_unknown_keys_are_refused_however_they_are_added(tmp_path, args, expecte
     (["train.lr=nan"], "train.lr=nan is not a finite number"),
     (["train.lr=1e309"], "train.lr=inf is not a finite number"),
     (["bench.target_accuracy=nan"], "bench.target_accuracy=nan is not a finite number"),
+    (["bench.target_accuracy=0.9", "bench.accuracy_per_epoch=false"],
+     "bench.target_accuracy=0.9 needs the test accuracy after every epoch: set "
+     "bench.accuracy_per_epoch=true, or bench.target_accuracy=null"),
     (["dataset.noise=inf"], "dataset.noise=inf is not a finite number"),
     (["train.seed=-1"], "train.seed=-1 is out of range; allowed: 0 to 4294967295"),
     # a single run would record rounds or a round that never ran

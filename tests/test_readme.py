@@ -25,10 +25,15 @@ README = REPO / "README.md"
 DOCS = REPO / "docs"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
-# Appended to every command: two epochs, one of them warm-up, and no probes, passes or top-ups
-# that take seconds (the matmul peak, the memory probe, the phases, repeats up to min_samples).
+# Appended to every command: two epochs, one of them warm-up, and no probes, passes, replays or
+# top-ups that take seconds (the matmul peak, the memory probe, the phases, the accuracy per
+# epoch, repeats up to min_samples).
 SHRINK = ["train.epochs=2", "bench.warmup_epochs=1", "bench.mfu=false",
-          "bench.memory_probe=false", "bench.phases=false", "bench.min_samples=0"]
+          "bench.memory_probe=false", "bench.phases=false", "bench.accuracy_per_epoch=false",
+          "bench.min_samples=0"]
+# Test sets of a few hundred samples where an experiment's networks are large: whole-test-set
+# inference calls (64 at least, 2 s at most a figure) are most of such a job's time.
+SMALL_TEST = ["dataset.n_test=200"]
 # MNIST-style runs: no download (tests run offline; MNIST then falls back to Fashion-MNIST's
 # files from Debian's package) and a subsample.
 OFFLINE = ["dataset.download=false", "dataset.n_train=1000", "dataset.n_test=500"]
@@ -56,16 +61,16 @@ PLAN: dict[str, list[str] | Skip] = {
     "python -m nnbench dataset=mnist dataset.fallback=fashion_mnist": OFFLINE,
     "python -m nnbench -m +experiment=case_study_moons": [],
     "python -m nnbench -m +experiment=case_study_moons bench.repeats=5 bench.vary_seed=true "
-    "bench.target_accuracy=0.95": [],
+    "bench.target_accuracy=0.95": ["bench.accuracy_per_epoch=true"],  # what the target needs
     "python -m nnbench -m bench.rounds=5 framework=numpy,torch": [],
     # five rounds, the fewest an auto sweep may stop at: what the command does, kept short
     "python -m nnbench -m bench.rounds=auto framework=numpy,torch": ["bench.max_rounds=5"],
-    "python -m nnbench -m bench.rounds=5 +experiment=compare_deep": [],
-    "python -m nnbench -m +experiment=compare_784x64x10": [],
-    "python -m nnbench -m +experiment=compare_wide": [],
-    "python -m nnbench -m +experiment=compare_deep": [],
+    "python -m nnbench -m bench.rounds=5 +experiment=compare_deep": SMALL_TEST,
+    "python -m nnbench -m +experiment=compare_784x64x10": SMALL_TEST,
+    "python -m nnbench -m +experiment=compare_wide": SMALL_TEST,
+    "python -m nnbench -m +experiment=compare_deep": SMALL_TEST,
     "python -m nnbench -m +experiment=mnist_report": OFFLINE,
-    "python -m nnbench -m +experiment=scaling": [],
+    "python -m nnbench -m +experiment=scaling": ["dataset.n_train=500", *SMALL_TEST],
     # the narrowest width on the CPU: its three frameworks, not 48 jobs up to 26 GFLOP an epoch
     "python -m nnbench -m +experiment=width_sweep": ["device=cpu",
                                                      "arch.layer_sizes=[32,16,16,10]"],
