@@ -18,6 +18,7 @@ import torch
 from helpers import REPO, TESTS, run_cli, start_cli
 
 from nnbench import runner
+from nnbench.runner import registry
 from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.report.collect import collect
 
@@ -137,22 +138,29 @@ def test_a_process_killed_while_writing_never_leaves_a_partial_result(tmp_path):
     assert collection.unreadable == []  # leftover temporary files are never read as results
 
 
+def _registry(tmp_path: Path) -> Path:
+    return tmp_path.parent / f"{tmp_path.name}-registry"  # outside the runs the test reads
+
+
 def _start_sweep(tmp_path: Path, epochs: str) -> subprocess.Popen:
     return start_cli(
         "-m", "framework=numpy,torch", f"train.epochs={epochs}", f"runs_dir={tmp_path}",
         "bench.mfu=false", "bench.memory_probe=false",
+        env={**os.environ, registry.ENV: str(_registry(tmp_path))},
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
 
 
 def _wait_for_second_job(tmp_path: Path, proc: subprocess.Popen) -> None:
+    """Until the second job's own process has registered itself as running (it then holds its
+    data and is on its way to the timed epochs, which last for hours)."""
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
         if len(list(tmp_path.rglob("result.json"))) == 1 and \
-                len(list(tmp_path.rglob(".hydra"))) == 2:
-            time.sleep(4)  # let the second job's process start training
+                len(list(_registry(tmp_path).glob(f"*{registry.SUFFIX}"))) == 2:
+            time.sleep(0.5)
             return
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise AssertionError("the sweep never reached its second job")
 
 
