@@ -20,12 +20,11 @@ its file, not its figures: the record's warnings say so.
 from __future__ import annotations
 
 import contextlib
-import cProfile
 import io
 import marshal
-import pstats
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nnbench.benchmark import TrainerFactory
 from nnbench.data import Dataset
@@ -33,6 +32,9 @@ from nnbench.files import write_bytes, write_text
 from nnbench.frameworks.base import Trainer
 from nnbench.schema import TrainConfig
 from nnbench.training import epoch_orders
+
+if TYPE_CHECKING:
+    import pstats
 
 # Before each profiler, epochs of its own: a fresh trainer's first epoch allocates its buffers
 # and the timed runs leave it out too (bench.warmup_epochs); a profile shows the epochs after.
@@ -62,6 +64,9 @@ def _top(stats: pstats.Stats, header: str) -> str:
 
 
 def _cprofile(trainer: Trainer, ds: Dataset, train: TrainConfig, folder: Path) -> list[str]:
+    import cProfile  # with pstats, ~0.015 s that only a profiled job needs
+    import pstats
+
     order = epoch_orders(train.seed, ds.x_train.shape[0], train.shuffle)
     _epochs(trainer, train, order, WARMUP_EPOCHS)
     profiler = cProfile.Profile()

@@ -108,7 +108,9 @@ def test_a_profiler_that_fails_costs_its_file_not_the_job(tmp_path, monkeypatch,
         said = ("bench.profile: the framework's trace failed, no file from it: RuntimeError: "
                 "the profiler is unavailable")
     else:
-        monkeypatch.setattr(profiling.cProfile, "Profile", _RefusedProfile)
+        import cProfile  # the module the profiled pass imports when it runs
+
+        monkeypatch.setattr(cProfile, "Profile", _RefusedProfile)
         left = []
         said = ("bench.profile: cProfile failed, no file from it: ValueError: Another "
                 "profiling tool is already active")

@@ -202,11 +202,11 @@ class _Run:
 
 
 def test_without_accounting_jobs_are_followed_with_squeue_and_sacct_is_told_once(caplog):
-    from nnbench.slurm.watch import GONE, QueueWatcher
+    from nnbench.slurm.watch import GONE, queue_watcher
 
     run = _Run(["7_0|COMPLETED|vm|None", "7_1|TIMEOUT|vm|TimeLimit",
                 "7_[2-3%4]|PENDING||Resources"])
-    watcher = QueueWatcher(run=run)
+    watcher = queue_watcher(run=run)
     for job in ("7_0", "7_1", "7_2", "7_3", "7_4"):
         watcher.register_job(job)
     with caplog.at_level("WARNING"):
@@ -221,9 +221,9 @@ def test_without_accounting_jobs_are_followed_with_squeue_and_sacct_is_told_once
 
 
 def test_a_job_slurm_will_never_start_stops_the_wait():
-    from nnbench.slurm.watch import NeverStarts, QueueWatcher
+    from nnbench.slurm.watch import NeverStarts, queue_watcher
 
-    watcher = QueueWatcher(run=_Run(["8_[0-1%2]|PENDING||PartitionConfig"]))
+    watcher = queue_watcher(run=_Run(["8_[0-1%2]|PENDING||PartitionConfig"]))
     watcher.register_job("8_0")
     watcher.register_job("8_1")
     with pytest.raises(NeverStarts) as never:

@@ -82,6 +82,8 @@ def _serve(conn: Any, target: str, parent_pid: int) -> None:
     from nnbench.measure.environment import environment
     from nnbench.runner import local  # noqa: F401 - everything a job imports, paid once here
 
+    import psutil  # noqa: F401 - the memory probe's, imported where it measures
+
     # a framework's preload that raises costs only the head start: each job imports what it
     # needs itself, and one that cannot says so in its record
     with contextlib.suppress(Exception):

@@ -66,10 +66,10 @@ from nnbench.slurm.watch import (
     INCOMPLETE_STATES,
     POLL_MAX_S,
     NeverStarts,
-    QueueWatcher,
     compact,
     first_line,
     queue_ids,
+    queue_watcher,
 )
 
 log = logging.getLogger(__name__)
@@ -154,8 +154,7 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
             job_params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}",
                                Singleton.get_state()))
 
-        watcher = QueueWatcher(delay_s=POLL_MAX_S,
-                                   stalled_patience_s=self.stalled_patience_s)
+        watcher = queue_watcher(delay_s=POLL_MAX_S, stalled_patience_s=self.stalled_patience_s)
         previous, SlurmJob.watcher = SlurmJob.watcher, watcher
         jobs: list[Any] = []
         try:

@@ -16,8 +16,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from submitit.slurm.slurm import SlurmInfoWatcher
-
 from nnbench.slurm import states
 
 log = logging.getLogger("nnbench.slurm.launcher")
@@ -57,8 +55,33 @@ INCOMPLETE_STATES = frozenset({
 GONE = "GONE"  # no longer known to the controller (ended more than MinJobAge ago)
 
 
-class QueueWatcher(SlurmInfoWatcher):
-    """submitit's job-state poller, with squeue beside sacct (see the module docstring)."""
+def queue_watcher(**kwargs: Any) -> Any:
+    """A ``QueueWatcher`` (what submitit's poller gains, over submitit's ``SlurmInfoWatcher``).
+    The class is put together on first use: importing submitit (~0.02 s, asyncio and ssl with
+    it) is for a sweep on SLURM, not for every command, whose Hydra imports this module when it
+    scans its plugins."""
+    global _QUEUE_WATCHER
+    if _QUEUE_WATCHER is None:
+        from submitit.slurm.slurm import SlurmInfoWatcher
+
+        _QUEUE_WATCHER = type("QueueWatcher", (QueueWatcher, SlurmInfoWatcher),
+                              {"__doc__": QueueWatcher.__doc__})
+    return _QUEUE_WATCHER(**kwargs)
+
+
+_QUEUE_WATCHER: type | None = None
+
+
+class QueueWatcher:
+    """submitit's job-state poller, with squeue beside sacct (see the module docstring); used
+    mixed into submitit's ``SlurmInfoWatcher`` by ``queue_watcher``, which is where ``read_info``,
+    ``get_state`` and the registry of jobs come from."""
+
+    _registered: set
+    _finished: set
+    _info_dict: dict
+    _num_calls: int
+    _last_status_check: float
 
     def __init__(self, delay_s: int = POLL_MAX_S, stalled_patience_s: float | None = None,
                  run: Any = subprocess.run) -> None:
