@@ -4,7 +4,9 @@ side."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import json
 import os
 import shutil
@@ -118,7 +120,19 @@ def test_a_report_that_fails_halfway_leaves_the_earlier_one_as_it_was(tmp_path, 
 
 
 def _cli(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    return run_cli(*args, "--no-progress", module="nnbench.report", prefix=prefix)
+    """The command's exit status and output: its ``main`` in this process (what ``python -m
+    nnbench.report`` runs, without a second interpreter's start and imports, ~1 s), or with
+    ``prefix`` (another user's permissions) in a process of its own."""
+    if prefix:
+        return run_cli(*args, "--no-progress", module="nnbench.report", prefix=prefix)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = report_main([*args, "--no-progress"])
+        except SystemExit as exit_:  # argparse's own refusals
+            code = exit_.code
+    return subprocess.CompletedProcess(["nnbench.report", *args], code, out.getvalue(),
+                                       err.getvalue())
 
 
 OUT_CASES = {
