@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -249,6 +251,31 @@ def test_a_thousand_results_are_all_read(tmp_path):
         write_result(runs / f"{i}", rec)
     collection = collect([runs], progress=False)
     assert len(collection.records) == 1000 and not collection.unreadable
+
+
+def _signals_here(path, keep_lists):  # a reader that says what a reading worker does on signals
+    return signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), os.getpid()
+
+
+def test_the_readers_of_many_records_do_not_run_the_commands_signal_handlers(monkeypatch):
+    """The command's SIGTERM handler (a sweep's or a report's) ends it with a message; the
+    processes that read many records in parallel are sent SIGTERM when the reading is done
+    and must end quietly instead (a sweep of 64 jobs ended with a worker's traceback), and
+    leave Ctrl-C to the command."""
+    import nnbench.report.collect as collect_module
+
+    def command_handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, command_handler)
+    try:
+        monkeypatch.setattr(collect_module, "_read", _signals_here)
+        monkeypatch.setattr(collect_module, "can_fork", lambda: True)  # on one core too
+        seen = list(collect_module._read_all([Path(str(i)) for i in range(80)], False))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert len(seen) == 80 and {pid for _, _, pid in seen} - {os.getpid()}  # other processes
+    assert {(term, intr) for term, intr, _ in seen} == {(signal.SIG_DFL, signal.SIG_IGN)}
 
 
 def test_report_renders_in_headless_chromium_with_no_missing_image(tmp_path):

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,14 @@ def _read(path: Path, keep_lists: bool) -> tuple[str, str | None, dict | None, b
 PARALLEL_FROM = 64
 
 
+def _quiet_worker() -> None:
+    """A reading worker ends quietly when the pool is done with it (SIGTERM): it must not run
+    the handler its command installed (which ends a sweep or report with a message, and in
+    a worker printed a traceback), nor take a Ctrl-C meant for the command."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _read_all(paths: list[Path], keep_lists: bool) -> Iterator[tuple]:
     """``_read`` of each path, in order; on as many processes as this one may use when there
     are many (parsing and checking are CPU-bound; records come back compact, so cheaply)."""
@@ -125,7 +134,7 @@ def _read_all(paths: list[Path], keep_lists: bool) -> Iterator[tuple]:
         yield from (_read(path, keep_lists) for path in paths)
         return
     # fork: the workers start with the schema and reader already imported, in milliseconds
-    with multiprocessing.get_context("fork").Pool(min(cpus(), 8)) as pool:
+    with multiprocessing.get_context("fork").Pool(min(cpus(), 8), _quiet_worker) as pool:
         yield from pool.imap(functools.partial(_read, keep_lists=keep_lists), paths,
                              chunksize=8)
 
