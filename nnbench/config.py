@@ -197,7 +197,8 @@ def _check_bench(bench: BenchConfig, train: TrainConfig) -> None:
         raise ConfigError(f"bench.target_accuracy={target} must lie in (0, 1], or be null")
     if target is not None and not bench.accuracy_per_epoch:
         raise ConfigError(f"bench.target_accuracy={target} needs the test accuracy after every "
-                          f"epoch: set bench.accuracy_per_epoch=true, or bench.target_accuracy=null")
+                          f"epoch: set bench.accuracy_per_epoch=true, or "
+                          f"bench.target_accuracy=null")
     if bench.warmup_epochs >= train.epochs:
         raise ConfigError(
             f"bench.warmup_epochs={bench.warmup_epochs} leaves no timed epoch out of "

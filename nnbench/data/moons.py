@@ -2,7 +2,7 @@
 built in, nothing to download.
 
 The two are done here in NumPy, step for step as scikit-learn does them (the same legacy
-``RandomState`` draws in the same order), and ``tests/test_data.py`` holds the arrays equal to
+``RandomState`` draws in the same order), and ``tests/test_moons.py`` holds the arrays equal to
 scikit-learn's for several sizes, noises and seeds. The reason is the job's import path:
 importing scikit-learn brings SciPy and pandas (~0.6 s a process), which the default job, and
 every warm process a sweep starts, would otherwise pay before its first epoch."""

