@@ -27,6 +27,7 @@ from nnbench.files import cache_warnings, write_text
 from nnbench.frameworks import agreement
 from nnbench.frameworks.base import Trainer
 from nnbench.job import Job
+from nnbench.measure import contention
 from nnbench.measure import peak as peak_probe
 from nnbench.measure.environment import environment
 from nnbench.measure.scheduler import scheduler_info
@@ -173,6 +174,7 @@ def run_job(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> Record:
     marked ``exclusive: false`` and the report flags its timings.
     """
     started = time.time()
+    contention.begin()  # what other processes do from here to the last timed epoch
     fields = head_fields(job, parallel_jobs)
     running = registry.start(output_dir, fields)  # other nnbench jobs on this host meanwhile
     try:
