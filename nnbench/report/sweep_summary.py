@@ -71,7 +71,9 @@ def _method(a_rounds: int, b_rounds: int, mark: str) -> str:
             if min(a_rounds, b_rounds) < SOUND_ROUNDS else ""
         return f"95% CI over rounds ({a_rounds} vs {b_rounds} fresh processes{rough})"
     if mark == pooling.SAMPLES_MARK:
-        return "95% CI over the epochs of one process per side (within-process noise only)"
+        # one process a side: its interval covers that process's epochs, not the next run's
+        return ("95% CI over the epochs of one process per side, which the next run need not "
+                "repeat; bench.rounds=auto for an interval over fresh processes")
     return "no interval"
 
 
