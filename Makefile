@@ -107,8 +107,8 @@ bench-numpy: $(STAMP)
 bench-overhead: $(STAMP)
 	$(BIN)/python scripts/harness_overhead.py
 
-## crosscheck: the same trainer timed by nnbench and by torch.utils.benchmark, interleaved, on a
-## small and a large network: their ratio per framework (0.97-1.03: the clocks agree within 3%)
+## crosscheck: a sweep's time per epoch against pyperf's worker processes timing the same trainer,
+## interleaved, on a small and a large network: their ratio per framework
 crosscheck: $(STAMP)
 	$(BIN)/python scripts/crosscheck.py
 
