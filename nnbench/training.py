@@ -170,6 +170,8 @@ def timed_trainings(make_trainer, ds: Dataset, train: TrainConfig, bench: BenchC
     warnings = [] if worst <= REPLAY_TOLERANCE else [
         f"accuracy per epoch comes from an untimed replay of the training whose losses differ "
         f"from the timed run's by up to {worst:.2g} (relative): a nondeterministic kernel"]
+    if busy and busy["level"] != "quiet":
+        warnings.append(contention.advice(busy))
     first, warm = runs[0], bench.warmup_epochs
     timed = [(c, s) for r in runs for c, s in zip(r.counters[warm:], r.times[warm:], strict=False)]
     figures = TrainingFigures(

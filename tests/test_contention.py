@@ -68,6 +68,10 @@ def test_a_process_spinning_on_the_jobs_core_is_seen_as_others_use():
     assert said["level"] == "oversubscribed"
     assert said["text"].startswith("others used ") and "of 1 core while this job ran" in \
         said["text"]
+    assert contention.advice(said).startswith(f"host busy: {said['text']}; its threads waited "
+                                              f"for cores")
+    assert contention.advice(said).endswith("bench.threads=auto (or 1), fewer parallel jobs, "
+                                            "or other work closed")
 
 
 AUTO = ("import os, sys; os.sched_setaffinity(0, {int(c) for c in sys.argv[1].split(',')})\n"

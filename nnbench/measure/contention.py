@@ -136,6 +136,18 @@ def since(start: Reading | None, threads: int, epochs: int) -> dict | None:
     }
 
 
+def advice(said: dict) -> str:
+    """The record's warning for a job that did not run on a quiet host: what, how much, and
+    what to do."""
+    if said["level"] == "oversubscribed":
+        fix = ("its threads waited for cores, epoch after epoch: comparisons say cannot tell; "
+               "rerun with bench.threads=auto (or 1), fewer parallel jobs, or other work closed")
+    else:
+        fix = ("comparisons use the 10th percentile of its epochs, which occasional waits "
+               "do not inflate")
+    return f"host busy: {said['text']}; {fix}"
+
+
 _job_start: Reading | None = None
 
 
