@@ -229,8 +229,9 @@ def _compare(out: Path, args: argparse.Namespace) -> int:
         print(f"nnbench.report: error: nothing to compare: no configuration ran ok on both sides "
               f"({compare.differences(base, cand)})", file=sys.stderr)
         return 2
-    status, failed = compare.gate(table, args.fail_above, args.fail_on_unsure)
-    comment = compare.markdown(table, failed, args.fail_above)
+    lost = compare.not_ok(base, cand)  # a crash in the candidate is no row of the table
+    status, failed = compare.gate(table, args.fail_above, args.fail_on_unsure, lost)
+    comment = compare.markdown(table, failed, args.fail_above, lost)
     text = compare.with_pairs(table, sides, args)
     print(comment if args.format == "markdown" else _narrow(table))
     with output.whole(out) as stage:
@@ -239,6 +240,8 @@ def _compare(out: Path, args: argparse.Namespace) -> int:
           file=sys.stderr if args.format == "markdown" else sys.stdout)
     for line in failed if args.format == "text" else []:
         print(f"nnbench.report: gate: {line}", file=sys.stderr)
+    for line in [] if failed or args.format != "text" else lost:  # no gate: said, not failed
+        print(f"nnbench.report: warning: {line}", file=sys.stderr)
     return status
 
 
