@@ -186,7 +186,7 @@ def _main(argv: list[str] | None = None) -> int:
         if args.history:
             from nnbench.report import history
             return history.run(args.history, out, pair, args.step_min_change, args.alpha,
-                               not args.no_progress, args.format)
+                               not args.no_progress, args.format, args.history_order or "time")
         report(args.run_dirs, out, progress=not args.no_progress, small=args.small,
                pair=pair, histories=args.histories, rebuild=args.rebuild)
         if args.equivalence is not None:  # the pair within the set: the same speed, or not?

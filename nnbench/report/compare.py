@@ -258,6 +258,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--history", nargs="+", type=Path, metavar="DIR",
                         help="result sets (one folder each) ordered in time, their figures "
                              "and steps (default --out: runs/history)")
+    parser.add_argument("--history-order", choices=["time", "given"],
+                        help="with --history: time (the default) orders the sets by their "
+                             "records' times and refuses sets those cannot order (records "
+                             "without a time, sets whose times overlap); given keeps the "
+                             "order of the command line, oldest first")
     parser.add_argument("--step-min-change", type=float, default=STEP_MIN_CHANGE,
                         help="with --history: smallest step called a step, as a fraction "
                              "(default: %(default)s)")
@@ -270,6 +275,8 @@ def arguments_out_of_range(args) -> str | None:
                     for name in ("baseline", "candidate", "baseline_env", "candidate_env"))
     gate = [flag for flag, given in (("--fail-above", args.fail_above is not None),
                                      ("--fail-on-unsure", args.fail_on_unsure)) if given]
+    if args.history_order is not None and not args.history:
+        return "--history-order orders the sets of a --history; give it with --history DIR DIR ..."
     if gate and not comparing:
         return (f"{gate[0]} gates a comparison, and there is none to gate; give it with "
                 f"--baseline DIR --candidate DIR (or --baseline-env A --candidate-env B)")
