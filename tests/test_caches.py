@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from helpers import REPO
 from test_files import dead_pid, temporary_of
-from test_idx_images import FILES, files_under, mnist_cfg, write_idx_set
+from test_idx_images import FILES, cache_path, files_under, mnist_cfg, write_idx_set
 
 from nnbench import files
 from nnbench.data import DataError, idx_images, load
@@ -47,7 +47,7 @@ def test_truncated_cache_is_rebuilt_and_the_warning_names_it(tmp_path):
     write_idx_set(tmp_path / "src", gz=True)
     cfg = mnist_cfg(tmp_path)
     first = load(cfg)
-    cache = idx_images._cache_path(cfg)
+    cache = cache_path(cfg)
     cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])
     with pytest.warns(CacheWarning) as caught:
         again = load(cfg)
@@ -60,7 +60,7 @@ def test_truncated_cache_is_rebuilt_and_the_warning_names_it(tmp_path):
 
 
 def _good_arrays(cfg) -> dict:
-    with np.load(idx_images._cache_path(cfg)) as npz:
+    with np.load(cache_path(cfg)) as npz:
         return {k: npz[k] for k in npz.files}
 
 
@@ -92,7 +92,7 @@ def test_cache_with_wrong_arrays_is_discarded_and_rebuilt(tmp_path, damage):
         arrays["x_test"][0, 0] = np.nan
     elif damage == "object classes":
         arrays["classes"] = np.array(list(arrays["classes"]), dtype=object)
-    cache = idx_images._cache_path(cfg)
+    cache = cache_path(cfg)
     if damage == "empty file":
         cache.write_bytes(b"")
     elif damage == "a pipe":  # reading it would block forever
@@ -200,7 +200,7 @@ def test_stale_temporaries_are_removed_by_the_next_load(tmp_path):
     write_idx_set(tmp_path / "src", gz=True)
     cfg = mnist_cfg(tmp_path)
     load(cfg)
-    cache_dir = idx_images._cache_path(cfg).parent
+    cache_dir = cache_path(cfg).parent
     raw = tmp_path / "data" / "MNIST" / "raw"
     dead = cache_dir / temporary_of(dead_pid(), "mnist.npz")
     dead_download = tmp_path / "data" / temporary_of(dead_pid(), "download")
@@ -238,7 +238,7 @@ KILLED_WRITER = textwrap.dedent("""
 def test_writer_killed_mid_cache_write_leaves_a_temporary_the_next_load_removes(tmp_path):
     write_idx_set(tmp_path / "src", gz=True)
     cfg = mnist_cfg(tmp_path)
-    cache = idx_images._cache_path(cfg)
+    cache = cache_path(cfg)
     cache.parent.mkdir(parents=True)
     child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(cache)], cwd=REPO,
                              stdout=subprocess.PIPE, text=True)
@@ -264,7 +264,7 @@ def test_dataset_files_get_the_umask_default_mode(tmp_path, umask_022):
     write_idx_set(tmp_path / "src", gz=True)
     cfg = mnist_cfg(tmp_path)
     load(cfg)
-    made = [idx_images._cache_path(cfg)] + [tmp_path / "data/MNIST/raw" / n for n in FILES]
+    made = [cache_path(cfg)] + [tmp_path / "data/MNIST/raw" / n for n in FILES]
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in made} == {"0o644"}
 
 

@@ -4,10 +4,11 @@ A dataset module provides ``Config`` (a dataclass: the keys its YAML may set), `
 (value checks), ``shape(cfg)`` (feature and class counts, known without loading anything, so a
 config can be checked before any work), optionally ``sizes(cfg)`` (training and test samples,
 so that a job which cannot fit in memory is refused before it starts) and
-``load(cfg) -> Dataset``. Adding a dataset is one module (here, or anywhere importable) and one
-YAML in ``conf/dataset/`` whose ``_target_`` names the module, as a framework's YAML names its
-trainer. A YAML without ``_target_`` means the module of this package with the dataset's
-name.
+``load(cfg) -> Dataset``, and optionally ``source_digest(cfg)`` (what the data was made from:
+see ``source_digest`` here; without it, the module and its config's values). Adding a dataset
+is one module (here, or anywhere importable) and one YAML in ``conf/dataset/`` whose
+``_target_`` names the module, as a framework's YAML names its trainer. A YAML without
+``_target_`` means the module of this package with the dataset's name.
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ class Dataset:
 
 
 def builtin() -> list[str]:
-    """The datasets of this package, by name (each module here but the shared loaders)."""
+    """The datasets of this package, by name (each module here but the shared loaders and
+    the source digests)."""
     return sorted(m.name for m in pkgutil.iter_modules(__path__)
-                  if not m.name.startswith("idx_"))
+                  if not m.name.startswith("idx_") and m.name != "sources")
 
 
 def module_of(cfg: DictConfig | dict) -> ModuleType:
@@ -152,15 +154,42 @@ def load(cfg: DictConfig) -> Dataset:
     try:
         return module_of(cfg).load(cfg)
     except DataError as err:
-        fallback = cfg.get("fallback")
-        if not fallback:
-            raise
-        other = module_of({"name": fallback})
-        fields = {f.name for f in dataclasses.fields(other.Config)}
-        shared = {k: v for k, v in OmegaConf.to_container(cfg).items()
-                  if k in fields and k not in ("name", "source_dir", "fallback")}
-        alt = checked_config(OmegaConf.create({**shared, "name": fallback}))
-        ds = other.load(alt)
-        cause = str(err).split(". Fix:")[0]
-        return dataclasses.replace(ds, note=f"{fallback} stands in for {cfg.name}, which "
-                                            f"could not be had ({cause})")
+        alt, note = _fallback(cfg, err)
+        return dataclasses.replace(module_of(alt).load(alt), note=note)
+
+
+def _fallback(cfg: DictConfig, err: DataError) -> tuple[DictConfig, str]:
+    """The config of the dataset that stands in for ``cfg`` (which raised ``err``), and the
+    note saying so; ``err`` again where the config names no fallback."""
+    fallback = cfg.get("fallback")
+    if not fallback:
+        raise err
+    other = module_of({"name": fallback})
+    fields = {f.name for f in dataclasses.fields(other.Config)}
+    shared = {k: v for k, v in OmegaConf.to_container(cfg).items()
+              if k in fields and k not in ("name", "source_dir", "fallback")}
+    alt = checked_config(OmegaConf.create({**shared, "name": fallback}))
+    cause = str(err).split(". Fix:")[0]
+    return alt, f"{fallback} stands in for {cfg.name}, which could not be had ({cause})"
+
+
+def source_digest(cfg: DictConfig | dict) -> dict[str, str]:
+    """What the data of a dataset config is made from: ``{"digest": 16 hex digits, "source":
+    a line for people}``. A module's own ``source_digest(cfg)`` where it has one (IDX files:
+    the SHA-256 of their bytes, and the files with their sizes; their raw files are had as
+    ``load`` has them), else the module and the config's values (a generator: moons,
+    synthetic). Where the data cannot be had and the config names a fallback, the fallback's,
+    its source saying so. ``ConfigError`` for a config that does not check; ``DataError`` as
+    ``load`` raises it."""
+    from nnbench.data import sources
+
+    cfg = checked_config(cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg))
+    module = module_of(cfg)
+    if not hasattr(module, "source_digest"):
+        return sources.of_generator(module, cfg)
+    try:
+        return module.source_digest(cfg)
+    except DataError as err:
+        alt, note = _fallback(cfg, err)
+        digest = source_digest(alt)
+        return {**digest, "source": f"{digest['source']} ({note})"}

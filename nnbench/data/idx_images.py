@@ -5,7 +5,10 @@ Where the files come from, in order: ``data_dir`` as torchvision lays it out
 files (gzipped or not) in ``source_dir``, unpacked into that layout. Nothing enters ``data_dir``
 until it is whole: downloads land in a temporary folder first, unpacked files are checked while
 they are copied and then renamed into place (``nnbench.files``). Preprocessed float32 arrays are
-cached per dataset and normalization, so a sweep decodes the IDX files once.
+cached per dataset, normalization and the digest of the four IDX files they were decoded from
+(``nnbench.data.sources``), so a sweep decodes the files once, and files changed in place are
+decoded (and checked) again, never served from the cache of the old ones. The files are checked
+on every load, cache or not: a truncated one is refused, naming it.
 
 The cache is a convenience, never a reason to fail: one that cannot be read or does not hold
 what this module writes is discarded and rebuilt, and one that cannot be written (a read-only
@@ -32,6 +35,7 @@ from nnbench.data.idx_files import (
     raw_folder,
     tv_class,
 )
+from nnbench.data.sources import DIGESTS, of_files
 from nnbench.errors import ConfigError
 from nnbench.files import (
     TEMP_PREFIX,
@@ -99,15 +103,27 @@ def _normalize(images: np.ndarray, how: str, stats: tuple[float, float] | None) 
     return x
 
 
-def _cache_path(cfg: DictConfig) -> Path:
-    key = hashlib.sha1(f"{cfg.name}|{cfg.normalize}|v{CACHE_VERSION}".encode()).hexdigest()[:10]
-    folder = Path(cfg.data_dir).expanduser() / "nnbench-cache"
-    return folder / f"{cfg.name}-{cfg.normalize}-{key}.npz"
+def _cache_folder(cfg: DictConfig) -> Path:
+    return Path(cfg.data_dir).expanduser() / "nnbench-cache"
+
+
+def _cache_path(cfg: DictConfig, digest: str) -> Path:
+    """The cache of ``cfg``'s arrays decoded from IDX files of source digest ``digest``."""
+    key = hashlib.sha1(f"{cfg.name}|{cfg.normalize}|v{CACHE_VERSION}|{digest}".encode()
+                       ).hexdigest()[:10]
+    return _cache_folder(cfg) / f"{cfg.name}-{cfg.normalize}-{digest}-{key}.npz"
+
+
+def source_digest(cfg: DictConfig, tv_name: str) -> dict[str, str]:
+    """``{"digest", "source"}`` of the four IDX files (``sources.of_files``), had as ``load``
+    has them and checked first: a truncated or malformed file is a ``DataError`` naming it."""
+    raw = ensure_raw(cfg, tv_name)
+    check_set(raw)  # a clear error naming the file, before torchvision or a trainer trips over it
+    return of_files([raw / name for name in FILES], _cache_folder(cfg) / DIGESTS)
 
 
 def _decode(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
-    raw = ensure_raw(cfg, tv_name)
-    check_set(raw)  # a clear error naming the file, before torchvision or a trainer trips over it
+    raw = raw_folder(data_dir_of(cfg), tv_name)  # had and checked by source_digest
     root = str(raw.parent.parent)
     dataset_class = tv_class(tv_name)
     train = dataset_class(root, train=True, download=False)
@@ -140,7 +156,7 @@ def _remove_stale_temporaries(cfg: DictConfig, tv_name: str) -> None:
     """What writers killed outright (SIGKILL, power loss) left in this dataset's folders."""
     data_dir = Path(cfg.data_dir).expanduser()
     for folder, legacy in ((data_dir, "data_dir"), (raw_folder(data_dir, tv_name), "raw"),
-                           (_cache_path(cfg).parent, "cache")):
+                           (_cache_folder(cfg), "cache")):
         for prefix in (TEMP_PREFIX, *_LEGACY_TEMPORARIES[legacy]):
             remove_stale_temporaries(folder, prefix)
 
@@ -214,7 +230,7 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def _cached_arrays(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
     data_dir_of(cfg)
     _remove_stale_temporaries(cfg, tv_name)
-    path = _cache_path(cfg)
+    path = _cache_path(cfg, source_digest(cfg, tv_name)["digest"])
     arrays = _read_cache(path)
     if arrays is None:
         arrays = _decode(cfg, tv_name)
