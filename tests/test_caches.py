@@ -137,20 +137,20 @@ BAD_PEAK_FILES = {
 
 @pytest.mark.parametrize("content", BAD_PEAK_FILES.values(), ids=BAD_PEAK_FILES.keys())
 def test_peak_cache_of_the_wrong_shape_is_discarded_and_recalibrated(cheap_peak, content):
-    key = peak._key("numpy", "float32", "cpu", 1, False)
+    key = peak._key(peak.identity(NumpyTrainer, "float32", "cpu", 1, False))
     cheap_peak.parent.mkdir(parents=True)
     if content is None:  # reading it would block forever
         os.mkfifo(cheap_peak)
     else:
         cheap_peak.write_bytes(content.replace("K", key).encode("utf-8", "surrogateescape"))
     with pytest.warns(CacheWarning, match=re.escape(str(cheap_peak))):
-        measured = peak.matmul_peak("numpy", NumpyTrainer.matmul_kernel, "float32", "cpu", 1)
+        measured = peak.matmul_peak(NumpyTrainer, "float32", "cpu", 1)
     assert measured["gflops"] > 0 and measured["n"] == 64
     stored = json.loads(cheap_peak.read_text())
     assert stored == {key: measured}
     with warnings.catch_warnings():
         warnings.simplefilter("error", CacheWarning)
-        again = peak.matmul_peak("numpy", NumpyTrainer.matmul_kernel, "float32", "cpu", 1)
+        again = peak.matmul_peak(NumpyTrainer, "float32", "cpu", 1)
         assert again == measured  # cached now
 
 
@@ -159,7 +159,7 @@ def test_one_bad_peak_entry_is_dropped_and_the_others_kept(cheap_peak):
     other = {"gflops": 123.0, "n": 3072, "threads": 4}
     cheap_peak.write_text(json.dumps({"other-host|x": other, "broken": {"gflops": "x"}}))
     with pytest.warns(CacheWarning, match="'broken'"):
-        measured = peak.matmul_peak("numpy", NumpyTrainer.matmul_kernel, "float32", "cpu", 1)
+        measured = peak.matmul_peak(NumpyTrainer, "float32", "cpu", 1)
     stored = json.loads(cheap_peak.read_text())
     assert stored["other-host|x"] == other and "broken" not in stored
     assert measured in stored.values()
@@ -168,7 +168,7 @@ def test_one_bad_peak_entry_is_dropped_and_the_others_kept(cheap_peak):
 def test_peak_cache_that_cannot_be_written_still_gives_the_peak(cheap_peak):
     cheap_peak.parent.write_text("a file where the cache folder should be")
     with cache_warnings() as found:
-        measured = peak.matmul_peak("numpy", NumpyTrainer.matmul_kernel, "float32", "cpu", 1)
+        measured = peak.matmul_peak(NumpyTrainer, "float32", "cpu", 1)
     assert measured["gflops"] > 0
     assert [m.split(" (")[0] for m in found] == [
         f"discarded the matmul-peak cache {cheap_peak}",

@@ -96,8 +96,7 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
     peak = None
     if bench.mfu:
         with cache_warnings() as found:
-            peak = peak_probe.matmul_peak(job.framework, cls.matmul_kernel,
-                                          job.precision.compute_dtype,
+            peak = peak_probe.matmul_peak(cls, job.precision.compute_dtype,
                                           job.device, bench.threads, tf32=job.precision.tf32)
         warnings += found
         fields["matmul_peak"] = peak
