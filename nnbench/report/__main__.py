@@ -16,7 +16,7 @@ from pathlib import Path
 
 from nnbench import stats
 from nnbench.files import write_text
-from nnbench.report import by_environment, compare, cost_model, html, index, output
+from nnbench.report import by_environment, compare, cost_model, html, index, options, output
 from nnbench.report.aside import aside
 from nnbench.report.collect import Collection, collect
 from nnbench.report.sections import sections, summary_markdown
@@ -155,7 +155,7 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true",
                         help="read every record afresh and draw the report anew, whatever the "
                              "index of the last report says")
-    compare.add_arguments(parser)  # --fail-above, --equivalence, --format, --history, ...
+    options.add_arguments(parser)  # --fail-above, --equivalence, --format, --history, ...
     by_environment.add_arguments(parser)  # --baseline-env, --candidate-env
     args = parser.parse_args(argv)
     missing = [p for p in [*args.run_dirs, args.baseline, args.candidate, *(args.history or [])]
@@ -209,7 +209,7 @@ def _out_of_range(args: argparse.Namespace) -> str | None:
     if not 0 <= args.min_change < 1:
         return (f"--min-change {args.min_change:g} is not a fraction of a change; allowed: 0 "
                 f"(any change) up to below 1, e.g. 0.1 for 10%")
-    return compare.arguments_out_of_range(args) or by_environment.problem(args)
+    return options.arguments_out_of_range(args) or by_environment.problem(args)
 
 
 def _compare(out: Path, args: argparse.Namespace) -> int:
