@@ -1,8 +1,9 @@
-"""What a dataset was made from: the digest of its source files or its generator's parameters,
-and the decoded cache keyed by it. Each fault is injected into tiny IDX files made here."""
+"""What a dataset is made of (the data part of a job's identity): the digests of its files,
+and the decoded cache keyed by them. Each fault is injected into tiny IDX files made here."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -12,7 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 from test_idx_images import cache_path, mnist_cfg, write_idx_set
 
-from nnbench.data import DataError, checked_config, idx_images, load, source_digest, sources
+from nnbench.data import DataError, checked_config, idx_images, load, source, sources
 
 LABELS = "train-labels-idx1-ubyte"
 IMAGES = "train-images-idx3-ubyte"
@@ -55,18 +56,21 @@ def test_an_image_file_truncated_to_1000_bytes_is_refused_naming_it(tmp_path):
 
 
 def test_an_idx_digest_is_of_the_files_bytes_wherever_they_lie(tmp_path):
-    raw, cfg = raw_set(tmp_path / "a")
+    _, cfg = raw_set(tmp_path / "a")
     other_raw, other = raw_set(tmp_path / "b")  # the same bytes (the same seed) elsewhere
-    digest = source_digest(cfg)
+    digest = source(cfg)
     assert re.fullmatch(r"[0-9a-f]{16}", digest["digest"])
-    assert digest == {"digest": source_digest(other)["digest"],
-                      "source": f"{raw}: train-images-idx3-ubyte (31376 bytes), "
-                                f"train-labels-idx1-ubyte (48 bytes), t10k-images-idx3-ubyte "
-                                f"(15696 bytes), t10k-labels-idx1-ubyte (28 bytes)"}
+    assert digest == source(other)
+    assert {name: f["bytes"] for name, f in digest["source"]["files"].items()} == {
+        "train-images-idx3-ubyte": 31376, "train-labels-idx1-ubyte": 48,
+        "t10k-images-idx3-ubyte": 15696, "t10k-labels-idx1-ubyte": 28}
+    assert digest["source"]["files"][LABELS]["sha256"] == hashlib.sha256(
+        (other_raw / LABELS).read_bytes()).hexdigest()
     data = bytearray((other_raw / IMAGES).read_bytes())
     data[100] ^= 1  # one bit of one pixel
     (other_raw / IMAGES).write_bytes(bytes(data))
-    assert source_digest(other)["digest"] != digest["digest"]
+    assert source(other)["digest"] != digest["digest"]
+    assert idx_images.source_digest(other, "MNIST") == source(other)["digest"]  # the cache's
 
 
 def test_a_settled_files_digest_is_remembered_and_a_fresh_ones_is_not(tmp_path, monkeypatch):
@@ -77,39 +81,29 @@ def test_a_settled_files_digest_is_remembered_and_a_fresh_ones_is_not(tmp_path, 
     # the files' change times are now (setting their modification times moved them): settled
     # at once here, where a real dataset's files settle SETTLED_NS after they were written
     monkeypatch.setattr(sources, "SETTLED_NS", 0)
-    first = source_digest(cfg)
+    first = source(cfg)
     assert len(hashed) == 4
-    assert source_digest(cfg) == first and len(hashed) == 4  # remembered: no file read again
+    assert source(cfg) == first and len(hashed) == 4  # remembered: no file read again
     monkeypatch.setattr(sources, "SETTLED_NS", 2_000_000_000)
     (raw / LABELS).write_bytes((raw / LABELS).read_bytes())  # rewritten now, the same bytes
-    assert source_digest(cfg) == first and hashed[4:] == [LABELS]
-    assert source_digest(cfg) == first and hashed[5:] == [LABELS]  # too fresh to remember
+    assert source(cfg) == first and hashed[4:] == [LABELS]
+    assert source(cfg) == first and hashed[5:] == [LABELS]  # too fresh to remember
 
 
-def test_a_generated_dataset_is_its_generator_and_parameters():
-    moons = checked_config(OmegaConf.create({"name": "moons"}))
-    digest = source_digest(moons)
-    assert digest["source"] == ("nnbench.data.moons(n_samples=2000, noise=0.2, random_state=42, "
-                                "test_size=0.2, split_random_state=42)")
-    assert re.fullmatch(r"[0-9a-f]{16}", digest["digest"])
-    assert source_digest({"name": "moons"}) == digest  # a plain dict, the defaults filled in
-    noisier = source_digest({"name": "moons", "noise": 0.3})["digest"]
-    synthetic = source_digest({"name": "synthetic"})
-    assert len({digest["digest"], noisier, synthetic["digest"]}) == 3
-    assert synthetic["source"].startswith("nnbench.data.synthetic(n_train=2000, ")
-
-
-def test_a_fallback_that_stands_in_is_the_source_said(tmp_path):
+def test_files_that_cannot_be_had_are_said_unavailable_or_the_fallback_stands_in(tmp_path):
     raw, _ = raw_set(tmp_path)
-    cfg = checked_config(OmegaConf.create({
-        "name": "fashion_mnist", "data_dir": str(tmp_path / "data"), "download": False,
-        "source_dir": None, "fallback": "mnist"}))
-    digest = source_digest(cfg)
-    assert digest["digest"] == idx_images.source_digest(
-        mnist_cfg(tmp_path, source_dir=None), "MNIST")["digest"]
-    assert digest["source"].startswith(f"{raw}: train-images-idx3-ubyte (31376 bytes), ")
-    assert digest["source"].endswith(" (mnist stands in for fashion_mnist, which could not be "
-                                     "had (cannot find fashion_mnist in "
-                                     f"{tmp_path / 'data' / 'FashionMNIST' / 'raw'}: download "
-                                     "is off (dataset.download=false); no dataset.source_dir "
-                                     "is set))")
+    base = {"name": "fashion_mnist", "data_dir": str(tmp_path / "data"), "download": False,
+            "source_dir": None}
+    missing = source(checked_config(OmegaConf.create(base)))
+    why = (f"cannot find fashion_mnist in {tmp_path / 'data' / 'FashionMNIST' / 'raw'}: "
+           f"download is off (dataset.download=false); no dataset.source_dir is set")
+    assert missing["source"] == {"unavailable": f"{why}. Fix: put the four IDX files "
+                                 f"(train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                                 f"t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, .gz or not) in "
+                                 f"a folder and pass dataset.source_dir=FOLDER, or run once with "
+                                 f"network access"}
+    stand_in = source(checked_config(OmegaConf.create({**base, "fallback": "mnist"})))
+    mnist = source(mnist_cfg(tmp_path, source_dir=None))
+    assert stand_in["digest"] == mnist["digest"]  # the same bytes: the same data
+    assert stand_in["source"] == {**mnist["source"], "stands_in_for": (
+        f"mnist stands in for fashion_mnist, which could not be had ({why})")}

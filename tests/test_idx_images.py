@@ -52,7 +52,7 @@ def mnist_cfg(tmp_path: Path, **overrides):
 
 def cache_path(cfg, tv_name: str = "MNIST") -> Path:
     """Where the cache of ``cfg``'s arrays lies: keyed by the digest of its IDX files."""
-    return idx_images._cache_path(cfg, idx_images.source_digest(cfg, tv_name)["digest"])
+    return idx_images._cache_path(cfg, idx_images.source_digest(cfg, tv_name))
 
 
 def files_under(folder: Path) -> list[str]:

@@ -4,8 +4,9 @@ A dataset module provides ``Config`` (a dataclass: the keys its YAML may set), `
 (value checks), ``shape(cfg)`` (feature and class counts, known without loading anything, so a
 config can be checked before any work), optionally ``sizes(cfg)`` (training and test samples,
 so that a job which cannot fit in memory is refused before it starts) and
-``load(cfg) -> Dataset``, and optionally ``source_digest(cfg)`` (what the data was made from:
-see ``source_digest`` here; without it, the module and its config's values). Adding a dataset
+``load(cfg) -> Dataset``, and optionally ``source(cfg)`` (what the data is made of, for a
+dataset read from files: see ``source`` here; without it, the module and its config's values
+describe it). Adding a dataset
 is one module (here, or anywhere importable) and one YAML in ``conf/dataset/`` whose
 ``_target_`` names the module, as a framework's YAML names its trainer. A YAML without
 ``_target_`` means the module of this package with the dataset's name.
@@ -128,12 +129,23 @@ def source(cfg: DictConfig) -> dict:
     A module's own ``source(cfg)`` describes files it reads (their content's digest); any
     other dataset is its generator: the module and its measured parameters, plus the digest of
     the module's file where it lies outside nnbench's package (whose files are the code part).
+    Files that cannot be had are said as ``unavailable`` with the reason (the job then fails
+    on the same error), or, where the config names a fallback, the fallback's files are the
+    source (its digest: the same bytes are the same data), ``stands_in_for`` saying so.
     """
     from nnbench import identity
 
     module = module_of(cfg)
     if hasattr(module, "source"):
-        described = module.source(cfg)
+        try:
+            described = module.source(cfg)
+        except DataError as err:
+            if not cfg.get("fallback"):
+                described = {"unavailable": str(err)}
+            else:
+                alt, note = _fallback(cfg, err)
+                stand_in = source(alt)
+                return {**stand_in, "source": {**stand_in["source"], "stands_in_for": note}}
     else:
         skip = {k.split(".", 1)[1] for k in identity.unmeasured(module.Config, "dataset.")}
         params = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items()
@@ -171,25 +183,3 @@ def _fallback(cfg: DictConfig, err: DataError) -> tuple[DictConfig, str]:
     alt = checked_config(OmegaConf.create({**shared, "name": fallback}))
     cause = str(err).split(". Fix:")[0]
     return alt, f"{fallback} stands in for {cfg.name}, which could not be had ({cause})"
-
-
-def source_digest(cfg: DictConfig | dict) -> dict[str, str]:
-    """What the data of a dataset config is made from: ``{"digest": 16 hex digits, "source":
-    a line for people}``. A module's own ``source_digest(cfg)`` where it has one (IDX files:
-    the SHA-256 of their bytes, and the files with their sizes; their raw files are had as
-    ``load`` has them), else the module and the config's values (a generator: moons,
-    synthetic). Where the data cannot be had and the config names a fallback, the fallback's,
-    its source saying so. ``ConfigError`` for a config that does not check; ``DataError`` as
-    ``load`` raises it."""
-    from nnbench.data import sources
-
-    cfg = checked_config(cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg))
-    module = module_of(cfg)
-    if not hasattr(module, "source_digest"):
-        return sources.of_generator(module, cfg)
-    try:
-        return module.source_digest(cfg)
-    except DataError as err:
-        alt, note = _fallback(cfg, err)
-        digest = source_digest(alt)
-        return {**digest, "source": f"{digest['source']} ({note})"}

@@ -6,9 +6,9 @@ files (gzipped or not) in ``source_dir``, unpacked into that layout. Nothing ent
 until it is whole: downloads land in a temporary folder first, unpacked files are checked while
 they are copied and then renamed into place (``nnbench.files``). Preprocessed float32 arrays are
 cached per dataset, normalization and the digest of the four IDX files they were decoded from
-(``nnbench.data.sources``), so a sweep decodes the files once, and files changed in place are
-decoded (and checked) again, never served from the cache of the old ones. The files are checked
-on every load, cache or not: a truncated one is refused, naming it.
+(``source``: the job identity's data part), so a sweep decodes the files once, and files
+changed in place are decoded (and checked) again, never served from the cache of the old ones.
+The files are checked on every load, cache or not: a truncated one is refused, naming it.
 
 The cache is a convenience, never a reason to fail: one that cannot be read or does not hold
 what this module writes is discarded and rebuilt, and one that cannot be written (a read-only
@@ -21,6 +21,7 @@ import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
@@ -35,7 +36,7 @@ from nnbench.data.idx_files import (
     raw_folder,
     tv_class,
 )
-from nnbench.data.sources import DIGESTS, of_files
+from nnbench.data.sources import DIGESTS, files
 from nnbench.errors import ConfigError
 from nnbench.files import (
     TEMP_PREFIX,
@@ -114,12 +115,20 @@ def _cache_path(cfg: DictConfig, digest: str) -> Path:
     return _cache_folder(cfg) / f"{cfg.name}-{cfg.normalize}-{digest}-{key}.npz"
 
 
-def source_digest(cfg: DictConfig, tv_name: str) -> dict[str, str]:
-    """``{"digest", "source"}`` of the four IDX files (``sources.of_files``), had as ``load``
-    has them and checked first: a truncated or malformed file is a ``DataError`` naming it."""
+def source(cfg: DictConfig, tv_name: str) -> dict[str, Any]:
+    """What the dataset is made of (``nnbench.data.source``): the four IDX files with their
+    sizes and digests (``sources.files``), had as ``load`` has them and checked first: a
+    truncated or malformed file is a ``DataError`` naming it."""
     raw = ensure_raw(cfg, tv_name)
     check_set(raw)  # a clear error naming the file, before torchvision or a trainer trips over it
-    return of_files([raw / name for name in FILES], _cache_folder(cfg) / DIGESTS)
+    return files([raw / name for name in FILES], _cache_folder(cfg) / DIGESTS)
+
+
+def source_digest(cfg: DictConfig, tv_name: str) -> str:
+    """The digest of ``source``, as a job's identity holds it: what the cache is keyed by."""
+    from nnbench.identity import digest
+
+    return digest(source(cfg, tv_name))
 
 
 def _decode(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
@@ -230,7 +239,7 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
 def _cached_arrays(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
     data_dir_of(cfg)
     _remove_stale_temporaries(cfg, tv_name)
-    path = _cache_path(cfg, source_digest(cfg, tv_name)["digest"])
+    path = _cache_path(cfg, source_digest(cfg, tv_name))
     arrays = _read_cache(path)
     if arrays is None:
         arrays = _decode(cfg, tv_name)

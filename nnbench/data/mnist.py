@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from nnbench.data import Dataset, idx_images
 from nnbench.data.idx_images import check, preload, shape, sizes
 
-__all__ = ["Config", "check", "shape", "sizes", "load", "preload", "source_digest"]
+__all__ = ["Config", "check", "shape", "sizes", "load", "preload", "source"]
 
 
 @dataclass
@@ -21,5 +21,5 @@ def load(cfg: DictConfig) -> Dataset:
     return idx_images.load(cfg, "MNIST")
 
 
-def source_digest(cfg: DictConfig) -> dict[str, str]:
-    return idx_images.source_digest(cfg, "MNIST")
+def source(cfg: DictConfig) -> dict:
+    return idx_images.source(cfg, "MNIST")

@@ -1,10 +1,10 @@
-"""What a dataset was made from, as a digest: the bytes of its source files, or the generator
-and its parameters.
+"""The digests of the files a dataset is read from: the data part of a job's identity
+(``nnbench.data.source``) for datasets made from files.
 
-Two jobs measured the same data only where their sources' digests agree, and a decoded cache
-is only the data it was decoded from: ``idx_images`` keys its cache by the digest of the IDX
-files, so that files changed in place (a label byte permuted, a file truncated) are decoded
-again, and checked, instead of served from a cache of the old ones.
+Two jobs measured the same data only where these agree, and a decoded cache is only the data
+it was decoded from: ``idx_images`` keys its cache by the same digest, so that files changed in
+place (a label byte permuted, a file truncated) are decoded again, and checked, instead of
+served from a cache of the old ones.
 
 Hashing Fashion-MNIST's four files (55 MB) takes ~0.07 s with SHA-256 on the 2-core VM, as
 much as a third of a cached load (0.16-0.7 s), in every job. A file's digest is therefore
@@ -23,16 +23,12 @@ import json
 import os
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
-
-from omegaconf import DictConfig, OmegaConf
 
 from nnbench.files import write_text
 
 DIGESTS = "source-digests.json"  # the memo's name, in the dataset's cache folder
 SETTLED_NS = 2_000_000_000  # a file changed this close before its hash is hashed again
-HEX = 16  # digits of a source digest: 64 bits, no collision among any one user's datasets
 
 
 def _stamp(stat: os.stat_result) -> str:
@@ -83,26 +79,9 @@ def file_digests(paths: list[Path], memo: Path | None = None) -> dict[Path, str]
     return out
 
 
-def of_files(paths: list[Path], memo: Path | None = None) -> dict[str, str]:
-    """``{"digest", "source"}`` of a dataset made from ``paths``: the digest of their names
-    and bytes (their folder left out: the same files elsewhere are the same data), and the
-    files with their sizes."""
+def files(paths: list[Path], memo: Path | None = None) -> dict[str, Any]:
+    """What a dataset read from ``paths`` is made of, for ``nnbench.data.source``: each file
+    by name with its size and the SHA-256 of its bytes. Their folder is left out: the same
+    files elsewhere are the same data."""
     digests = file_digests(paths, memo)
-    whole = hashlib.sha256()
-    for path in paths:
-        whole.update(f"{path.name}\0{digests[path]}\n".encode())
-    folders = sorted({str(p.parent) for p in paths})
-    listed = ", ".join(f"{p.name} ({p.stat().st_size} bytes)" for p in paths)
-    return {"digest": whole.hexdigest()[:HEX],
-            "source": f"{' '.join(folders)}: {listed}" if len(folders) == 1 else listed}
-
-
-def of_generator(module: ModuleType, cfg: DictConfig) -> dict[str, str]:
-    """``{"digest", "source"}`` of a dataset a function makes from its parameters: the
-    module's name and the config's values (the generator's code is the code's identity)."""
-    params = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items()
-              if k not in ("_target_", "name")}
-    text = json.dumps({"generator": module.__name__, "params": params}, sort_keys=True)
-    said = ", ".join(f"{k}={v!r}" for k, v in params.items())
-    return {"digest": hashlib.sha256(text.encode()).hexdigest()[:HEX],
-            "source": f"{module.__name__}({said})"}
+    return {"files": {p.name: {"bytes": p.stat().st_size, "sha256": digests[p]} for p in paths}}
