@@ -107,3 +107,21 @@ def test_files_that_cannot_be_had_are_said_unavailable_or_the_fallback_stands_in
     assert stand_in["digest"] == mnist["digest"]  # the same bytes: the same data
     assert stand_in["source"] == {**mnist["source"], "stands_in_for": (
         f"mnist stands in for fashion_mnist, which could not be had ({why})")}
+
+
+def test_a_download_that_failed_is_not_tried_again_by_the_same_process(tmp_path, monkeypatch):
+    from nnbench.data import idx_files
+
+    tried = []
+
+    def offline(tv_name, data_dir, raw):
+        tried.append(tv_name)
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(idx_files, "_download", offline)
+    cfg = mnist_cfg(tmp_path, download=True, source_dir=None)
+    first = source(cfg)["source"]["unavailable"]
+    assert first.startswith("cannot find mnist in ") and len(tried) == 1
+    with pytest.raises(DataError) as caught:
+        load(cfg)  # the job's load after its resolve: the same line, no second try
+    assert str(caught.value) == first and len(tried) == 1

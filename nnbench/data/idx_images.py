@@ -37,7 +37,7 @@ from nnbench.data.idx_files import (
     tv_class,
 )
 from nnbench.data.sources import DIGESTS, files
-from nnbench.errors import ConfigError
+from nnbench.errors import ConfigError, DataError
 from nnbench.files import (
     TEMP_PREFIX,
     CacheWarning,
@@ -115,11 +115,24 @@ def _cache_path(cfg: DictConfig, digest: str) -> Path:
     return _cache_folder(cfg) / f"{cfg.name}-{cfg.normalize}-{digest}-{key}.npz"
 
 
+# Files that could not be had, per place and means, in this process: a sweep resolves each of
+# its jobs, and a job resolves before it loads; each would try the download again (~7 s offline,
+# one try per mirror) before saying the same thing.
+_UNAVAILABLE: dict[tuple, str] = {}
+
+
 def source(cfg: DictConfig, tv_name: str) -> dict[str, Any]:
     """What the dataset is made of (``nnbench.data.source``): the four IDX files with their
     sizes and digests (``sources.files``), had as ``load`` has them and checked first: a
     truncated or malformed file is a ``DataError`` naming it."""
-    raw = ensure_raw(cfg, tv_name)
+    where = (tv_name, str(cfg.data_dir), str(cfg.source_dir), bool(cfg.download))
+    if where in _UNAVAILABLE:
+        raise DataError(_UNAVAILABLE[where])
+    try:
+        raw = ensure_raw(cfg, tv_name)
+    except DataError as err:
+        _UNAVAILABLE[where] = str(err)
+        raise
     check_set(raw)  # a clear error naming the file, before torchvision or a trainer trips over it
     return files([raw / name for name in FILES], _cache_folder(cfg) / DIGESTS)
 
