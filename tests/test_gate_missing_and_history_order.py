@@ -35,6 +35,9 @@ def test_a_candidate_whose_torch_jobs_all_failed_fails_the_gate_naming_them(tmp_
     assert ("nnbench.report: gate: not ok in the candidate (5 failed: RuntimeError: the kernel "
             "crashed; ok in 5 baseline rounds): moons 2x32x16x1 float32 torch cpu\n") in err
     assert "numpy" not in err  # the configuration that ran ok is no failure
+    assert (tmp_path / "cmp" / "compare.md").read_text().endswith(
+        "\n\n- not ok in the candidate (5 failed: RuntimeError: the kernel crashed; ok in 5 "
+        "baseline rounds): moons 2x32x16x1 float32 torch cpu\n")
 
 
 def test_a_configuration_the_candidate_has_no_record_of_fails_the_gate(tmp_path, capsys):

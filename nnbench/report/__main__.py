@@ -232,7 +232,8 @@ def _compare(out: Path, args: argparse.Namespace) -> int:
     lost = compare.not_ok(base, cand)  # a crash in the candidate is no row of the table
     status, failed = compare.gate(table, args.fail_above, args.fail_on_unsure, lost)
     comment = compare.markdown(table, failed, args.fail_above, lost)
-    text = compare.with_pairs(table, sides, args)
+    text = compare.with_pairs(table, sides, args) + "".join(
+        f"\n\n- {line}" if i == 0 else f"\n- {line}" for i, line in enumerate(lost))
     print(comment if args.format == "markdown" else _narrow(table))
     with output.whole(out) as stage:
         write_text(stage / "compare.md", text + "\n")
