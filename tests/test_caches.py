@@ -23,7 +23,7 @@ from test_files import dead_pid, temporary_of
 from test_idx_images import FILES, cache_path, files_under, mnist_cfg, write_idx_set
 
 from nnbench import files
-from nnbench.data import DataError, idx_images, load
+from nnbench.data import DataError, idx_cache, load
 from nnbench.files import TEMP_PREFIX, CacheWarning, cache_warnings
 from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.measure import peak
@@ -104,7 +104,7 @@ def test_cache_with_wrong_arrays_is_discarded_and_rebuilt(tmp_path, damage):
         ds = load(cfg)
     np.testing.assert_array_equal(ds.x_train, first.x_train)
     np.testing.assert_array_equal(ds.y_train, first.y_train)
-    assert set(_good_arrays(cfg)) == set(idx_images.ARRAYS)  # rewritten
+    assert set(_good_arrays(cfg)) == set(idx_cache.ARRAYS)  # rewritten
 
 
 # --- the matmul-peak cache -------------------------------------------------------------------

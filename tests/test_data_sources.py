@@ -125,3 +125,12 @@ def test_a_download_that_failed_is_not_tried_again_by_the_same_process(tmp_path,
     with pytest.raises(DataError) as caught:
         load(cfg)  # the job's load after its resolve: the same line, no second try
     assert str(caught.value) == first and len(tried) == 1
+
+
+def test_a_cache_of_files_no_longer_there_is_removed_when_the_new_one_is_written(tmp_path):
+    raw, cfg = raw_set(tmp_path)
+    load(cfg)
+    old = cache_path(cfg)
+    (raw / LABELS).write_bytes((raw / LABELS).read_bytes()[:8] + bytes(range(10))[::-1] * 4)
+    load(cfg)
+    assert sorted(old.parent.glob("*.npz")) == [cache_path(cfg)] and not old.exists()

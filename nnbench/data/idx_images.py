@@ -10,15 +10,12 @@ cached per dataset, normalization and the digest of the four IDX files they were
 changed in place are decoded (and checked) again, never served from the cache of the old ones.
 The files are checked on every load, cache or not: a truncated one is refused, naming it.
 
-The cache is a convenience, never a reason to fail: one that cannot be read or does not hold
-what this module writes is discarded and rebuilt, and one that cannot be written (a read-only
-``data_dir``) is done without; each says so in a ``CacheWarning`` naming the file.
+The cache is a convenience, never a reason to fail (``idx_cache``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ from omegaconf import DictConfig
 
 from nnbench.config import seed
 from nnbench.data import Dataset
+from nnbench.data.idx_cache import read_cache, write_cache
 from nnbench.data.idx_files import (
     FILES,
     check_set,
@@ -40,8 +38,6 @@ from nnbench.data.sources import DIGESTS, files
 from nnbench.errors import ConfigError, DataError
 from nnbench.files import (
     TEMP_PREFIX,
-    CacheWarning,
-    atomic_write,
     remove_stale_temporaries,
 )
 from nnbench.schema import not_measured
@@ -165,9 +161,6 @@ def _decode(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
     }
 
 
-ARRAYS = ("x_train", "y_train", "x_test", "y_test", "classes")
-
-
 # Temporaries that earlier versions made with tempfile.mkstemp (no pid in the name): removed
 # once they are STALE_AFTER_S old.
 _LEGACY_TEMPORARIES = {"cache": (".cache-",), "raw": tuple(f".{name}-" for name in FILES),
@@ -183,80 +176,14 @@ def _remove_stale_temporaries(cfg: DictConfig, tv_name: str) -> None:
             remove_stale_temporaries(folder, prefix)
 
 
-class _BadCache(Exception):
-    """The cache file reads, but does not hold what ``_decode`` makes; the message says how."""
-
-
-def _valid_cache(arrays: dict[str, np.ndarray]) -> None:
-    """Raise _BadCache saying what is wrong unless ``arrays`` is what ``_decode`` makes."""
-    if set(arrays) != set(ARRAYS):
-        raise _BadCache(f"holds arrays {sorted(arrays)}, expected {sorted(ARRAYS)}")
-    for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.dtype != np.float32 or x.ndim != 2 or x.shape[1] != N_FEATURES or not len(x):
-            raise _BadCache(f"x_{split} is {x.dtype} {x.shape}, expected float32 (n, "
-                            f"{N_FEATURES})")
-        if y.dtype != np.int64 or y.shape != (x.shape[0],):
-            raise _BadCache(f"y_{split} is {y.dtype} {y.shape}, expected int64 "
-                            f"({x.shape[0]},)")
-        if y.min() < 0 or y.max() >= N_CLASSES:
-            raise _BadCache(f"y_{split} has labels outside 0..{N_CLASSES - 1}")
-        if not np.isfinite(x).all():
-            raise _BadCache(f"x_{split} has non-finite values")
-    classes = arrays["classes"]
-    if classes.dtype.kind != "U" or classes.shape != (N_CLASSES,):
-        raise _BadCache(f"classes is {classes.dtype} {classes.shape}, expected "
-                        f"{N_CLASSES} strings")
-
-
-def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None: absent, or damaged (then discarded, with a warning)."""
-    if not (path.exists() or path.is_symlink()):
-        return None
-    try:
-        if not path.is_file():  # a folder, or a pipe that would block the read
-            raise _BadCache("not a regular file")
-        # our own file object: np.load leaks the one it opens when the archive is damaged
-        with open(path, "rb") as f:
-            if f.read(4) != b"PK\x03\x04":  # else np.load would try to unpickle it
-                raise _BadCache("not an .npz archive")
-            f.seek(0)
-            with np.load(f, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        _valid_cache(arrays)
-        return arrays
-    except Exception as err:  # noqa: BLE001 - whatever is wrong with it, it is not trusted
-        reason = (str(err).splitlines() or [""])[0]
-        if not isinstance(err, _BadCache):
-            reason = f"{type(err).__name__}: {reason}" if reason else type(err).__name__
-        try:
-            path.unlink()
-            action = "rebuilding it"
-        except OSError as unlink_err:
-            action = f"cannot remove it ({unlink_err.strerror}); this job goes without"
-        warnings.warn(f"discarded the damaged cache {path} ({reason}); {action}",
-                      CacheWarning, stacklevel=2)
-        return None
-
-
-def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Cache the arrays; a folder that cannot take them costs only the warning."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: np.savez(f, **arrays))
-    except OSError as err:
-        warnings.warn(f"cannot write the cache {path} ({err.strerror or err}); this job "
-                      f"decoded the IDX files without one", CacheWarning, stacklevel=2)
-
-
 def _cached_arrays(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
     data_dir_of(cfg)
     _remove_stale_temporaries(cfg, tv_name)
     path = _cache_path(cfg, source_digest(cfg, tv_name))
-    arrays = _read_cache(path)
+    arrays = read_cache(path)
     if arrays is None:
         arrays = _decode(cfg, tv_name)
-        _write_cache(path, arrays)
+        write_cache(path, arrays, f"{cfg.name}-{cfg.normalize}-*.npz")
     return arrays
 
 
