@@ -79,7 +79,7 @@ def test_a_sweep_over_a_datasets_size_gives_a_line_and_a_row_per_size(tmp_path):
     lines = [line for line in done.stdout.splitlines() if "numpy/torch time per epoch" in line]
     assert len(lines) == 2, done.stdout
     assert "n_samples 200 cpu:" in lines[0] and "n_samples 400 cpu:" in lines[1]
-    assert all("fresh processes" not in line for line in lines)  # one process a side each
+    assert all("of one process per side" in line for line in lines)  # not pooled as rounds
     assert report_main([str(runs), "--out", str(tmp_path / "report"), "--no-progress"]) == 0
     summary = (tmp_path / "report" / "summary.md").read_text()
     table = summary.split("### Training time per epoch (s")[1].split("###")[0]
@@ -153,7 +153,7 @@ def test_a_sweep_of_two_thread_counts_closes_with_a_line_each(tmp_path):
            _sweep(sweep, 1, 0.001, 0.001, threads=2))
     lines = ratio_lines(sweep)
     assert len(lines) == 2, lines
-    assert "full batch threads 1 cpu: 2.0" in lines[0], lines
+    assert re.search(r"full batch threads 1 cpu: (1\.99|2\.0[01])x", lines[0]), lines
     assert re.search(r"full batch threads 2 cpu: (0\.99|1\.0[01])x", lines[1]), lines
 
 
