@@ -83,3 +83,50 @@ def test_slurm_settings_are_overridable_from_the_command_line():
     lines = script.splitlines()
     assert "#SBATCH --partition=long" in lines and "#SBATCH --time=240" in lines
     assert "#SBATCH --gpus-per-node=4" in lines
+
+
+@pytest.mark.parametrize(("setting", "line"), [
+    ("cpus_per_task=0", "hydra.launcher.cpus_per_task=0 must be a whole number of CPUs a job "
+                        "gets, at least 1 (or null: the default)"),
+    ("mem_gb=-1", "hydra.launcher.mem_gb=-1 must be a whole number of GB of memory a job gets, "
+                  "at least 1 (or null: the default)"),
+    ("timeout_min=0", "hydra.launcher.timeout_min=0 must be a whole number of minutes a job "
+                      "may run, at least 1"),
+    ("array_parallelism=0", "hydra.launcher.array_parallelism=0 must be a whole number of jobs "
+                            "of the sweep running at once, at least 1"),
+    ("gpus_per_node=-1", "hydra.launcher.gpus_per_node=-1 must be a whole number of GPUs a node "
+                         "gives a job, at least 0 (or null: the default)"),
+    ("stalled_patience_min=-5", "hydra.launcher.stalled_patience_min=-5.0 must be a number of "
+                                "minutes jobs may pend on a reason an administrator clears, at "
+                                "least 0 (or null: the default)"),
+])
+def test_slurm_settings_out_of_bounds_are_refused_before_sbatch_sees_them(setting, line):
+    from nnbench.errors import ConfigError
+    from nnbench.slurm import settings
+
+    params = dict(_launcher_cfg(f"hydra.launcher.{setting}"))
+    settings.check(dict(_launcher_cfg()))  # the shipped settings pass
+    with pytest.raises(ConfigError) as err:
+        settings.check(params)
+    assert str(err.value) == line
+
+
+def test_a_slurm_setting_out_of_bounds_ends_the_command_with_its_line_before_any_job(tmp_path):
+    # no SLURM on this host: without the check, submitit's "Could not detect srun" would answer
+    proc = run_cli("-m", "hydra/launcher=slurm", "hydra.launcher.cpus_per_task=0",
+                   f"runs_dir={tmp_path}")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == ("nnbench: error: hydra.launcher.cpus_per_task=0 must be a "
+                                   "whole number of CPUs a job gets, at least 1 (or null: the "
+                                   "default)")
+    assert not list(tmp_path.rglob("result.json"))
+
+
+def test_a_launcher_setting_the_launcher_lacks_lists_the_launchers_settings(tmp_path):
+    proc = run_cli("-m", "hydra/launcher=slurm", "hydra.launcher.nosuch=1", f"runs_dir={tmp_path}")
+    line = proc.stderr.strip()
+    assert proc.returncode == 2 and "\n" not in line
+    assert line.startswith("nnbench: error: hydra.launcher.nosuch is not a setting of "
+                           "hydra/launcher=slurm; its settings: account, additional_parameters, ")
+    assert "cpus_per_task" in line and "stalled_patience_min" in line
+    assert "experiment_name" not in line and "runs_dir" not in line  # not the job's keys
