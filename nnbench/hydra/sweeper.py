@@ -46,6 +46,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from nnbench import runner
 from nnbench.cli.one_line import one_line
+from nnbench.config import check_rounds
 from nnbench.errors import ConfigError
 from nnbench.hydra import launchers
 from nnbench.hydra.callbacks import check
@@ -119,9 +120,13 @@ class CheckAllJobs:
         here = launchers.runs_here(self.config.hydra)
         parallel = launchers.parallel_jobs(self.config.hydra)
         jobs, swept = self.jobs(arguments)
-        if len(jobs) > 20:  # about 0.1 s a job: say what the wait is for
-            print(f"nnbench: checking the {len(jobs)} jobs of the sweep before the first starts",
-                  file=sys.stderr, flush=True)
+        # rounds differ only in bench.round, which the sweep sets within bounds: the first
+        # round's jobs (the first ones, rounds being the outermost loop) stand for every round
+        checked = [i for i, job in enumerate(jobs) if f"{ROUND_KEY}=0" in job
+                   or ROUND_KEY not in swept]
+        if len(checked) > 20:  # about 0.1 s a job: say what the wait is for
+            print(f"nnbench: checking the {len(checked)} jobs of the sweep before the first "
+                  f"starts", file=sys.stderr, flush=True)
         loader = self.hydra_context.config_loader
         self.composed: dict[tuple[str, ...], Any] = {}
         faults: dict[int, BaseException] = {}
@@ -144,7 +149,8 @@ class CheckAllJobs:
         scouts = first_of_each_framework(jobs)
         for index in scouts:
             check_one(index)
-        for index, overrides in enumerate(jobs):
+        for index in checked:
+            overrides = jobs[index]
             if index not in scouts:
                 check_one(index)
             if index in faults:
@@ -205,9 +211,10 @@ class RoundsFirst:
         if ROUNDS_KEY in swept:
             raise HydraException(f"{ROUNDS_KEY} is how many rounds the sweep runs, one number "
                                  f"(e.g. {ROUNDS_KEY}=5) or auto, not a list of values")
+        # a setting of the sweep, checked before its rounds' jobs are listed (all at once)
+        check_rounds(self.config.bench)
         rounds = OmegaConf.select(self.config, ROUNDS_KEY, default=1)
-        if isinstance(rounds, int) and rounds < 1:  # a setting of the sweep, not of one job
-            raise HydraException(f"{ROUNDS_KEY}={rounds} must be > 0")
+        per_round = len(self.jobs(arguments)[0]) if rounds == "auto" else 0  # type: ignore[attr-defined]
         if rounds == "auto":
             rounds = OmegaConf.select(self.config, "bench.max_rounds")
             self.auto = {"target": OmegaConf.select(self.config, "bench.target_ci"),
@@ -219,7 +226,7 @@ class RoundsFirst:
             # a dict keeps its insertion order: the round key becomes the outermost loop
             self.params = {ROUND_KEY: round_sweep(rounds), **(self.params or {})}
         if self.auto is not None:  # one batch per round, so that the rounds can stop
-            self.max_batch_size = max(len(self.jobs(arguments)[0]) // rounds, 1)  # type: ignore[attr-defined]
+            self.max_batch_size = max(per_round, 1)
         return super().sweep(arguments)  # type: ignore[misc]
 
     def is_done(self) -> bool:
