@@ -41,7 +41,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeperConf
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from nnbench import runner
@@ -114,8 +114,8 @@ class CheckAllJobs:
         batches = self.split_arguments(overrides, None)  # type: ignore[attr-defined]
         return [job for batch in batches for job in batch], swept
 
-    def check_all(self, arguments: list[str]) -> None:
-
+    def check_all(self, arguments: list[str]) -> int:
+        """Compose and check the jobs (the first round's); the number of jobs in the sweep."""
         assert self.config is not None and self.hydra_context is not None
         here = launchers.runs_here(self.config.hydra)
         parallel = launchers.parallel_jobs(self.config.hydra)
@@ -158,27 +158,35 @@ class CheckAllJobs:
                 raise ConfigError(f"job {index + 1} of {len(jobs)}"
                                   f"{f' ({shown})' if shown else ''}: "
                                   f"{one_line(faults[index])}") from None
+        return len(jobs)
 
     def sweep(self, arguments: list[str]) -> Any:
-        self.check_all(arguments)
-        with self._composed_once():
+        jobs = self.check_all(arguments)
+        batch = getattr(self, "max_batch_size", None) or jobs  # a round at a time when auto
+        workers = launchers.cap_workers(getattr(self, "launcher", None), min(jobs, batch))
+        with self._composed_once(workers):
             return super().sweep(arguments)  # type: ignore[misc]
 
     @contextlib.contextmanager
-    def _composed_once(self):
+    def _composed_once(self, workers: int | None = None):
         """The launcher composes each job's config again (0.1-0.2 s a job, most of what a
         skipped job costs): hand it the one ``check_all`` composed instead, a copy taken before
-        anything read it; any other (a later round's) is composed as before."""
+        anything read it; any other (a later round's) is composed as before. ``workers``: the
+        joblib workers the sweep runs (``cap_workers``), which each job's record counts."""
         loader = self.hydra_context.config_loader
         compose = loader.load_sweep_config
 
         def load_sweep_config(master_config: Any, sweep_overrides: list[str]) -> Any:
             done = self.composed.pop(tuple(sweep_overrides), None)
             if done is None:
-                return compose(master_config, sweep_overrides)
-            # the resolvers' cache (the sweep folder's time stamp) as Hydra hands it on: a
-            # copy of the config does not carry it, and each job would name a folder anew
-            OmegaConf.copy_cache(from_config=master_config, to_config=done)
+                done = compose(master_config, sweep_overrides)
+            else:
+                # the resolvers' cache (the sweep folder's time stamp) as Hydra hands it on: a
+                # copy of the config does not carry it, and each job would name a folder anew
+                OmegaConf.copy_cache(from_config=master_config, to_config=done)
+            if workers is not None:
+                with open_dict(done.hydra.launcher):
+                    done.hydra.launcher.n_jobs = workers
             return done
 
         loader.load_sweep_config = load_sweep_config
