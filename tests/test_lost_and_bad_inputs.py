@@ -300,7 +300,8 @@ def test_cfg_job_says_when_a_run_would_refuse_the_configuration(tmp_path):
 
 
 def test_a_large_sweep_says_it_is_checking_its_jobs(tmp_path):
-    proc = run_cli("-m", "bench.rounds=11", "framework=numpy,torch", "train.lr=-1",
+    # 22 configurations (the rounds of one are checked by its first: they differ in bench.round)
+    proc = run_cli("-m", "train.seed=range(0,11)", "framework=numpy,torch", "train.lr=-1",
                    f"runs_dir={tmp_path / 'runs'}")
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[0] == ("nnbench: checking the 22 jobs of the sweep before "
