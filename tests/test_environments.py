@@ -315,3 +315,16 @@ def test_an_interpreter_that_hangs_is_ended_with_every_process_it_started(tmp_pa
         if pid_file.exists():  # the test's own process, ended by its pid whatever happened
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_an_interpreter_that_answers_the_check_then_runs_no_job_leaves_a_failed_record(tmp_path):
+    # it passes the check (this interpreter answers it), then ends 0 without running the job
+    python = fake_python(tmp_path, "python", f'if [ "$1" = "-c" ]; then exec {sys.executable} '
+                                             f'"$@"; fi\ncat > /dev/null\nexit 0')
+    runs = tmp_path / "runs"
+    proc = run_cli(f"bench.python={python}", *SHORT, f"runs_dir={runs}")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    (rec,) = records(runs)  # on disk, where the report and a resume look
+    assert rec["status"] == "failed" and rec["error_type"] == "WorkerDied"
+    assert rec["reason"] == "the job's process ended with exit code 0 without writing a result"
+    assert "the job's process ended with exit code 0 without writing a result" in proc.stdout

@@ -33,6 +33,7 @@ def _spawned_worker(job: Job, output_dir: str, parallel_jobs: int) -> None:
         local.run_job(job, output_dir, parallel_jobs)
     except KeyboardInterrupt:
         sys.exit(130)
+    sys.exit(salvage.exit_status())
 
 
 def _spawned(job: Job, output_dir: str | Path, parallel_jobs: int) -> int | None:
@@ -76,6 +77,8 @@ def death(code: int | None, kills_before: int | None, kills_after: int | None) -
                           "killer (its log, dmesg, would tell)")
     if code < 0:
         return "failed", f"the job's process was killed by signal {-code} before writing its result"
+    if code == 0:  # a process that never ran the job: nothing it did was recorded
+        return "failed", "the job's process ended with exit code 0 without writing a result"
     return "failed", f"the job's process ended with exit code {code} before writing its result"
 
 
@@ -97,7 +100,10 @@ def outcome(job: Job, output_dir: str | Path, parallel_jobs: int, code: int | No
         kept = result if result.is_file() else salvage.find(output_dir)
         if kept is not None:
             return read_result(kept)
-        # the worker printed its record on stdout, having nowhere to write it (it said so)
+        # an exit status 0 without a record: a process that never ran the job (an interpreter
+        # of bench.python that ignored it); the failed record below says so
+    if code == salvage.PRINTED_EXIT:  # the worker printed its record, having nowhere to
+        # write it (it said so): this process could write no better
         return {**local.head_fields(job, parallel_jobs), "status": "failed",
                 "error_type": "RecordNotWritten",
                 "reason": "no folder could take the job's record: it was printed on stdout"}

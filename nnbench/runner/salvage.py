@@ -30,6 +30,11 @@ from nnbench.paths import shown_path
 from nnbench.record import RESULT_FILE, Record, write_result
 
 ENV = "NNBENCH_UNSAVED_DIR"
+# The exit status of a job's process whose record went to stdout, no folder taking it: its
+# parent then knows the record was made, as it cannot from an exit status 0 with no file (an
+# interpreter that ran no job at all ends so too). EX_TEMPFAIL of sysexits.h.
+PRINTED_EXIT = 75
+printed = False  # whether this process printed a record; a job's process has one job
 
 
 def roots() -> list[Path]:
@@ -73,7 +78,14 @@ def write(output_dir: str | os.PathLike, record: Record) -> Path | None:
     print(f"{failed}; no fallback folder took it either ({'; '.join(tried)}): the record "
           f"follows on stdout as one line of JSON", file=sys.stderr, flush=True)
     print(json.dumps(record.model_dump(mode="json"), default=str), flush=True)
+    global printed
+    printed = True
     return None
+
+
+def exit_status() -> int:
+    """A job's process's exit status once its job has ended: 0, or ``PRINTED_EXIT``."""
+    return PRINTED_EXIT if printed else 0
 
 
 def find(output_dir: str | os.PathLike) -> Path | None:
