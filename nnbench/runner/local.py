@@ -82,6 +82,7 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
     # a damaged cache is rebuilt, not a failure; what was discarded is said in the record
     with cache_warnings() as warnings:
         ds = data.load(job.dataset)
+    data.check_finite(ds, job.precision.param_dtype)  # before any training could blame itself
     fields: dict[str, Any] = {"n_train": int(ds.x_train.shape[0]),
                               "n_test": int(ds.x_test.shape[0]), "classes": list(ds.classes)}
     if ds.note:

@@ -1,0 +1,52 @@
+"""Answers that say what really happened: data that is not finite is named before training,
+a disk that fills mid-sweep is not called a refused configuration, swept keys label the closing
+lines, a cost model without spread in its sizes says so, and the command line's own help and
+flags read plainly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import run_cli
+
+from nnbench import data
+from nnbench.errors import DataError
+
+TINY = ["train.epochs=2", "bench.warmup_epochs=0", "dataset.n_samples=200", "bench.mfu=false",
+        "bench.memory_probe=false", "bench.min_samples=0"]
+
+
+def records(root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(root.rglob("result.json"))]
+
+
+def test_features_that_overflow_the_jobs_precision_fail_the_job_before_training(tmp_path):
+    proc = run_cli("dataset.noise=1e300", *TINY, f"runs_dir={tmp_path}")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    (rec,) = records(tmp_path)
+    assert rec["status"] == "failed" and rec["error_type"] == "DataError"
+    assert rec["reason"] == ("dataset moons: the features are not finite in float32 (320 of 320 "
+                             "training values, 80 of 80 test values NaN, infinite or beyond "
+                             "3.4e+38); check the dataset's settings (its noise, its scale)")
+    assert not rec.get("loss_history")  # no epoch ran
+
+
+@pytest.mark.parametrize(("dtype", "value", "finite"), [
+    ("float32", 1e300, False), ("float64", 1e300, True), ("float16", 7e4, False),
+    ("bfloat16", 7e4, True), ("float32", np.nan, False), ("float64", np.inf, False),
+    ("float32", 3e38, True),
+])
+def test_finite_means_finite_in_the_precision_the_trainers_cast_to(dtype, value, finite):
+    x = np.zeros((4, 2))
+    x[1, 1] = value
+    ds = data.Dataset("moons", x, np.zeros(4, np.int64), np.zeros((2, 2)), np.zeros(2, np.int64),
+                      ("a", "b"))
+    if finite:
+        data.check_finite(ds, dtype)
+    else:
+        with pytest.raises(DataError, match=rf"^dataset moons: the features are not finite in "
+                                            rf"{dtype} \(1 of 8 training values NaN"):
+            data.check_finite(ds, dtype)
