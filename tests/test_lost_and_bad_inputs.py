@@ -167,6 +167,19 @@ def test_a_record_its_folder_cannot_take_is_kept_elsewhere_whole(small_disk, fau
     assert sorted(p.name for p in job.iterdir()) == [".hydra", "__main__.log"]
 
 
+def test_a_disk_that_fills_mid_sweep_ends_it_with_status_1_not_a_refusals_2(small_disk, faulty):
+    env, searchpath = faulty
+    env["FAULTY_FILLS"] = str(small_disk / "filler")  # full while the first job trains
+    runs = small_disk / "runs"
+    proc = run_cli("-m", "framework=faulty", "train.seed=1,2", searchpath, f"runs_dir={runs}",
+                   "precision=float64", *QUICK, env=env)
+    assert proc.returncode == 1, proc.stderr  # 2 is a configuration refused before any job
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("nnbench: error: No space left on device") and last.endswith(
+        f"(writing the next job's folder under runs_dir={runs}); finished jobs keep their "
+        f"results (1 ok)")
+
+
 # -- 8. IDX files of the wrong shape
 
 
