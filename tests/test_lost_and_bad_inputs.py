@@ -164,7 +164,7 @@ def test_a_record_its_folder_cannot_take_is_kept_elsewhere_whole(small_disk, fau
     assert record["status"] == "ok" and record["output_dir"] == str(job)
     assert len(record["loss_history"]) == 30 and record["train_time_per_epoch_s"] > 0
     # nothing half-written, and no record of a worker that "ended with exit code 1"
-    assert sorted(p.name for p in job.iterdir()) == [".hydra", "__main__.log"]
+    assert sorted(p.name for p in job.iterdir()) == [".hydra"]
 
 
 def test_a_disk_that_fills_mid_sweep_ends_it_with_status_1_not_a_refusals_2(small_disk, faulty):

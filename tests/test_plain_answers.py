@@ -50,3 +50,26 @@ def test_finite_means_finite_in_the_precision_the_trainers_cast_to(dtype, value,
         with pytest.raises(DataError, match=rf"^dataset moons: the features are not finite in "
                                             rf"{dtype} \(1 of 8 training values NaN"):
             data.check_finite(ds, dtype)
+
+
+def test_cfg_with_a_sweep_says_what_to_do_instead_of_hydras_flag_list(tmp_path):
+    proc = run_cli("-m", "--cfg", "job", "framework=numpy,torch", f"runs_dir={tmp_path}")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == ("nnbench: error: -m (a sweep) and --cfg, --info or --shell-completion "
+                           "do not go together: --cfg job shows one job's configuration; drop -m "
+                           "and give each key one value (python -m nnbench --cfg job "
+                           "framework=torch)\n")
+
+
+def test_the_reports_help_reads_without_restructuredtext_quotes():
+    proc = run_cli("--help", module="nnbench.report")
+    assert proc.returncode == 0 and "``" not in proc.stdout
+    assert "--baseline DIR --candidate DIR compares two sets of runs" in \
+        " ".join(proc.stdout.split())
+
+
+def test_a_job_folder_holds_no_empty_log_file(tmp_path):
+    proc = run_cli("-m", "framework=numpy", *TINY, f"runs_dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (job,) = [p.parent for p in tmp_path.rglob("result.json")]
+    assert sorted(p.name for p in job.iterdir()) == [".hydra", "result.json"]

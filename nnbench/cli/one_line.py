@@ -205,6 +205,10 @@ def one_line(err: BaseException) -> str:
 
 def _composition_line(err: BaseException, text: str) -> str | None:
     """Hydra's errors about the command line and the config groups, or None."""
+    if text.startswith("Only one of --run, --multirun, --cfg"):  # -m with --cfg, --info, ...
+        return ("-m (a sweep) and --cfg, --info or --shell-completion do not go together: "
+                "--cfg job shows one job's configuration; drop -m and give each key one value "
+                "(python -m nnbench --cfg job framework=torch)")
     # a ConfigError from a resolver (nnbench.paths checks runs_dir as Hydra names the folder)
     resolver = re.search(r"ConfigError raised while resolving interpolation: (.+)", text)
     if resolver:
