@@ -73,3 +73,13 @@ def test_a_job_folder_holds_no_empty_log_file(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     (job,) = [p.parent for p in tmp_path.rglob("result.json")]
     assert sorted(p.name for p in job.iterdir()) == [".hydra", "result.json"]
+
+
+def test_the_closing_lines_of_a_sweep_name_the_key_that_tells_them_apart(tmp_path):
+    proc = run_cli("-m", "framework=numpy,torch", "train.lr=0.01,0.05", *TINY,
+                   f"runs_dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    labels = [line.split(": ")[1] for line in proc.stdout.splitlines()
+              if line.startswith("nnbench: numpy/torch time per epoch")]
+    assert labels == ["numpy/torch time per epoch, moons 2x32x16x1 float32 full batch cpu lr 0.01",
+                      "numpy/torch time per epoch, moons 2x32x16x1 float32 full batch cpu lr 0.05"]

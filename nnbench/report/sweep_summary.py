@@ -16,14 +16,18 @@ from nnbench.stats import format_seconds
 METRIC = "train_time_per_epoch_s"
 
 
-def _label(rec: dict, environment: bool = False) -> str:
+def _label(rec: dict, environment: bool = False, extra: list[str] | None = None) -> str:
     """The configuration in a few words; ``environment``: with the environment it ran in (a
-    sweep over several, ``bench.python``)."""
+    sweep over several, ``bench.python``); ``extra``: the keys that tell it from the sweep's
+    other configurations (a swept learning rate), with their values."""
+    from nnbench.report.labels import key_values
+
     batch = rec.get("batch_size")
     parts = [rec.get("dataset"), rec.get("arch"), rec.get("precision"),
              f"batch {batch}" if batch else "full batch", rec.get("device")]
     where = f" in {rec.get('environment_name')}" if environment else ""
-    return " ".join(str(p) for p in parts if p) + where
+    keys = f" {key_values(rec, extra)}" if extra else ""
+    return " ".join(str(p) for p in parts if p) + keys + where
 
 
 def _method(a_rounds: int, b_rounds: int, mark: str) -> str:
@@ -44,6 +48,7 @@ def _pairs(sweep_dir: str | Path, pair: tuple[str, str]) -> list[tuple[str, Any,
     sweep: its label, both pooled sides and their ratio."""
     from nnbench.report import pooling
     from nnbench.report.collect import CONFIG_KEYS, collect
+    from nnbench.report.labels import LABELLED, varying
 
     roots: list[Path] = [Path(sweep_dir)]
     for marker in Path(sweep_dir).glob("*/resumed.json"):  # jobs resumed: their earlier result
@@ -58,14 +63,16 @@ def _pairs(sweep_dir: str | Path, pair: tuple[str, str]) -> list[tuple[str, Any,
             key = tuple(str(rec.get(k)) for k in [*CONFIG_KEYS, "device", "environment_name"])
             groups.setdefault(key, {}).setdefault(rec["framework"], []).append(rec)
     several = len({key[-1] for key in groups}) > 1
+    compared = {key: by for key, by in groups.items() if all(f in by for f in pair)}
+    # what the label's usual words leave alike (a swept train.lr): added, so no two read alike
+    shown = (*LABELLED, "environment_name") if several else LABELLED
+    extra = varying([by[pair[0]][0] for by in compared.values()], shown)
     out = []
-    for _, by_framework in sorted(groups.items()):
-        if not all(f in by_framework for f in pair):
-            continue
+    for _, by_framework in sorted(compared.items()):
         a, b = (pooling.Side.of(by_framework[f], METRIC) for f in pair)
         result = pooling.ratio(a, b)
         if result is not None:
-            out.append((_label(by_framework[pair[0]][0], several), a, b, result))
+            out.append((_label(by_framework[pair[0]][0], several, extra), a, b, result))
     return out
 
 
