@@ -129,6 +129,13 @@ class Trainer(DeviceProbes, ABC):
         """An n x n matmul in this framework's library: the denominator of MFU."""
 
     @classmethod
+    def matmul_size(cls, device: str) -> int | None:
+        """The n of the peak's n x n matmul on ``device``, for a library too slow for the
+        default's seconds of calibration (None: ``nnbench.measure.peak.SIZES``). The peak
+        counts 2n^3 FLOPs a call, so ``matmul_kernel`` must multiply the whole n x n."""
+        return None
+
+    @classmethod
     def preload(cls) -> None:
         """Import what this framework's jobs need: called once in the warm process that each
         job's fresh process is forked from, so no job pays the imports."""

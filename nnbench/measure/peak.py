@@ -42,9 +42,10 @@ Kernel = Callable[[int, str, str, bool], tuple[Callable[[], object], Callable[[]
 
 
 def calibrate(kernel: Kernel, dtype: str, device: str, threads: int | None,
-              tf32: bool = False) -> dict:
-    """Best-of-ROUNDS GFLOP/s of the framework's n x n matmul, after one untimed call."""
-    n = SIZES[device]
+              tf32: bool = False, n: int | None = None) -> dict:
+    """Best-of-ROUNDS GFLOP/s of the framework's n x n matmul, after one untimed call (``n``:
+    the framework's own size, where it names one; else SIZES')."""
+    n = n or SIZES[device]
     with limited(threads) as count:
         fn, sync = kernel(n, dtype, device, tf32)
         fn()
@@ -114,7 +115,8 @@ def _store(entries: dict) -> None:
 
 
 def matmul_peak(framework: str, kernel: Kernel, dtype: str, device: str,
-                threads: int | None, recalibrate: bool = False, tf32: bool = False) -> dict:
+                threads: int | None, recalibrate: bool = False, tf32: bool = False,
+                n: int | None = None) -> dict:
     """The cached peak of ``framework`` (its matmul ``kernel``) for this host and setting,
     measuring it on first use.
 
@@ -127,7 +129,7 @@ def matmul_peak(framework: str, kernel: Kernel, dtype: str, device: str,
     key = _key(framework, dtype, device, count, tf32)
     entries = _load()
     if recalibrate or key not in entries:
-        measured = calibrate(kernel, dtype, device, count, tf32)
+        measured = calibrate(kernel, dtype, device, count, tf32, n)
         with warnings.catch_warnings():  # the first read already said what was wrong
             warnings.simplefilter("ignore", CacheWarning)
             entries = _load()  # re-read: another job may have written meanwhile

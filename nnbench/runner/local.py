@@ -98,7 +98,8 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
         with cache_warnings() as found:
             peak = peak_probe.matmul_peak(job.framework, cls.matmul_kernel,
                                           job.precision.compute_dtype,
-                                          job.device, bench.threads, tf32=job.precision.tf32)
+                                          job.device, bench.threads, tf32=job.precision.tf32,
+                                          n=cls.matmul_size(job.device))
         warnings += found
         fields["matmul_peak"] = peak
     with limited(bench.threads) as threads, np.errstate(over="ignore", invalid="ignore",
