@@ -2,8 +2,9 @@
 
 Exit status: 0 when every job ended ok, skipped, diverged or oom (those are results); 1 when
 any job failed, or a sweep could not go on after its first jobs (a full disk); 2 when the
-command line or the configuration is rejected before any job runs; 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM): finished jobs keep their
-results, the running one is stopped and leaves an incomplete folder. ``--cfg`` prints the
+command line or the configuration is rejected before any job runs; 130 when interrupted
+(Ctrl-C), 143 when terminated (SIGTERM): finished jobs keep their results, the running one is
+stopped and leaves an incomplete folder. ``--cfg`` prints the
 configuration as Hydra composes it, and exits 2 with one line when a run would refuse it.
 """
 

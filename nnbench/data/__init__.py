@@ -150,9 +150,8 @@ def check_finite(ds: Dataset, dtype: str) -> None:
     bad = {part: int(np.count_nonzero(~(np.abs(x) <= largest)))  # NaN fails <= too
            for part, x in (("training", ds.x_train), ("test", ds.x_test))}
     if any(bad.values()):
-        counts = ", ".join(f"{n} of {x.size} {part} values"
-                           for (part, n), x in zip(bad.items(), (ds.x_train, ds.x_test))
-                           if n)
+        sizes = {"training": ds.x_train.size, "test": ds.x_test.size}
+        counts = ", ".join(f"{n} of {sizes[part]} {part} values" for part, n in bad.items() if n)
         raise DataError(f"dataset {ds.name}: the features are not finite in {dtype} ({counts}"
                         f" NaN, infinite or beyond {largest:.3g}); check the dataset's "
                         f"settings (its noise, its scale)")
