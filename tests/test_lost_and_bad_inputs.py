@@ -167,6 +167,31 @@ def test_a_record_its_folder_cannot_take_is_kept_elsewhere_whole(small_disk, fau
     assert sorted(p.name for p in job.iterdir()) == [".hydra"]
 
 
+def test_a_record_kept_elsewhere_is_found_by_the_report_load_and_resume_over_runs_dir(
+        small_disk, faulty, monkeypatch):
+    env, searchpath = faulty
+    env["FAULTY_FILLS"] = str(small_disk / "filler")  # full once the job trains
+    runs = small_disk / "runs"
+    args = ("framework=faulty", searchpath, f"runs_dir={runs}", "precision=float64", *QUICK)
+    first = run_cli(*args, env=env)
+    assert first.returncode == 0 and "the record is kept in" in first.stderr, first.stderr
+    assert not list(runs.rglob("result.json"))
+    (small_disk / "filler").unlink()  # room again; the record stays where it was kept
+    report = run_cli(str(runs), "--out", str(small_disk / "report"), "--no-progress",
+                     module="nnbench.report", env=env)
+    assert report.returncode == 0, report.stderr
+    assert "1 result records: 1 ok." in (small_disk / "report" / "summary.md").read_text()
+    assert "1 records, 0 unreadable, 0 invalid, 0 incomplete" in report.stdout
+    monkeypatch.setenv("NNBENCH_UNSAVED_DIR", env["NNBENCH_UNSAVED_DIR"])
+    import nnbench
+
+    assert list(nnbench.load(runs)["status"]) == ["ok"]
+    del env["FAULTY_FILLS"]
+    again = run_cli(*args, "bench.resume=true", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "nnbench: resume: 1 job already ok, skipped; 0 ran" in again.stdout
+
+
 def test_a_disk_that_fills_mid_sweep_ends_it_with_status_1_not_a_refusals_2(small_disk, faulty):
     env, searchpath = faulty
     env["FAULTY_FILLS"] = str(small_disk / "filler")  # full while the first job trains

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+from nnbench import unsaved
 from nnbench.job import resolve
 from nnbench.runner import salvage
 from nnbench.runner.isolated import outcome
@@ -15,7 +16,7 @@ def test_a_printed_record_gives_its_own_exit_status_and_its_parent_says_where_it
         tmp_path, monkeypatch, capsys, make_cfg):
     blocker = tmp_path / "a-file"
     blocker.write_text("")  # no folder can be made under a file
-    monkeypatch.setattr(salvage, "roots", lambda: [blocker / "unsaved"])
+    monkeypatch.setattr(unsaved, "roots", lambda: [blocker / "unsaved"])
     monkeypatch.setattr(salvage, "printed", False)
     job = resolve(make_cfg("train.epochs=2"))
     assert salvage.exit_status() == 0

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nnbench import unsaved
 from nnbench.footprint import oom_kills
 from nnbench.job import Job
 from nnbench.record import RESULT_FILE, read_result
@@ -97,7 +98,7 @@ def outcome(job: Job, output_dir: str | Path, parallel_jobs: int, code: int | No
     fields this process knows of the job's environment, for that record)."""
     result = Path(output_dir) / RESULT_FILE
     if code == 0:
-        kept = result if result.is_file() else salvage.find(output_dir)
+        kept = result if result.is_file() else unsaved.find(output_dir)
         if kept is not None:
             return read_result(kept)
         # an exit status 0 without a record: a process that never ran the job (an interpreter
