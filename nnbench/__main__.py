@@ -65,6 +65,9 @@ def main() -> int:
     except callbacks.SweepEnded as ended:  # a sweep: its records are the truth, wherever jobs ran
         statuses[:] = ended.statuses
     except KeyboardInterrupt as interrupt:
+        finished = getattr(interrupt, "finished", None)  # the running job's, if it ended so
+        if finished:
+            statuses.append(finished)
         how = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
         print(f"nnbench: {how}; finished jobs keep their results ({_tally(statuses) or 'none'})",
               file=sys.stderr)

@@ -390,6 +390,51 @@ def test_after_a_resumed_sweep_the_report_lists_no_interrupted_folder(tmp_path, 
     assert "1 records, 0 unreadable, 0 invalid, 0 incomplete" in report.stdout
 
 
+def test_sigint_to_the_command_alone_counts_the_job_that_ended_with_its_record(tmp_path,
+                                                                               faulty):
+    # kill -INT PID reaches the command, not its job: the job goes on, and ends while the
+    # command gives it time to; its ok record is a finished job's, and its folder is settled
+    env, searchpath = faulty
+    gate = tmp_path / "gate"
+    gate.touch()
+    env["FAULTY_WAITS"] = str(gate)
+    runs = tmp_path / "runs"
+    sweep = start_cli("-m", "framework=faulty", searchpath, f"runs_dir={runs}",
+                      "precision=float64", *QUICK, env=env)
+    try:
+        for _ in range(2400):  # until the job trains (or the sweep ended without it)
+            if Path(f"{gate}.entered").exists() or sweep.poll() is not None:
+                break
+            time.sleep(0.05)
+        sweep.send_signal(signal.SIGINT)
+        gate.unlink()  # the job, not interrupted, trains on and writes its record
+        _, err = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 130, err
+    assert err.strip().splitlines()[-1] == ("nnbench: interrupted; finished jobs keep their "
+                                            "results (1 ok)")
+    assert [r["status"] for r in records(runs)] == ["ok"]
+    assert not list(runs.rglob("started.json"))
+
+
+def test_a_folder_interrupted_before_it_named_its_job_is_settled_by_a_resume(tmp_path):
+    runs = tmp_path / "runs"
+    args = ("-m", "framework=numpy", "bench.isolate=false", f"runs_dir={runs}", *QUICK)
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    (result,) = runs.rglob("result.json")
+    result.unlink()  # what an interrupt while its config resolved leaves: .hydra/ alone
+    assert not list(runs.rglob("started.json"))
+    resumed = run_cli(*args, "bench.resume=true")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((result.parent / "resumed.json").read_text())["interrupted"] is True
+    report = run_cli(str(runs), "--out", str(tmp_path / "report"), "--no-progress",
+                     module="nnbench.report")
+    assert "1 records, 0 unreadable, 0 invalid, 0 incomplete" in report.stdout
+
+
 def test_ctrl_c_or_sigterm_during_a_report_is_one_line_and_leaves_no_temporary(
         tmp_path, monkeypatch, capsys):
     from test_report_output import good_tree
