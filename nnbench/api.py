@@ -9,6 +9,8 @@ record and folder included. Errors are the command line's one-liners, raised as 
 from __future__ import annotations
 
 import os
+import reprlib
+import threading
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,6 +24,31 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 # The record's per-epoch and per-sample series: list columns when asked for.
 HISTORIES = ("loss_history", "test_accuracy_history", "epoch_times_s", "inference_samples_s",
              "loss_histories", "test_accuracy_histories", "phases_samples_s")
+# Hydra's state (GlobalHydra, HydraConfig) is one per process, and two jobs timed at once would
+# measure each other: calls from several threads run one after the other.
+_ONE_JOB = threading.Lock()
+
+
+def _paths(paths: object) -> list[str | Path]:
+    """``paths`` as a list of folders or files, or a ConfigError saying what is expected."""
+    roots = [paths] if isinstance(paths, (str, Path)) else paths
+    if isinstance(roots, Iterable) and not isinstance(roots, (bytes, dict)):
+        roots = list(roots)
+        if all(isinstance(p, (str, Path)) for p in roots):
+            return roots
+    raise ConfigError(f"nnbench.load takes a folder or result.json file, or a list of them "
+                      f"(str or pathlib.Path), not {reprlib.repr(paths)}")
+
+
+def _words(overrides: object) -> list[str]:
+    """``overrides`` as a list of strings, or a ConfigError saying what is expected."""
+    if isinstance(overrides, str):  # iterated, it would be one override per character
+        raise ConfigError(f"nnbench.run takes a list of overrides, not one string: "
+                          f"nnbench.run([{overrides!r}])")
+    if isinstance(overrides, (list, tuple)) and all(isinstance(o, str) for o in overrides):
+        return list(overrides)
+    raise ConfigError(f"nnbench.run takes a list of overrides (strings) such as "
+                      f"['framework=torch', 'train.epochs=5'], not {reprlib.repr(overrides)}")
 
 
 def load(paths: str | Path | Iterable[str | Path], *, histories: bool = False) -> pd.DataFrame:
@@ -32,7 +59,7 @@ def load(paths: str | Path | Iterable[str | Path], *, histories: bool = False) -
     with a warning naming them."""
     from nnbench.report.collect import collect, to_frame
 
-    roots = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    roots = _paths(paths)
     missing = [str(p) for p in roots if not Path(p).exists()]
     if missing:
         raise ConfigError(f"no such file or folder: {', '.join(missing)}")
@@ -49,7 +76,20 @@ def load(paths: str | Path | Iterable[str | Path], *, histories: bool = False) -
 def run(overrides: Sequence[str] = (), *, runs_dir: str | Path | None = None) -> Record:
     """Run one job in this process (its training in a fresh one when ``bench.isolate``, as on
     the command line) and return its validated record. ``overrides`` are the command line's
-    (``["framework=torch", "train.epochs=5"]``); sweeps (``-m``) stay the command line's."""
+    (``["framework=torch", "train.epochs=5"]``); sweeps (``-m``) stay the command line's.
+    One job at a time in a process: calls from several threads run one after the other."""
+    words = _words(overrides)
+    flags = [w for w in words if w.startswith("-")]
+    if flags:
+        raise ConfigError(f"nnbench.run takes overrides only, not {' '.join(flags)}; a sweep "
+                          f"(-m) is python -m nnbench -m ...")
+    if runs_dir is not None:
+        words.append(f"runs_dir={runs_dir}")
+    with _ONE_JOB:
+        return _run(words, runs_dir)
+
+
+def _run(words: list[str], runs_dir: str | Path | None) -> Record:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.hydra_config import HydraConfig
@@ -61,13 +101,6 @@ def run(overrides: Sequence[str] = (), *, runs_dir: str | Path | None = None) ->
     from nnbench.paths import check_unused
     from nnbench.record import read_result
 
-    words = [str(o) for o in overrides]
-    flags = [w for w in words if w.startswith("-")]
-    if flags:
-        raise ConfigError(f"nnbench.run takes overrides only, not {' '.join(flags)}; a sweep "
-                          f"(-m) is python -m nnbench -m ...")
-    if runs_dir is not None:
-        words.append(f"runs_dir={runs_dir}")
     register()
     try:
         GlobalHydra.instance().clear()  # a notebook may have initialized Hydra already

@@ -51,8 +51,8 @@ MAX_NAME = 100
 # <random>, ~40 bytes), a sweep job's folder (its number and overrides: up to one 255-byte name)
 # and a temporary of result.json (~130 bytes). A path to that folder may take PATH_MAX less this.
 BELOW_EXPERIMENT = 512
-# Room a job needs before it starts: Hydra's .hydra/ files and __main__.log (a few blocks) and a
-# record's fixed part; each epoch adds its loss, time and accuracy to the record.
+# Room a job needs before it starts: Hydra's .hydra/ files (a few blocks; a log only if the job
+# logs) and a record's fixed part; each epoch adds its loss, time and accuracy to the record.
 MIN_ROOM = 64 * 1024
 RECORD_BYTES_PER_EPOCH = 256
 # kernel file systems that hold no files of ours, whatever their permissions say

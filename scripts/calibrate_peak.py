@@ -40,7 +40,8 @@ def main() -> None:
                 pass
             for tf32 in tf32_options:
                 result = peak.matmul_peak(trainer, dtype, args.device, args.threads,
-                                          recalibrate=True, tf32=tf32)
+                                          recalibrate=True, tf32=tf32,
+                                          n=trainer.matmul_size(args.device))
                 label = dtype + ("+tf32" if tf32 else "")
                 print(f"{framework:<6} {args.device:<4} {label:<13} threads {result['threads']}: "
                       f"{result['gflops']:8.1f} GFLOP/s  ({result['n']}x{result['n']} matmul, "

@@ -175,6 +175,31 @@ def test_a_sweep_setting_is_refused_for_the_sweep_not_for_its_first_job(tmp_path
     assert line == "bench.rounds=0 must be > 0"
 
 
+@pytest.mark.parametrize(("args", "expected"), [
+    # train.epochs=1 would be refused too: the sweep's own setting is told first
+    (["bench.rounds=auto", "bench.max_rounds=1001", "train.epochs=1"],
+     "bench.max_rounds=1001 must be at most 1000: a sweep lists every round's jobs before the "
+     "first starts"),
+    (["bench.rounds=1001", "train.epochs=1"],
+     "bench.rounds=1001 must be at most 1000: a sweep lists every round's jobs before the "
+     "first starts"),
+    (["bench.rounds=auto", "bench.max_rounds=0"],
+     "bench.max_rounds=0 must be at least 5 with bench.rounds=auto (no interval is trusted on "
+     "fewer rounds)"),
+])
+def test_a_sweeps_rounds_are_bounded_before_its_jobs_are_listed(tmp_path, args, expected):
+    line = refused(tmp_path, "-m", "framework=numpy,torch", *args)
+    assert line == expected
+
+
+def test_only_the_first_rounds_jobs_are_checked_before_a_sweep_starts(tmp_path):
+    # rounds differ only in bench.round: 25 rounds of 2 jobs check 2, not 50 (~0.1 s each)
+    line = refused(tmp_path, "-m", "framework=numpy,torch", "bench.rounds=25", "train.epochs=1")
+    assert line == ("job 1 of 50 (bench.round=0 framework=numpy): "
+                    "bench.warmup_epochs=1 leaves no timed epoch out of train.epochs=1; allowed: "
+                    "bench.warmup_epochs=0, or train.epochs of 2 or more")
+
+
 def test_more_threads_than_cores_are_refused_naming_the_limit(tmp_path, monkeypatch):
     from nnbench.measure.threads import available_cores
 

@@ -183,3 +183,19 @@ def _fallback(cfg: DictConfig, err: DataError) -> tuple[DictConfig, str]:
     alt = checked_config(OmegaConf.create({**shared, "name": fallback}))
     cause = str(err).split(". Fix:")[0]
     return alt, f"{fallback} stands in for {cfg.name}, which could not be had ({cause})"
+
+
+def check_finite(ds: Dataset, dtype: str) -> None:
+    """Raise ``DataError`` when features are not finite in ``dtype``, the precision the
+    trainers cast them to (bfloat16 has float32's range): a NaN, an infinity, or a value past
+    the dtype's largest, which becomes one when cast. Training on them could only diverge, and
+    its record would blame the training."""
+    largest = float(np.finfo("float32" if dtype == "bfloat16" else dtype).max)
+    bad = {part: int(np.count_nonzero(~(np.abs(x) <= largest)))  # NaN fails <= too
+           for part, x in (("training", ds.x_train), ("test", ds.x_test))}
+    if any(bad.values()):
+        sizes = {"training": ds.x_train.size, "test": ds.x_test.size}
+        counts = ", ".join(f"{n} of {sizes[part]} {part} values" for part, n in bad.items() if n)
+        raise DataError(f"dataset {ds.name}: the features are not finite in {dtype} ({counts}"
+                        f" NaN, infinite or beyond {largest:.3g}); check the dataset's "
+                        f"settings (its noise, its scale)")

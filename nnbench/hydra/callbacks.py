@@ -19,11 +19,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
+from nnbench import unsaved
 from nnbench.errors import ConfigError
 from nnbench.job import Job, resolve
 from nnbench.paths import check_unused
 from nnbench.report import sweep_summary
-from nnbench.runner import salvage
 
 
 def task_config(cfg: DictConfig) -> DictConfig:
@@ -91,7 +91,7 @@ def sweep_statuses(sweep_dir: Path) -> list[str]:
     for job in sorted(sweep_dir.iterdir()):
         result, resumed = job / "result.json", job / "resumed.json"
         if not result.is_file() and not resumed.is_file() and job.is_dir():
-            result = salvage.find(job) or result
+            result = unsaved.find(job) or result
         if result.is_file():
             try:
                 statuses.append(json.loads(result.read_text()).get("status", "failed"))

@@ -126,9 +126,10 @@ Kernel = Callable[[int, str, str, bool], tuple[Callable[[], object], Callable[[]
 
 
 def calibrate(kernel: Kernel, dtype: str, device: str, threads: int | None,
-              tf32: bool = False) -> dict:
-    """Best-of-ROUNDS GFLOP/s of the framework's n x n matmul, after one untimed call."""
-    n = SIZES[device]
+              tf32: bool = False, n: int | None = None) -> dict:
+    """Best-of-ROUNDS GFLOP/s of the framework's n x n matmul, after one untimed call (``n``:
+    the framework's own size, where it names one; else SIZES')."""
+    n = n or SIZES[device]
     with limited(threads) as count:
         fn, sync = kernel(n, dtype, device, tf32)
         fn()
@@ -198,7 +199,8 @@ def _store(entries: dict) -> None:
 
 
 def matmul_peak(trainer: type, dtype: str, device: str, threads: int | None,
-                recalibrate: bool = False, tf32: bool = False) -> dict:
+                recalibrate: bool = False, tf32: bool = False,
+                n: int | None = None) -> dict:
     """The cached peak of ``trainer``'s matmul (``Trainer.matmul_kernel``) for this host and
     setting, measured on first use and whenever what it measured changed (``identity``, kept
     in the entry as ``of``).
@@ -209,11 +211,11 @@ def matmul_peak(trainer: type, dtype: str, device: str, threads: int | None,
     from nnbench.measure.threads import available_cores
 
     count = threads or available_cores()
-    what = identity(trainer, dtype, device, count, tf32)
+    what = {**identity(trainer, dtype, device, count, tf32), "n": n}  # n: the kernel's size
     key = _key(what)
     entries = _load()
     if recalibrate or key not in entries or what["source"] is None:
-        measured = {**calibrate(trainer.matmul_kernel, dtype, device, count, tf32), "of": what}
+        measured = {**calibrate(trainer.matmul_kernel, dtype, device, count, tf32, n), "of": what}
         if what["source"] is None:  # no code to tie it to: this job's only
             return measured
         with warnings.catch_warnings():  # the first read already said what was wrong

@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nnbench.report", description=__doc__)
+    # the docstring's reStructuredText quotes (``x``) read as noise in a terminal
+    parser = argparse.ArgumentParser(prog="python -m nnbench.report",
+                                     description=(__doc__ or "").replace("``", ""))
     parser.add_argument("run_dirs", nargs="*", type=Path, default=[Path("runs")],
                         help="folders to search for result.json (default: runs)")
     parser.add_argument("--out", type=Path,

@@ -11,18 +11,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nnbench.report.labels import CONFIG_KEYS, key_text
+from nnbench.report.labels import CONFIG_KEYS, LABELLED, key_text, key_values, varying
 from nnbench.stats import format_seconds, robust
 
 METRIC = "train_time_per_epoch_s"
 
 
-def _label(rec: dict, environment: str = "") -> str:
+def _label(rec: dict, environment: str = "", extra: list[str] | None = None) -> str:
     """The configuration in a few words, with its variant (the keys that tell it from its
-    namesakes) and ``environment``: where a sweep ran several (``bench.python``)."""
+    namesakes), ``extra`` (the configuration keys that tell it from the sweep's others: a
+    swept learning rate) and ``environment``: where a sweep ran several (``bench.python``)."""
     batch = rec.get("batch_size")
     parts = [rec.get("dataset"), rec.get("arch"), rec.get("precision"),
-             f"batch {batch}" if batch else "full batch", rec.get("variant"), rec.get("device")]
+             f"batch {batch}" if batch else "full batch", rec.get("variant"),
+             key_values(rec, extra) if extra else None, rec.get("device")]
     return " ".join(str(p) for p in parts if p) + (f" in {environment}" if environment else "")
 
 
@@ -94,6 +96,9 @@ def _pairs(sweep_dir: str | Path, pair: tuple[str, str]) -> list[tuple[str, Any,
         if rec.get("status") == "ok" and rec.get(METRIC) is not None:
             groups.setdefault(_group(rec), {}).setdefault(rec["framework"], []).append(rec)
     names = _environment_names(groups)
+    # what the label's usual words leave alike (a swept train.lr): added, so no two read alike
+    extra = varying([by[pair[0]][0] for by in groups.values() if all(f in by for f in pair)],
+                    (*LABELLED, "variant"))
     out = []
     for key, by_framework in sorted(groups.items(), key=lambda item: _order(item[1])):
         if not all(f in by_framework for f in pair):
@@ -103,14 +108,14 @@ def _pairs(sweep_dir: str | Path, pair: tuple[str, str]) -> list[tuple[str, Any,
         # the host's contention picks the figure both sides are compared on, or none
         metric, estimator = robust.choice(r for f in pair for r in by_framework[f])
         if metric is None or (mixture and mixture.startswith("cannot tell")):
-            out.append((_label(first, names.get(key[-1], "")), None, None,
+            out.append((_label(first, names.get(key[-1], ""), extra), None, None,
                         estimator if metric is None else mixture))
             continue
         a, b = (pooling.Side.of(by_framework[f], metric) for f in pair)
         result = pooling.ratio(a, b)
         notes = "; ".join(n for n in (estimator, mixture) if n) or None
         if result is not None:
-            out.append((_label(first, names.get(key[-1], "")), a, b, (*result, notes)))
+            out.append((_label(first, names.get(key[-1], ""), extra), a, b, (*result, notes)))
     return out
 
 

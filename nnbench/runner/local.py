@@ -83,6 +83,7 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
     # a damaged cache is rebuilt, not a failure; what was discarded is said in the record
     with cache_warnings() as warnings:
         ds = data.load(job.dataset)
+    data.check_finite(ds, job.precision.param_dtype)  # before any training could blame itself
     fields: dict[str, Any] = {"n_train": int(ds.x_train.shape[0]),
                               "n_test": int(ds.x_test.shape[0]), "classes": list(ds.classes)}
     if ds.note:
@@ -97,7 +98,8 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
     if bench.mfu:
         with cache_warnings() as found:
             peak = peak_probe.matmul_peak(cls, job.precision.compute_dtype,
-                                          job.device, bench.threads, tf32=job.precision.tf32)
+                                          job.device, bench.threads, tf32=job.precision.tf32,
+                                          n=cls.matmul_size(job.device))
         warnings += found
         fields["matmul_peak"] = peak
     with limited(bench.threads) as threads, np.errstate(over="ignore", invalid="ignore",
