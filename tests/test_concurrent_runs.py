@@ -154,7 +154,7 @@ def test_a_live_job_is_named_and_a_dead_or_reused_pid_is_not(tmp_path, where):
         sleeper.wait()
     assert fields["exclusive"] is False
     assert [job["pid"] for job in fields["overlapping_jobs"]] == [sleeper.pid]
-    assert f"pid {sleeper.pid} (other job, /runs/{sleeper.pid})" in fields["warnings"][0]
+    assert f"(pid {sleeper.pid}; overlapping_jobs names them)" in fields["warnings"][0]
     assert live.exists()
     assert not crashed.exists() and not reused.exists()  # nobody running can need them
 

@@ -25,7 +25,7 @@ def test_a_second_run_into_a_named_folder_is_refused_and_the_first_record_kept(t
                      f"runs_dir={tmp_path / 'runs'}")
     assert second.returncode == 2
     assert second.stderr == (f"nnbench: error: hydra.run.dir={folder} already holds .hydra, "
-                             f"__main__.log, result.json; nnbench writes only into a new or "
+                             f"result.json; nnbench writes only into a new or "
                              f"empty folder: name another, or leave hydra.run.dir out for a new "
                              f"one under runs_dir\n")
     assert (folder / "result.json").read_bytes() == record

@@ -37,7 +37,7 @@ def counted(tmp_path, monkeypatch):
     monkeypatch.setenv("NNBENCH_CACHE_DIR", str(tmp_path / "cache"))
     calls = []
 
-    def calibrate(kernel, dtype, device, threads, tf32=False):
+    def calibrate(kernel, dtype, device, threads, tf32=False, n=None):
         calls.append(kernel)
         return {"gflops": float(len(calls)), "n": 8, "threads": threads, "rounds": 1}
 

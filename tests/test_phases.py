@@ -175,7 +175,9 @@ def test_the_pass_gives_phases_and_kernels_of_a_framework_that_has_them():
 def test_a_framework_without_the_capability_is_recorded_without_phases_and_a_reason():
     noblas = _noblas()
     public = sorted(k for k in vars(noblas) if not k.startswith("_"))
-    assert len(public) == 7 and "train_epoch_phased" not in public  # the contract's minimum
+    # the contract's minimum, plus the refusal before a job starts and its kernel's size
+    assert len(public) == 9 and "train_epoch_phased" not in public
+    assert {"check_model", "matmul_size"} <= set(public)
     trainer = noblas(SPEC, init_params(SPEC.layer_sizes), "float64", "cpu", 0.1)
     train, bench = _settings()
     figures = phases.measure(pytest.fail, trainer, DS, train, bench, False, lambda: iter(()))

@@ -102,9 +102,11 @@ def _gpu(device: str) -> str | None:
     return "unknown"
 
 
-def identity(trainer: type, dtype: str, device: str, threads: int, tf32: bool) -> dict:
+def identity(trainer: type, dtype: str, device: str, threads: int, tf32: bool,
+             n: int | None = None) -> dict:
     """What a peak measured: the kernel's code, the interpreter and libraries it ran on, the
-    host, and the setting. Two peaks are one only where all of it agrees."""
+    host, and the setting (``n``: the kernel's own size, where it names one). Two peaks are one
+    only where all of it agrees."""
     from threadpoolctl import threadpool_info
 
     blas = sorted({f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
@@ -113,7 +115,8 @@ def identity(trainer: type, dtype: str, device: str, threads: int, tf32: bool) -
             "trainer": f"{trainer.__module__}.{trainer.__qualname__}",
             "source": _source_digest(trainer), "python": sys.executable,
             "libraries": {name: _installed(name) for name in LIBRARIES}, "blas": blas,
-            "device": device, "dtype": dtype, "threads": threads, "tf32": tf32}
+            "device": device, "dtype": dtype, "threads": threads, "tf32": tf32,
+            **({"n": n} if n else {})}
 
 
 def _key(what: dict) -> str:
@@ -211,7 +214,7 @@ def matmul_peak(trainer: type, dtype: str, device: str, threads: int | None,
     from nnbench.measure.threads import available_cores
 
     count = threads or available_cores()
-    what = {**identity(trainer, dtype, device, count, tf32), "n": n}  # n: the kernel's size
+    what = identity(trainer, dtype, device, count, tf32, n)
     key = _key(what)
     entries = _load()
     if recalibrate or key not in entries or what["source"] is None:

@@ -23,8 +23,8 @@ def _label(rec: dict, environment: str = "", extra: list[str] | None = None) -> 
     swept learning rate) and ``environment``: where a sweep ran several (``bench.python``)."""
     batch = rec.get("batch_size")
     parts = [rec.get("dataset"), rec.get("arch"), rec.get("precision"),
-             f"batch {batch}" if batch else "full batch", rec.get("variant"),
-             key_values(rec, extra) if extra else None, rec.get("device")]
+             f"batch {batch}" if batch else "full batch", rec.get("variant"), rec.get("device"),
+             key_values(rec, extra) if extra else None]
     return " ".join(str(p) for p in parts if p) + (f" in {environment}" if environment else "")
 
 

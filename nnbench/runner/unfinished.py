@@ -51,7 +51,8 @@ def _key_of(folder: Path) -> str | None:
     from nnbench.runner.local import head_fields
 
     try:
-        job = resolve(OmegaConf.load(folder / ".hydra" / "config.yaml"), on_this_host=False)
+        # on this host, as the job resolved: bench.threads=auto becomes the sweep's count
+        job = resolve(OmegaConf.load(folder / ".hydra" / "config.yaml"))
         return head_fields(job)["job_key"]
     except Exception:  # noqa: BLE001 - a folder that cannot tell its job stays incomplete
         return None
