@@ -89,3 +89,6 @@ class NNBenchConfig:
     bench: BenchConfig = field(default_factory=BenchConfig)
     experiment_name: str = "default"
     runs_dir: str = "runs"
+    # Your own network's file or module (framework=mine): a key of its own, so that one sweep
+    # framework=numpy,torch,mine can name it without numpy's and torch's jobs refusing it.
+    mine: str | None = None
