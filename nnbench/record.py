@@ -134,6 +134,10 @@ class Record(PhaseFigures, MemoryFigures, InferenceFigures, TimingFigures, Train
     diverged_epoch: Count | None = _f("epoch whose loss was not finite")
     gradient_check: dict[str, Any] | None = _f("NumPy gradients vs torch autograd: seed, "
                                                "max_rel_diff per parameter")
+    diagnosis: dict[str, Any] | None = _f("your network (framework=mine) against torch autograd "
+                                          "and finite differences before it was timed: ok, "
+                                          "summary, lines, the figures per parameter and the "
+                                          "loss curves of both")
     warmup_epochs: Count | None = _f("epochs of every repeat left out of the statistics")
     compile_time_s: NonNegative | None = _f("compiling every batch shape, timed apart")
     matmul_peak: dict[str, Any] | None = _f("this host's measured matmul peak, and how")

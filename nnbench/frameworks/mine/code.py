@@ -166,3 +166,32 @@ def layout(where: str, given: Any) -> Layout:
     return Layout(samples, given.get("weights", "out_in"),
                   given.get("bias", "column" if samples == "columns" else "vector"),
                   given.get("labels", "one_hot"))
+
+
+def mean_loss(rows: np.ndarray, y: np.ndarray) -> float:
+    """The mean cross-entropy of output activations ``rows`` (one row a sample) against class
+    indices ``y``: binary for one output unit, categorical otherwise. A probability of 0 is
+    taken as the dtype's smallest, so that a saturated output gives a large loss, not inf."""
+    tiny = np.finfo(rows.dtype).tiny if rows.dtype.kind == "f" else 1e-300
+    if rows.shape[1] == 1:
+        p = rows[:, 0]
+        picked = np.where(y == 1, p, 1 - p)
+    else:
+        picked = rows[np.arange(rows.shape[0]), y]
+    return float(-np.mean(np.log(np.maximum(picked, tiny))))
+
+
+def named(grads: Any, params: Params) -> Params:
+    """``backward``'s gradients by parameter name: ``dW1`` or ``W1`` for ``W1``."""
+    if not isinstance(grads, dict):
+        raise TypeError(f"backward returned a {type(grads).__name__}, not a dict of gradients "
+                        f"keyed dW1, db1, ... (or W1, b1, ...)")
+    out = {}
+    for name in params:
+        value = grads.get(f"d{name}", grads.get(name))
+        if value is None:
+            given = ", ".join(map(str, grads)) or "nothing"
+            raise KeyError(f"backward returned no gradient for {name} (no d{name} or {name}; "
+                           f"it returned {given})")
+        out[name] = value
+    return out

@@ -18,6 +18,8 @@ from nnbench.errors import ConfigError
 from nnbench.frameworks.base import MatmulKernel, Trainer
 from nnbench.frameworks.base import Options as BaseOptions
 from nnbench.frameworks.mine import code as learner
+from nnbench.frameworks.mine import diagnosis
+from nnbench.frameworks.mine.code import mean_loss, named
 from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.measure.phases import PhaseClock
 from nnbench.params import Params
@@ -31,35 +33,6 @@ OUTPUTS = {"bce": "sigmoid", "cross_entropy": "softmax"}
 class Options(BaseOptions):
     # the file or module of your network; conf/framework/mine.yaml takes it from `mine=`
     code: str | None = None
-
-
-def mean_loss(rows: np.ndarray, y: np.ndarray) -> float:
-    """The mean cross-entropy of output activations ``rows`` (one row a sample) against class
-    indices ``y``: binary for one output unit, categorical otherwise. A probability of 0 is
-    taken as the dtype's smallest, so that a saturated output gives a large loss, not inf."""
-    tiny = np.finfo(rows.dtype).tiny if rows.dtype.kind == "f" else 1e-300
-    if rows.shape[1] == 1:
-        p = rows[:, 0]
-        picked = np.where(y == 1, p, 1 - p)
-    else:
-        picked = rows[np.arange(rows.shape[0]), y]
-    return float(-np.mean(np.log(np.maximum(picked, tiny))))
-
-
-def named(grads: Any, params: Params) -> Params:
-    """``backward``'s gradients by parameter name: ``dW1`` or ``W1`` for ``W1``."""
-    if not isinstance(grads, dict):
-        raise TypeError(f"backward returned a {type(grads).__name__}, not a dict of gradients "
-                        f"keyed dW1, db1, ... (or W1, b1, ...)")
-    out = {}
-    for name in params:
-        value = grads.get(f"d{name}", grads.get(name))
-        if value is None:
-            given = ", ".join(map(str, grads)) or "nothing"
-            raise KeyError(f"backward returned no gradient for {name} (no d{name} or {name}; "
-                           f"it returned {given})")
-        out[name] = value
-    return out
 
 
 class MineTrainer(Trainer):
@@ -182,3 +155,11 @@ class MineTrainer(Trainer):
         _, cache = self.code.forward(self.params, xs)
         grads = named(self.code.backward(self.params, cache, xs, self.labels(y)), self.params)
         return self.layout.params_out(grads)
+
+    def diagnose(self, x: np.ndarray, y: np.ndarray, batch_size: int | None, epochs: int,
+                 seed: int, shuffle: bool) -> dict[str, Any]:
+        def make() -> MineTrainer:  # float64 on the CPU, whatever the job's precision
+            return MineTrainer(self.spec, self.initial_params, "float64", "cpu", self.lr,
+                               self.options)
+
+        return diagnosis.diagnose(make, x, y, batch_size, epochs, seed, shuffle)
