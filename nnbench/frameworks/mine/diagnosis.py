@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from nnbench.frameworks.mine import findings
-from nnbench.frameworks.mine.findings import TOL, rel
 from nnbench.frameworks.mine.code import mean_loss, named
+from nnbench.frameworks.mine.findings import TOL, rel
 from nnbench.training import epoch_orders
 
 MAX_BATCH = 2048  # finite differences cost two forwards an entry: the first batch, capped

@@ -134,8 +134,9 @@ def name_mistake(name: str, g: np.ndarray, r: np.ndarray, m: int, layout: Layout
     for (mistake, at), grads in variants.items():
         if at == layer and rel(g, grads[name]) <= TOL:
             act = spec.activations[at - 1]
-            return f"{d} is wrong: " + DERIVATIVE[mistake].format(i=at, act=act, Act="ReLU" if act == "relu"
-                                              else act)
+            words = DERIVATIVE[mistake].format(i=at, act=act,
+                                               Act="ReLU" if act == "relu" else act)
+            return f"{d} is wrong: {words}"
     return f"{d} differs from torch's by {rel(g, r):.1e} (relative to its largest entry)"
 
 
