@@ -5,6 +5,7 @@ parameter in one line (the job's reason), in the console and the report."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -226,4 +227,25 @@ def test_a_broken_network_fails_its_job_with_the_diagnosis_in_the_console_and_re
     report = run_cli(str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--no-progress",
                      module="nnbench.report")
     assert report.returncode == 0, report.stderr
-    assert summary in (tmp_path / "report" / "summary.md").read_text()
+    text = (tmp_path / "report" / "summary.md").read_text()
+    mine = text[text.index("## Your network against torch (framework=mine)"):]
+    row = next(line for line in mine.splitlines() if line.startswith("| default "))
+    assert f"| failed   | {summary} | part at epoch 2 " in row
+    not_ok = text[text.index("## Runs that did not end ok"):]
+    assert summary in not_ok.split("\n## ")[0]
+
+
+def test_your_file_is_part_of_the_code_a_record_came_from(tmp_path):
+    # bench.resume and the report's pooling compare code_version: a record made before you
+    # fixed your backward must not stand for one made after
+    from nnbench.measure.environment import code_version
+
+    path = tmp_path / "mlp.py"
+    path.write_text((LEARNERS / "seed000_functions.py").read_text())
+    files = MineTrainer.code_files(Options(code=str(path)))
+    assert files == [path.resolve()]
+    before = code_version(MineTrainer, files)
+    assert re.search(r"\+mlp\.py:[0-9a-f]{12}$", before)
+    path.write_text(path.read_text().replace("/ m\n", "/ m  # averaged\n", 1))
+    assert code_version(MineTrainer, files) != before
+    assert MineTrainer.code_files(Options(code=str(tmp_path / "gone.py"))) == []

@@ -132,6 +132,12 @@ class Trainer(DeviceProbes, ABC):
         """An n x n matmul in this framework's library: the denominator of MFU."""
 
     @classmethod
+    def code_files(cls, options: Options) -> list[Path]:
+        """Files this framework runs beyond its own module (your network's, framework=mine):
+        part of the code a record says it came from. None by default."""
+        return []
+
+    @classmethod
     def preload(cls) -> None:
         """Import what this framework's jobs need: called once in the warm process that each
         job's fresh process is forked from, so no job pays the imports."""

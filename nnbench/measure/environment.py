@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def _module_file(trainer: type | None) -> Path | None:
         return None
 
 
-def code_version(trainer: type | None = None) -> str | None:
+def code_version(trainer: type | None = None, code: Sequence[Path] = ()) -> str | None:
     """The code a result came from, as ``bench.resume`` and the report's pooling compare it.
 
     In a git checkout: the commit when nothing that can change a result differs from it, else
@@ -114,7 +115,10 @@ def code_version(trainer: type | None = None) -> str | None:
     elsewhere in the checkout, its module file; an edit that is undone gives the commit again,
     and an edit outside those (docs, tests) changes nothing. A trainer defined outside the
     checkout adds ``+<file name>:<hash>`` of its module file. Outside a checkout (or where git
-    cannot run): ``nnbench <version>+<hash>`` over the package's source files.
+    cannot run): ``nnbench <version>+<hash>`` over the package's source files. Each file of
+    ``code`` (what the trainer runs that is neither nnbench nor its module: your network's file,
+    framework=mine) adds ``+<file name>:<hash>`` wherever it is, so that a record made before an
+    edit of it is never taken for one made after.
 
     Why the changed files and not the source actually imported: what a process has imported
     depends on what ran before it (a sweep's parent imports every framework, a worker one), so
@@ -127,6 +131,7 @@ def code_version(trainer: type | None = None) -> str | None:
     root = _checkout()
     outside = source is not None and (root is None or not source.is_relative_to(root))
     suffix = f"+{source.name}:{_digest([source], [source.name])}" if outside else ""
+    suffix += "".join(f"+{f.name}:{_digest([f], [f.name])}" for f in code)
     if root is not None:
         paths = list(COVERED)
         if source is not None and not outside:

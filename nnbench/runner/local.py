@@ -173,7 +173,8 @@ def finish(fields: dict[str, Any], started: float, output_dir: str | Path) -> Re
 
 def head_fields(job: Job, parallel_jobs: int = 1) -> dict[str, Any]:
     """What every record of this job says, however it ends."""
-    version = code_version(job.trainer_class)  # its module file is part of what ran
+    cls = job.trainer_class  # its module file, and any code it runs, are part of what ran
+    version = code_version(cls, cls.code_files(job.options))
     fields = {**job.describe(), "schema_version": SCHEMA_VERSION, "config": job.config,
               "code_version": version, "job_key": resume.job_key(job.config, version),
               **environments.identity(job.bench.python),

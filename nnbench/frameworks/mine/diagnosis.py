@@ -111,8 +111,9 @@ def _gradients(net: Any, torch_net: Any, x: np.ndarray, y: np.ndarray,
                 lines.append(f"d{name} matches torch ({entry['torch']:.0e}; finite "
                              f"differences {entry['finite_differences']:.0e})")
             else:
-                figures = (f" (torch {entry['torch']:.0e}, finite differences "
-                           f"{entry['finite_differences']:.0e})" if "torch" in entry else "")
+                figures = (f" (relative difference: torch {entry['torch']:.0e}, finite "
+                           f"differences {entry['finite_differences']:.0e})"
+                           if "torch" in entry else "")
                 lines.append(finding + figures)
                 first = first or finding
     return lines, table, first

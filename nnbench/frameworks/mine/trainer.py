@@ -10,6 +10,7 @@ functions: ``forward`` (with the loss), ``backward``, the update.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,22 @@ class MineTrainer(Trainer):
                               f"softmax output with train.loss=cross_entropy (the loss is "
                               f"computed from your outputs); this job has a "
                               f"{spec.output_activation} output with train.loss={spec.loss}")
+
+    @classmethod
+    def code_files(cls, options: BaseOptions) -> list[Path]:
+        try:
+            file = learner.load(getattr(options, "code", None)).file
+        except ConfigError:  # the job itself then fails saying why
+            return []
+        return [file] if file is not None else []
+
+    @classmethod
+    def preload(cls) -> None:
+        # every job's diagnosis builds torch's twin of your network: import it once, in the
+        # process the jobs are forked from
+        from nnbench.frameworks.torch.trainer import TorchTrainer
+
+        TorchTrainer.preload()
 
     @classmethod
     def matmul_kernel(cls, n: int, dtype: str, device: str, tf32: bool) -> MatmulKernel:
