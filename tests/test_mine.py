@@ -211,15 +211,30 @@ def test_one_command_runs_a_learners_network_beside_numpy_and_torch(learner, tmp
         assert rel(records["mine"]["loss_history"], records[other]["loss_history"]) < 1e-12
 
 
+CONSOLE = {
+    "db_sum": ([], "db3 is off by a factor of 1,600 = the batch size: the mean over samples is "
+                   "missing (divide the sum over the 1,600 samples by m)", "part at epoch 2"),
+    "relu_deriv": (["dataset=synthetic", "arch.layer_sizes=[20,10,2]", "train.init=uniform"],
+                   "dW1 is wrong: dZ1 = dA1 * relu(Z1): the activation where its derivative "
+                   "belongs: check the ReLU derivative; also wrong: db1", "part at epoch 1"),
+    "transposed": (["dataset=synthetic"],
+                   "dW2 is transposed: it has shape (2, 64), W2 is (64, 2) (dW2 = A1.T @ dZ2 / m "
+                   "with samples as rows and W stored (in, out)); also wrong: dW1",
+                   "not trained"),
+}
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("variant", sorted(CONSOLE))
 def test_a_broken_network_fails_its_job_with_the_diagnosis_in_the_console_and_report(
-        tmp_path):
-    sweep = run_cli("framework=mine", "mine=tests/learners/broken/db_sum.py", "train.epochs=5",
-                    "bench.mfu=false", f"runs_dir={tmp_path / 'runs'}", cwd=REPO)
-    summary = ("db3 is off by a factor of 1,600 = the batch size: the mean over samples is "
-               "missing (divide the sum over the 1,600 samples by m)")
+        variant, tmp_path):
+    overrides, summary, curves = CONSOLE[variant]
+    sweep = run_cli("framework=mine", f"mine=tests/learners/broken/{variant}.py", *overrides,
+                    "train.epochs=5", "bench.mfu=false", f"runs_dir={tmp_path / 'runs'}",
+                    cwd=REPO)
+    assert sweep.returncode == 1
     assert f"failed   {summary}\n" in sweep.stdout
-    assert "dW3 matches torch" in sweep.stdout and "loss curves part at epoch 2" in sweep.stdout
+    assert "outputs match torch" in sweep.stdout and "Traceback" not in sweep.stderr
     record = _records(tmp_path / "runs")["mine"]
     assert (record["status"], record["reason"], record["error_type"]) == (
         "failed", summary, "Disagreement")
@@ -230,7 +245,7 @@ def test_a_broken_network_fails_its_job_with_the_diagnosis_in_the_console_and_re
     text = (tmp_path / "report" / "summary.md").read_text()
     mine = text[text.index("## Your network against torch (framework=mine)"):]
     row = next(line for line in mine.splitlines() if line.startswith("| default "))
-    assert f"| failed   | {summary} | part at epoch 2 " in row
+    assert f"| failed   | {summary} | {curves} " in row
     not_ok = text[text.index("## Runs that did not end ok"):]
     assert summary in not_ok.split("\n## ")[0]
 
