@@ -85,7 +85,9 @@ class Identity(Section):
     config: dict[str, Any] = _f("the whole resolved configuration", {})
     code_version: str | None = _f("git commit, plus -dirty-<hash of the changed files> when "
                                   "the package, conf or trainer module differ from it; "
-                                  "outside git: nnbench <version>+<hash>")
+                                  "outside git: nnbench <version>+<hash>; then "
+                                  "+<file>:<hash> for each file the trainer runs beyond "
+                                  "them (your network's, framework=mine)")
     job_key: str | None = _f("hash of config and code: what bench.resume matches")
     environment_name: str | None = _f("the Python environment the job ran in (bench.python): "
                                       "its venv folder's name, else its interpreter's path")
