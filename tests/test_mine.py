@@ -248,6 +248,8 @@ def test_a_broken_network_fails_its_job_with_the_diagnosis_in_the_console_and_re
     assert f"| failed   | {summary} | {curves} " in row
     not_ok = text[text.index("## Runs that did not end ok"):]
     assert summary in not_ok.split("\n## ")[0]
+    # both curves until they part, when yours trained at all
+    assert (tmp_path / "report" / "diagnosis_curves.png").is_file() == (curves != "not trained")
 
 
 def test_your_file_is_part_of_the_code_a_record_came_from(tmp_path):
