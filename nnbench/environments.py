@@ -61,9 +61,12 @@ def own_facts() -> dict:
         except metadata.PackageNotFoundError:
             return None
 
+    from nnbench import identity
+
     return {"executable": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix,
             "python": platform.python_version(), "numpy": version("numpy"),
-            "torch": version("torch"), "nnbench_dir": str(_package_dir())}
+            "torch": version("torch"), "nnbench_dir": str(_package_dir()),
+            "identity": identity.environment()}
 
 
 def _package_dir() -> Path:
@@ -154,6 +157,17 @@ def identity(python: str | None) -> dict:
         except ConfigError:  # the job's own record says what is wrong with it
             return {"environment_name": None, "interpreter": absolute(python)}
     return {"environment_name": name(known), "interpreter": known.get("executable")}
+
+
+def environment_part(python: str | None) -> dict | None:
+    """The identity's environment part of a job of ``bench.python``, as its interpreter said it
+    (None: it was never asked, or could not answer)."""
+    if python is None:
+        return own_facts()["identity"]
+    try:
+        return facts(python).get("identity")
+    except ConfigError:  # the job's own record says what is wrong with it
+        return None
 
 
 def versions(python: str) -> dict:

@@ -22,7 +22,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from nnbench import data, environments, footprint
+from nnbench import data, environments, footprint, identity
 from nnbench.config import (
     DEVICES,
     PRECISIONS,
@@ -65,6 +65,9 @@ class Job:
     experiment_name: str
     runs_dir: str
     config: dict[str, Any]  # the whole resolved configuration, as the record keeps it
+    # the identity's configuration and data parts (nnbench.identity), taken once, here; the
+    # code and environment parts are the process's that runs the job
+    identity: dict[str, Any]
     # what a class-level hook of the framework raised, as the failed record's reason
     fault: str | None = None
 
@@ -202,11 +205,14 @@ def resolve(cfg: DictConfig, *, on_this_host: bool = True) -> Job:
         threads_fit(bench.threads, available_cores())
         _check_fits(dataset, list(arch.layer_sizes), precision, train.batch_size, device)
     config["dataset"] = OmegaConf.to_container(dataset, resolve=True)
+    parts = {"config": identity.configuration(config, data.module_of(dataset).Config),
+             "data": data.source(dataset)}
     return Job(framework=name, trainer_target=target, options=options, device=device,
                precision=precision, arch=arch, train=train, bench=bench, dataset=dataset,
                n_features=n_features, n_classes=n_classes,
                experiment_name=str(cfg.get("experiment_name")),
-               runs_dir=str(cfg.get("runs_dir") or "runs"), config=config, fault=fault)
+               runs_dir=str(cfg.get("runs_dir") or "runs"), config=config, identity=parts,
+               fault=fault)
 
 
 def _check_fits(dataset: DictConfig, sizes: list[int], precision: Precision,

@@ -84,11 +84,16 @@ class Identity(Section):
     classes: list[str] = _f("class names, in label order", [])
     config: dict[str, Any] = _f("the whole resolved configuration", {})
     code_version: str | None = _f("git commit, plus -dirty-<hash of the changed files> when "
-                                  "the package, conf or trainer module differ from it; "
-                                  "outside git: nnbench <version>+<hash>; then "
-                                  "+<file>:<hash> for each file the trainer runs beyond "
-                                  "them (your network's, framework=mine)")
-    job_key: str | None = _f("hash of config and code: what bench.resume matches")
+                                  "the package, its Hydra plugins or the trainer module differ "
+                                  "from it; outside git: nnbench <version>+<hash>; then "
+                                  "+<file>:<hash> for each file the trainer runs beyond them "
+                                  "(your network's, framework=mine)")
+    job_key: str | None = _f("digest of the identity's four parts and the round: what "
+                             "bench.resume matches")
+    identity: dict[str, Any] = _f("what the figures measured: config (the measured keys; "
+                                  "setting: less the framework's), code, data (its source) and "
+                                  "environment (interpreter, library versions, NumPy's BLAS, "
+                                  "host), each a digest with its content (nnbench.identity)", {})
     environment_name: str | None = _f("the Python environment the job ran in (bench.python): "
                                       "its venv folder's name, else its interpreter's path")
     interpreter: str | None = _f("the interpreter that ran the job (its sys.executable)")

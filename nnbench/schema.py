@@ -13,10 +13,20 @@ from typing import Any
 
 from omegaconf import MISSING
 
+# The metadata flag of a key whose value cannot change what a job measures: it is left out of
+# the job's configuration identity (``nnbench.identity``), so records that differ only there
+# pool, compare and resume as one configuration.
+MEASURED = "measured"
+
+
+def not_measured(default: Any = MISSING) -> Any:
+    """A key that is not part of a job's configuration identity; say why beside it."""
+    return field(default=default, metadata={MEASURED: False})
+
 
 @dataclass
 class ArchConfig:
-    name: str = MISSING
+    name: str = not_measured()  # a name for the sizes and activations below
     layer_sizes: list[int] = MISSING
     activations: list[str] = MISSING
 
@@ -57,23 +67,27 @@ class BenchConfig:
     mfu: bool = MISSING
     inference_batch_size: int = MISSING
     target_accuracy: float | None = MISSING
-    resume: bool = MISSING
-    allow_parallel: bool = MISSING
+    resume: bool = not_measured()  # whether to skip what ran: not how it runs
+    # a permission: whether other jobs did run meanwhile is the record's `exclusive`
+    allow_parallel: bool = not_measured()
     gradient_check_seed: int | None = MISSING
     min_samples: int = MISSING
     # a number, or "auto": rounds until every ratio is known to target_ci (stats.stopping)
-    rounds: Any = MISSING
-    round: int = MISSING
-    target_ci: float = 0.05
-    max_rounds: int = 20
+    # how many rounds, and which this job is: rounds of one configuration pool (resume tells
+    # them apart by the round, beside the identity)
+    rounds: Any = not_measured()
+    round: int = not_measured()
+    target_ci: float = not_measured(0.05)  # when rounds=auto stops
+    max_rounds: int = not_measured(20)
     # Test accuracy after every epoch, from an untimed replay of the training (training.py).
     accuracy_per_epoch: bool = True
     # One epoch timed by phase (batch gathering, forward, backward, update), in a pass of its own.
     phases: bool = True
     # A cProfile (and the framework's own trace, where it has one) from a pass of its own.
     profile: bool = False
-    # Another environment's interpreter to run the job in (None: this one).
-    python: str | None = None
+    # Another environment's interpreter to run the job in (None: this one); what it holds is
+    # the identity's environment part, not its path.
+    python: str | None = not_measured(None)
 
 
 @dataclass
@@ -87,8 +101,10 @@ class NNBenchConfig:
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
-    experiment_name: str = "default"
-    runs_dir: str = "runs"
+    # where the records go, and under which study: not what they measure
+    experiment_name: str = not_measured("default")
+    runs_dir: str = not_measured("runs")
     # Your own network's file or module (framework=mine): a key of its own, so that one sweep
-    # framework=numpy,torch,mine can name it without numpy's and torch's jobs refusing it.
-    mine: str | None = None
+    # framework=numpy,torch,mine can name it without numpy's and torch's jobs refusing it. Not
+    # measured here: a mine job has it as framework.code, and its file in the code part.
+    mine: str | None = not_measured(None)

@@ -76,7 +76,10 @@ def test_a_sweep_over_this_interpreter_named_and_the_default_records_each_and_re
         assert rec["status"] == "ok", rec.get("reason")
         assert rec["environment_name"] == HERE and rec["interpreter"] == sys.executable
         assert rec["environment"]["numpy"] == environments.own_facts()["numpy"]
-    assert default["job_key"] != named["job_key"]  # bench.python is part of what ran
+    # the same interpreter named or not is the same environment: its identity is what it
+    # holds (versions, BLAS, host), not how it was named
+    assert default["identity"]["environment"] == named["identity"]["environment"]
+    assert default["job_key"] == named["job_key"]
     assert default["code_version"] == named["code_version"]
     # a resumed sweep finds both: the job key the other process wrote is the one asked for
     again = run_cli(*args, "bench.resume=true")

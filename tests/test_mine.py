@@ -253,16 +253,20 @@ def test_a_broken_network_fails_its_job_with_the_diagnosis_in_the_console_and_re
 
 
 def test_your_file_is_part_of_the_code_a_record_came_from(tmp_path):
-    # bench.resume and the report's pooling compare code_version: a record made before you
+    # bench.resume and the report's pooling compare the code part: a record made before you
     # fixed your backward must not stand for one made after
-    from nnbench.measure.environment import code_version
+    from nnbench import identity
 
     path = tmp_path / "mlp.py"
     path.write_text((LEARNERS / "seed000_functions.py").read_text())
     files = MineTrainer.code_files(Options(code=str(path)))
     assert files == [path.resolve()]
-    before = code_version(MineTrainer, files)
-    assert re.search(r"\+mlp\.py:[0-9a-f]{12}$", before)
+    trainer = identity.trainer_file(MineTrainer)
+    before = identity.code(trainer, (str(files[0]),))
+    assert re.search(r"\+mlp\.py:[0-9a-f]{12}$", before["version"])
     path.write_text(path.read_text().replace("/ m\n", "/ m  # averaged\n", 1))
-    assert code_version(MineTrainer, files) != before
+    assert str(files[0]) in identity.stale()  # a warm process that imported it serves no more
+    identity.code.cache_clear()  # taken once per process: a new process takes it again
+    after = identity.code(trainer, (str(files[0]),))
+    assert after["digest"] != before["digest"] and after["version"] != before["version"]
     assert MineTrainer.code_files(Options(code=str(tmp_path / "gone.py"))) == []

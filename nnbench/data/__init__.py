@@ -13,9 +13,11 @@ name.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -116,6 +118,29 @@ def sizes(cfg: DictConfig) -> tuple[int, int] | None:
     None for a dataset module that does not say (``sizes`` is optional)."""
     module = module_of(cfg)
     return module.sizes(cfg) if hasattr(module, "sizes") else None
+
+
+def source(cfg: DictConfig) -> dict:
+    """The data part of a job's identity (``nnbench.identity``): ``{"digest", "source"}``.
+
+    A module's own ``source(cfg)`` describes files it reads (their content's digest); any
+    other dataset is its generator: the module and its measured parameters, plus the digest of
+    the module's file where it lies outside nnbench's package (whose files are the code part).
+    """
+    from nnbench import identity
+
+    module = module_of(cfg)
+    if hasattr(module, "source"):
+        described = module.source(cfg)
+    else:
+        skip = {k.split(".", 1)[1] for k in identity.unmeasured(module.Config, "dataset.")}
+        params = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items()
+                  if k not in skip and k != "_target_"}
+        described = {"generator": module.__name__, "parameters": params}
+        file = getattr(module, "__file__", None)
+        if file and not Path(file).resolve().is_relative_to(Path(__file__).resolve().parents[1]):
+            described["module_sha256"] = hashlib.sha256(Path(file).read_bytes()).hexdigest()[:16]
+    return {"digest": identity.digest(described), "source": described}
 
 
 def load(cfg: DictConfig) -> Dataset:

@@ -39,6 +39,7 @@ from nnbench.files import (
     atomic_write,
     remove_stale_temporaries,
 )
+from nnbench.schema import not_measured
 
 NORMALIZE = ("unit", "symmetric", "standard")
 N_TRAIN, N_TEST, N_FEATURES, N_CLASSES = 60_000, 10_000, 784, 10
@@ -48,18 +49,19 @@ CACHE_VERSION = 1  # bump when the preprocessing changes, so stale caches are no
 @dataclass
 class Config:
     name: str = "mnist"
-    data_dir: str = "data"
+    # Where the files are found: the identity's data part is their content, not their place.
+    data_dir: str = not_measured("data")
     # Folder holding the four IDX files (.gz or not), used when data_dir lacks them and the
     # download fails or is off.
-    source_dir: str | None = None
-    download: bool = True
+    source_dir: str | None = not_measured(None)
+    download: bool = not_measured(True)
     normalize: str = "unit"  # unit: [0, 1]; symmetric: [-1, 1]; standard: zero mean, unit std
     # Class-balanced subsamples, drawn with subsample_seed; null keeps the full split.
     n_train: int | None = None
     n_test: int | None = None
     subsample_seed: int = 0
     # Another MNIST-style dataset to use when this one cannot be had (e.g. offline).
-    fallback: str | None = None
+    fallback: str | None = not_measured(None)
 
 
 def check(cfg: DictConfig) -> None:

@@ -248,7 +248,7 @@ def _narrow(table) -> str:
     keys = [k for k in compare.KEY if k in table.columns]
     same = [k for k in keys if table[k].nunique() == 1 and len(table) > 1]
     empty = [c for c in table.columns if (table[c].astype(str) == "").all()]
-    head = ", ".join(f"{k} {table[k].iloc[0]}" for k in same)
+    head = ", ".join(f"{k} {table[k].iloc[0]}" for k in same if str(table[k].iloc[0]))
     body = table.drop(columns=same + empty).to_markdown(index=False)
     return f"every row: {head}\n{body}" if head else body
 

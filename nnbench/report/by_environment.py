@@ -46,10 +46,24 @@ def problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _is_path(name: str) -> bool:
+    return os.sep in name
+
+
 def _ran_in(record: dict, name: str) -> bool:
-    interpreter = record.get("interpreter")
-    return record.get("environment_name") == name or (
-        interpreter is not None and interpreter in (name, os.path.abspath(name)))
+    """A path names an interpreter, and only that one; a bare name a venv's folder."""
+    if _is_path(name):
+        interpreter = record.get("interpreter")
+        return interpreter is not None and interpreter in (name, os.path.abspath(name))
+    return record.get("environment_name") == name
+
+
+def _environment(record: dict) -> str:
+    """One environment, told apart from another of the same name: its interpreter and what
+    it held (the identity's environment digest)."""
+    digest = ((record.get("identity") or {}).get("environment") or {}).get("digest")
+    return f"{record.get('interpreter')} ({digest[:8]})" if digest else \
+        str(record.get("interpreter"))
 
 
 def present(collection: Collection) -> str:
@@ -86,7 +100,17 @@ def sides(args: argparse.Namespace,
         if not mine.records:
             raise NoSuchEnvironment(f"{flag} {name}: no record ran in that environment under "
                                     f"{where}; records there: {present(collection) or 'none'}")
+        several = sorted({_environment(r) for r in mine.records})
+        if len(several) > 1:
+            raise NoSuchEnvironment(f"{flag} {name} names {len(several)} environments under "
+                                    f"{where} ({', '.join(several)}); name one by its "
+                                    f"interpreter's path")
         out[flag] = (f"{name} in {where}", mine)
+    base, cand = (set(map(id, out[flag][1].records)) for flag in FLAGS)
+    if base & cand:
+        raise NoSuchEnvironment(f"{FLAGS[0]} {args.baseline_env} and {FLAGS[1]} "
+                                f"{args.candidate_env} name the same environment's records "
+                                f"({len(base & cand)}): name two environments")
     return out
 
 

@@ -20,11 +20,11 @@ from nnbench.files import UnreadableFile
 from nnbench.record import RESULT_FILE, checked, read_result
 from nnbench.report.aside import can_fork, cpus
 from nnbench.report.index import Index, compact, stat_key
-from nnbench.report.labels import CONFIG_KEYS, label_variants
+from nnbench.report.labels import CONFIG_KEYS, assign_variants, label_variants
 
 # Nested fields kept out of the flat table (they feed the figures; results.json has them, the
 # per-epoch and per-sample series only with --histories).
-NESTED = {"config", "environment", "scheduler", "loss_history", "epoch_times_s",
+NESTED = {"config", "environment", "identity", "scheduler", "loss_history", "epoch_times_s",
           "confusion_matrix", "classes", "layer_sizes", "activations", "matmul_peak", "warnings",
           "test_accuracy_history", "epoch_counters", "inference_samples_s", "loss_histories",
           "test_accuracy_histories"}
@@ -79,6 +79,10 @@ def _flat(record: dict) -> dict:
     row["git_commit"] = env.get("git_commit")
     # the libraries a figure depends on: rounds pool only within one (report.pooling.separate)
     row["numpy_version"], row["torch_version"] = env.get("numpy"), env.get("torch")
+    parts = record.get("identity") or {}  # an older record has none: its names stand alone
+    row["setting"] = (parts.get("config") or {}).get("setting")
+    row["data_id"] = (parts.get("data") or {}).get("digest")
+    row["environment_id"] = (parts.get("environment") or {}).get("digest")
     row["warnings"] = "; ".join(record.get("warnings") or []) or None
     return row
 
@@ -184,6 +188,7 @@ def collect(roots: list[str | Path], exclude: list[Path] | None = None,
             continue
         record["result_file"] = name
         out.records.append(label_variants(record))
+    assign_variants(out.records)
     if index is not None and not keep_lists:
         index.drop(set(known) - set(kept) - stored)  # removed, or no longer read the same way
         index.commit()

@@ -24,6 +24,7 @@ import pandas as pd
 from nnbench import stats
 from nnbench.report.changes import said
 from nnbench.report.collect import CONFIG_KEYS, Collection
+from nnbench.report.labels import assign_variants
 from nnbench.stats.equivalence import equivalence
 
 KEY = [*CONFIG_KEYS, "framework", "device"]
@@ -42,6 +43,25 @@ def _by_key(collection: Collection) -> dict[tuple, list[dict]]:
     return out
 
 
+def _digest(record: dict, part: str) -> str | None:
+    return ((record.get("identity") or {}).get(part) or {}).get("digest")
+
+
+# What one side's rounds of a configuration must share (the identity's parts but the
+# configuration, which the row's key already holds).
+SHARED = (("code versions", lambda r: r.get("code_version")),
+          ("environments", lambda r: _digest(r, "environment") or r.get("environment_name")),
+          ("data sources", lambda r: _digest(r, "data")))
+
+
+def _mixed(side: str, records: list[dict]) -> str | None:
+    """"cannot tell: the baseline's rounds ran 3 code versions", where one side's records of
+    a configuration are of several identities; else None."""
+    found = [(len({str(get(r)) for r in records}), name) for name, get in SHARED]
+    parts = [f"{n} {name}" for n, name in found if n > 1]
+    return f"cannot tell: the {side}'s rounds ran {' and '.join(parts)}" if parts else None
+
+
 def _fmt(value: float) -> str:
     return "" if value is None or not np.isfinite(value) else f"{value:.4g}"
 
@@ -53,6 +73,8 @@ def compare(baseline: Collection, candidate: Collection, alpha: float = stats.AL
     candidate/baseline with its 95% interval over rounds, the rounds' p-value, the verdict,
     the equivalence verdict (with ``margin``) and what changed. ``attrs["results"]`` holds each
     row's figures as numbers (``stats.compare_rounds``), for ``gate``."""
+    # one variant text for both sides: a setting is named alike in both
+    assign_variants(baseline.records + candidate.records)
     base, cand = _by_key(baseline), _by_key(candidate)
     rows, results = [], []
     for key in sorted(set(base) & set(cand)):
@@ -60,6 +82,9 @@ def compare(baseline: Collection, candidate: Collection, alpha: float = stats.AL
         b = [float(r[METRIC]) for r in cand[key]]
         result = stats.compare_rounds(a, b, min_rounds=min_rounds, alpha=alpha,
                                       min_change=min_change)
+        mixed = _mixed("baseline", base[key]) or _mixed("candidate", cand[key])
+        if mixed:  # rounds of several identities are no rounds of one: no verdict on them
+            result = {**result, "verdict": mixed, "p": float("nan")}
         hosts = {(r.get("environment") or {}).get("hostname") for r in base[key] + cand[key]}
         interval = f" [{result['lo']:.3f}, {result['hi']:.3f}]" \
             if np.isfinite(result["lo"]) else ""

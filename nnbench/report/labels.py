@@ -14,14 +14,53 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-# One configuration = everything but the framework and device that are compared across it.
+# One configuration = everything but the framework and device that are compared across it:
+# the keys a reader knows it by, then ``variant``, the other measured keys of its identity's
+# configuration part that tell it from its namesakes (``assign_variants``: threads 1, n_samples
+# 500), so that a row never pools two settings.
 CONFIG_KEYS = ["experiment_name", "dataset", "arch", "precision", "loss", "batch_size", "epochs",
-               "lr", "init"]
+               "lr", "init", "variant"]
 LABELLED = ("dataset", "arch", "precision", "batch_size")  # what every configuration label shows
 # What a configuration's rounds must share to pool, besides the host (a column of its own when
 # runs come from several): the code that ran, the libraries it ran on and the environment they
-# were installed in (bench.python; report.pooling).
-IDENTITY = ["code_version", "numpy_version", "torch_version", "environment_name"]
+# were installed in (bench.python), then the identity's data and environment digests, which
+# tell apart what the names do not (two venvs named .venv; a data file edited; report.pooling).
+IDENTITY = ["code_version", "numpy_version", "torch_version", "environment_name", "data_id",
+            "environment_id"]
+# The measured keys CONFIG_KEYS already show (or that name the contender, not the setting).
+SHOWN = {"dataset.name", "dataset._target_", "arch.layer_sizes", "precision.name",
+         "precision.tf32", "train.loss", "train.batch_size", "train.epochs", "train.lr",
+         "train.init", "device.name"}
+
+
+def assign_variants(records: list[dict]) -> None:
+    """Set each record's ``variant``: the measured keys beyond ``CONFIG_KEYS`` whose values
+    differ among records that CONFIG_KEYS and the device alone would pool (``bench.threads
+    1``), as ``threads 1 n_samples 500``; empty where none differ. A record without an
+    identity (an older one) has none."""
+    def content(rec: dict) -> dict:
+        return ((rec.get("identity") or {}).get("config") or {}).get("content") or {}
+
+    def named(rec: dict) -> tuple:
+        return (*(str(rec.get(k)) for k in CONFIG_KEYS if k != "variant"), rec.get("device"))
+
+    groups: dict[tuple, list[dict]] = {}
+    for rec in records:
+        groups.setdefault(named(rec), []).append(rec)
+    for group in groups.values():
+        keys = sorted({k for rec in group for k in content(rec)
+                       if k not in SHOWN and not k.startswith("framework.")})
+        differ = [k for k in keys if len({repr(content(r).get(k)) for r in group}) > 1]
+        for rec in group:
+            values = content(rec)
+            rec["variant"] = " ".join(f"{k.rsplit('.', 1)[-1]} {_value(values.get(k))}"
+                                      for k in differ)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, list):
+        return "x".join(map(str, value))
+    return "null" if value is None else str(value)
 
 
 def key_text(key: str, value: object) -> object:
@@ -59,12 +98,14 @@ def varying(rows: list[dict], shown: tuple[str, ...]) -> list[str]:
 
 # How a key is named in a label, where its own name is long.
 SHORT = {"batch_size": "batch", "experiment_name": "experiment", "code_version": "code",
-         "numpy_version": "numpy", "torch_version": "torch", "environment_name": "env"}
+         "numpy_version": "numpy", "torch_version": "torch", "environment_name": "env",
+         "data_id": "data", "environment_id": "environment"}
 
 
 def key_values(row: dict, keys: list[str]) -> str:
-    """``epochs 200 lr 0.5``: the values of ``keys`` in a label."""
-    return " ".join(f"{SHORT.get(k, k)} {key_text(k, row.get(k))}" for k in keys)
+    """``epochs 200 lr 0.5``: the values of ``keys`` in a label (a variant says its own keys)."""
+    return " ".join(str(key_text(k, row.get(k))) if k == "variant"
+                    else f"{SHORT.get(k, k)} {key_text(k, row.get(k))}" for k in keys)
 
 
 def label(row: pd.Series | dict, wrap: bool = True, extra: list[str] | None = None) -> str:

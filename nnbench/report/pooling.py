@@ -18,6 +18,8 @@ import pandas as pd
 from nnbench import stats
 from nnbench.report.labels import IDENTITY
 
+DIGESTS = ("data_id", "environment_id")
+
 # Where a figure's raw samples are in a record, in the figure's own unit.
 SAMPLED = ("train_time_per_epoch_s", "inference_latency_per_sample_s",
            "inference_latency_batch1_s")
@@ -57,7 +59,12 @@ def separate(frame: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, list[s
         joined = seen.assign(value=seen["value"].astype(str)).sort_values("value") \
             .groupby("config")["value"].agg(" / ".join)
         out[key] = frame[key].where(mixed, config.map(joined))
-    return out, [*keys, *(k for k in present if out[k].nunique(dropna=False) > 1)]
+    # a digest is a column only where it keeps records of one configuration apart (one of
+    # data follows from the configuration's own keys wherever those differ)
+    digests = {k for k in present if k in DIGESTS and
+               not (frame[k].astype(str).groupby(cell).transform("nunique") > 1).any()}
+    return out, [*keys, *(k for k in present
+                          if k not in digests and out[k].nunique(dropna=False) > 1)]
 
 
 def row_ids(frame: pd.DataFrame, columns: list[str]) -> pd.Series:

@@ -51,14 +51,32 @@ def _spawned(job: Job, output_dir: str | Path, parallel_jobs: int) -> int | None
 
 
 def _forked(job: Job, output_dir: str | Path, parallel_jobs: int) -> int | None:
-    warm = warm_process(job.trainer_target)
-    try:
-        return warm.run(job, str(output_dir), parallel_jobs)
-    except KeyboardInterrupt as interrupt:
-        # Ctrl-C reached the job too (one process group) and it ends by itself; SIGTERM was
-        # the command's alone, and its job must not outlive it
-        warm.stop_job(wait_s=0 if isinstance(interrupt, Terminated) else 10)
-        raise
+    # A warm process whose source files changed since it imported them ends instead of
+    # serving the job (its record would name code that did not run): a new one imports the
+    # files as they are now, and the job runs there, recording that code. Twice: files
+    # still changing as it starts are an edit in progress, and the job fails saying so.
+    for _ in range(2):
+        warm = warm_process(job.trainer_target)
+        try:
+            code = warm.run(job, str(output_dir), parallel_jobs)
+        except KeyboardInterrupt as interrupt:
+            # Ctrl-C reached the job too (one process group) and it ends by itself; SIGTERM
+            # was the command's alone, and its job must not outlive it
+            warm.stop_job(wait_s=0 if isinstance(interrupt, Terminated) else 10)
+            raise
+        if not warm.stale:
+            return code
+        warm.close()
+    raise CodeChanging(warm.stale)
+
+
+class CodeChanging(RuntimeError):
+    """The package's files kept changing while the job's process started."""
+
+    def __init__(self, files: list[str]):
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        super().__init__(f"not started: nnbench's files changed while its process started "
+                         f"({shown}); run it again once the edit is saved")
 
 
 def death(code: int | None, kills_before: int | None, kills_after: int | None) -> tuple[str, str]:
@@ -83,7 +101,12 @@ def run_isolated(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> di
     """Run the job in a fresh process; return its record as written."""
     started = time.time()
     kills = oom_kills()
-    code = (_forked if hasattr(os, "fork") else _spawned)(job, output_dir, parallel_jobs)
+    try:
+        code = (_forked if hasattr(os, "fork") else _spawned)(job, output_dir, parallel_jobs)
+    except CodeChanging as err:
+        fields = {**local.head_fields(job, parallel_jobs), "status": "failed",
+                  "error_type": "CodeChanging", "reason": str(err)}
+        return local.finish(fields, started, output_dir).model_dump()
     return outcome(job, output_dir, parallel_jobs, code, kills, started)
 
 

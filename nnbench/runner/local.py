@@ -21,19 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from nnbench import benchmark, data, environments, profiling
+from nnbench import benchmark, data, environments, identity, profiling
 from nnbench.errors import DataError, Skip
 from nnbench.files import cache_warnings, write_text
 from nnbench.frameworks import agreement
 from nnbench.frameworks.base import Trainer
 from nnbench.job import Job
 from nnbench.measure import peak as peak_probe
-from nnbench.measure.environment import code_version, environment
+from nnbench.measure.environment import environment
 from nnbench.measure.scheduler import scheduler_info
 from nnbench.measure.threads import limited
 from nnbench.params import Params, init_params
 from nnbench.record import SCHEMA_VERSION, Record
-from nnbench.runner import registry, resume, salvage
+from nnbench.runner import registry, salvage
 
 
 def _build_trainer(job: Job, cls: type[Trainer], params: Params) -> Trainer:
@@ -173,10 +173,13 @@ def finish(fields: dict[str, Any], started: float, output_dir: str | Path) -> Re
 
 def head_fields(job: Job, parallel_jobs: int = 1) -> dict[str, Any]:
     """What every record of this job says, however it ends."""
-    cls = job.trainer_class  # its module file, and any code it runs, are part of what ran
-    version = code_version(cls, cls.code_files(job.options))
+    cls = job.trainer_class  # its module file, and any code it runs (yours), are what ran
+    code = identity.code(identity.trainer_file(cls), tuple(map(str, cls.code_files(job.options))))
+    parts = {**job.identity, "code": code,
+             "environment": environments.environment_part(job.bench.python)}
     fields = {**job.describe(), "schema_version": SCHEMA_VERSION, "config": job.config,
-              "code_version": version, "job_key": resume.job_key(job.config, version),
+              "code_version": parts["code"]["version"], "identity": parts,
+              "job_key": identity.job_key(parts, job.bench.round),
               **environments.identity(job.bench.python),
               "exclusive": parallel_jobs <= 1, "parallel_jobs": parallel_jobs}
     allocation = scheduler_info()

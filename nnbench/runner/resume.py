@@ -1,40 +1,21 @@
-"""Resuming a sweep: which jobs already have an ``ok`` result for the same config and code.
+"""Resuming a sweep: which jobs already have an ``ok`` result of the same identity.
 
-A job is identified by a hash of its resolved configuration (less the keys that only say where
-outputs go, whether to resume, or how many rounds the sweep has) and the code version
-(``nnbench.measure.environment.code_version``: the commit, plus a hash of the changed files of
-the package, its configs and the job's trainer module). An edited config, a new commit or an
-edit of the code that runs the job runs again; an edit elsewhere (docs, tests) does not. A
-job's round (``bench.round``) is part of its identity: a sweep resumed with more rounds runs
+A job's key (``nnbench.identity.job_key``) is the digest of its four identity parts (the
+measured configuration, the code its process imported, the data's source, the environment:
+interpreter, library versions, NumPy's BLAS, host) and its round: an edited config, a new
+commit, an edit of the package, other data or another library version runs again; an edit
+elsewhere (docs, tests, a new YAML under conf/) does not. A sweep resumed with more rounds runs
 only the rounds it lacks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from nnbench.record import RESULT_FILE, checked, read_result
 
-IGNORED = {("runs_dir",), ("bench", "resume"), ("bench", "rounds"), ("bench", "target_ci"),
-           ("bench", "max_rounds")}
 MARKER = "resumed.json"
-
-
-def _strip(tree: object, path: tuple = ()) -> object:
-    if isinstance(tree, dict):
-        return {k: _strip(v, (*path, k)) for k, v in sorted(tree.items())
-                if (*path, k) not in IGNORED}
-    return tree
-
-
-def job_key(config: dict, code_version: str | None) -> str:
-    """16 hex of sha256 over the config (less ``IGNORED``) and the code version: what a resumed
-    sweep matches, so that a result of other code is never kept for this job."""
-    text = json.dumps({"config": _strip(config), "code": code_version}, sort_keys=True,
-                      default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class Index:

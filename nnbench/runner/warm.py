@@ -79,16 +79,21 @@ def _serve(conn: Any, target: str, parent_pid: int) -> None:
         signal.signal(scheduler_signal, signal.SIG_IGN)
     import psutil  # noqa: F401 - the memory probe's, imported where it measures
 
-    from nnbench import data
+    from nnbench import data, identity
     from nnbench.frameworks.base import load
     from nnbench.measure.environment import environment
     from nnbench.runner import local  # noqa: F401 - everything a job imports, paid once here
 
     # a framework's preload that raises costs only the head start: each job imports what it
     # needs itself, and one that cannot says so in its record
+    trainer = None
     with contextlib.suppress(Exception):
-        load(target).preload()
+        trainer = load(target)
+        trainer.preload()
     environment()  # the facts that do not change (commit, lock), found once for every job
+    # the code this process imported, as its jobs will record it: taken once, here
+    identity.code(identity.trainer_file(trainer))
+    identity.environment()
     _freeze()
     conn.send(("ready", None))
     datasets: set[str] = set()
@@ -98,6 +103,10 @@ def _serve(conn: Any, target: str, parent_pid: int) -> None:
         except (EOFError, OSError):
             return
         job, output_dir, parallel_jobs = request
+        changed = identity.stale()
+        if changed:  # its jobs would run the code it imported and record the files' code
+            conn.send(("stale", changed))
+            return
         # a dataset's imports on its first job, before the fork: the sweep waits for this job
         # and the other warm processes sit idle, so no job is timed meanwhile
         if job.dataset.name not in datasets:
@@ -161,6 +170,8 @@ class WarmProcess:
         theirs.close()
         self.job_pid: int | None = None
         self.ready = False
+        # the source files that changed since it imported them, when it refused a job for that
+        self.stale: list[str] = []
 
     def wait_ready(self) -> bool:
         """Wait until the warm process has imported everything; False if it died trying."""
@@ -178,7 +189,10 @@ class WarmProcess:
             return None
         try:
             self.conn.send((job, output_dir, parallel_jobs))
-            _, self.job_pid = self.conn.recv()
+            said, self.job_pid = self.conn.recv()
+            if said == "stale":  # it has ended: its files changed since it imported them
+                self.stale, self.job_pid = self.job_pid, None
+                return None
             _, code = self.conn.recv()
         except (EOFError, OSError):
             self.job_pid = None
