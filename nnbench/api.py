@@ -8,6 +8,7 @@ record and folder included. Errors are the command line's one-liners, raised as 
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -57,6 +58,7 @@ def run(overrides: Sequence[str] = (), *, runs_dir: str | Path | None = None) ->
     from nnbench import runner
     from nnbench.cli.one_line import one_line
     from nnbench.hydra import callbacks, register
+    from nnbench.paths import check_unused
     from nnbench.record import read_result
 
     words = [str(o) for o in overrides]
@@ -75,11 +77,16 @@ def run(overrides: Sequence[str] = (), *, runs_dir: str | Path | None = None) ->
         if job.bench.rounds != 1:
             raise ConfigError(f"bench.rounds={job.bench.rounds} replicates a sweep in rounds of "
                               f"fresh processes: python -m nnbench -m bench.rounds=N ...")
+        output_dir = Path(str(HydraConfig.get().run.dir))
+        if runs_dir is not None and not _inside(output_dir, runs_dir):
+            raise ConfigError(f"hydra.run.dir={output_dir} lies outside runs_dir={runs_dir}, "
+                              f"where nnbench.run(..., runs_dir=...) keeps its runs; name a "
+                              f"folder inside it, or leave hydra.run.dir out for a new one there")
+        check_unused("hydra.run.dir", output_dir)  # never over an earlier run's record
     except Exception as err:  # Hydra's and OmegaConf's errors too: one line, as the CLI says
         raise ConfigError(one_line(err)) from None
     finally:
         GlobalHydra.instance().clear()
-    output_dir = Path(str(HydraConfig.get().run.dir))
     (output_dir / ".hydra").mkdir(parents=True, exist_ok=True)
     OmegaConf.save(callbacks.task_config(cfg), output_dir / ".hydra" / "config.yaml")
     OmegaConf.save(OmegaConf.create(words), output_dir / ".hydra" / "overrides.yaml")
@@ -87,3 +94,9 @@ def run(overrides: Sequence[str] = (), *, runs_dir: str | Path | None = None) ->
     if record.get("status") == "resumed":  # an ok result of the same job is already there
         return Record.model_validate(read_result(Path(record["reason"].split(" at ", 1)[1])))
     return Record.model_validate(read_result(output_dir / RESULT_FILE))
+
+
+def _inside(folder: Path, root: str | Path) -> bool:
+    """Whether ``folder`` lies below ``root``, links and ``..`` resolved."""
+    folder, root = (Path(os.path.realpath(os.path.expanduser(str(p)))) for p in (folder, root))
+    return root in folder.parents

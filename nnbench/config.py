@@ -186,7 +186,11 @@ def _check_bench(bench: BenchConfig, train: TrainConfig) -> None:
     _positive("bench.inference_batch_size", bench.inference_batch_size)
     _positive("bench.min_samples", bench.min_samples, allow_zero=True)
     _check_rounds(bench)
-    if bench.threads is not None:
+    if bench.threads != "auto" and bench.threads is not None:
+        if isinstance(bench.threads, bool) or not isinstance(bench.threads, int):
+            raise ConfigError(f"bench.threads={bench.threads!r} is not a thread count; allowed: "
+                              f"a whole number from 1, auto (the cores free when the sweep "
+                              f"starts) or null (every core this process may use)")
         _positive("bench.threads", bench.threads)
     seed("bench.gradient_check_seed", bench.gradient_check_seed)
     if bench.vary_seed and train.seed + bench.repeats > SEED_LIMIT:  # repeat r starts at seed + r

@@ -93,13 +93,15 @@ def test_rounds_is_a_number_not_a_sweep(tmp_path):
 
 
 def test_a_job_key_includes_its_round_but_not_the_number_of_rounds():
-    from nnbench.runner.resume import job_key
+    from nnbench.identity import configuration, job_key
 
-    def config(round_: int, rounds: int) -> dict:
-        return {"bench": {"round": round_, "rounds": rounds, "resume": False}, "runs_dir": "x"}
+    def key(round_: int, rounds: int) -> str:
+        config = {"bench": {"round": round_, "rounds": rounds, "resume": False},
+                  "runs_dir": "x"}
+        return job_key({"config": configuration(config), "code": {"digest": "v"}}, round_)
 
-    assert job_key(config(1, 3), "v") == job_key(config(1, 5), "v")
-    assert job_key(config(1, 3), "v") != job_key(config(2, 3), "v")
+    assert key(1, 3) == key(1, 5)
+    assert key(1, 3) != key(2, 3)
 
 
 # Runs kept short: a few epochs, no matmul-peak measurement, no memory probe, in this process.

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, open_dict, read_write
 
 from nnbench.errors import ConfigError
 from nnbench.job import Job, resolve
+from nnbench.paths import check_unused
 from nnbench.report import sweep_summary
 from nnbench.runner import salvage
 
@@ -56,11 +57,14 @@ class Refused(BaseException):
 
 
 class ConfigCheck(Callback):
-    """A single run's config, resolved before Hydra creates the job's folder."""
+    """A single run's config, resolved before Hydra creates the job's folder; a folder named
+    with ``hydra.run.dir`` that already holds anything refused (a second run would write over
+    the first one's record)."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             job = check(config)
+            check_unused("hydra.run.dir", config.hydra.run.dir)
             if job.bench.rounds != 1:  # a record would claim rounds that never ran
                 raise ConfigError(f"bench.rounds={job.bench.rounds} replicates a sweep in rounds "
                                   f"of fresh processes: add -m (python -m nnbench -m "

@@ -49,6 +49,7 @@ from nnbench.cli.one_line import one_line
 from nnbench.errors import ConfigError
 from nnbench.hydra import launchers
 from nnbench.hydra.callbacks import check
+from nnbench.paths import check_unused
 
 ROUND_KEY, ROUNDS_KEY = "bench.round", "bench.rounds"
 
@@ -114,7 +115,9 @@ class CheckAllJobs:
         return [job for batch in batches for job in batch], swept
 
     def check_all(self, arguments: list[str]) -> None:
-
+        """Every job resolved, and the sweep's folder new or empty (one named with
+        ``hydra.sweep.dir`` may hold an earlier sweep, whose job folders this one would
+        reuse); ``ConfigError`` on the first fault."""
         assert self.config is not None and self.hydra_context is not None
         here = launchers.runs_here(self.config.hydra)
         parallel = launchers.parallel_jobs(self.config.hydra)
@@ -152,6 +155,8 @@ class CheckAllJobs:
                 raise ConfigError(f"job {index + 1} of {len(jobs)}"
                                   f"{f' ({shown})' if shown else ''}: "
                                   f"{one_line(faults[index])}") from None
+        # after the jobs: a runs_dir that cannot name the folder is said as the jobs' fault
+        check_unused("hydra.sweep.dir", self.config.hydra.sweep.dir)
 
     def sweep(self, arguments: list[str]) -> Any:
         self.check_all(arguments)

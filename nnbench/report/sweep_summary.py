@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nnbench.report.labels import CONFIG_KEYS, key_text
-from nnbench.stats import format_seconds
+from nnbench.stats import format_seconds, robust
 
 METRIC = "train_time_per_epoch_s"
 
@@ -71,7 +71,9 @@ def _method(a_rounds: int, b_rounds: int, mark: str) -> str:
             if min(a_rounds, b_rounds) < SOUND_ROUNDS else ""
         return f"95% CI over rounds ({a_rounds} vs {b_rounds} fresh processes{rough})"
     if mark == pooling.SAMPLES_MARK:
-        return "95% CI over the epochs of one process per side (within-process noise only)"
+        # one process a side: its interval covers that process's epochs, not the next run's
+        return ("95% CI over the epochs of one process per side, which the next run need not "
+                "repeat; bench.rounds=auto for an interval over fresh processes")
     return "no interval"
 
 
@@ -98,13 +100,17 @@ def _pairs(sweep_dir: str | Path, pair: tuple[str, str]) -> list[tuple[str, Any,
             continue
         first = by_framework[pair[0]][0]
         mixture = _mixture(by_framework, pair)
-        if mixture and mixture.startswith("cannot tell"):
-            out.append((_label(first, names.get(key[-1], "")), None, None, mixture))
+        # the host's contention picks the figure both sides are compared on, or none
+        metric, estimator = robust.choice(r for f in pair for r in by_framework[f])
+        if metric is None or (mixture and mixture.startswith("cannot tell")):
+            out.append((_label(first, names.get(key[-1], "")), None, None,
+                        estimator if metric is None else mixture))
             continue
-        a, b = (pooling.Side.of(by_framework[f], METRIC) for f in pair)
+        a, b = (pooling.Side.of(by_framework[f], metric) for f in pair)
         result = pooling.ratio(a, b)
+        notes = "; ".join(n for n in (estimator, mixture) if n) or None
         if result is not None:
-            out.append((_label(first, names.get(key[-1], "")), a, b, (*result, mixture)))
+            out.append((_label(first, names.get(key[-1], "")), a, b, (*result, notes)))
     return out
 
 

@@ -27,6 +27,7 @@ from nnbench.files import cache_warnings, write_text
 from nnbench.frameworks import agreement
 from nnbench.frameworks.base import Trainer
 from nnbench.job import Job
+from nnbench.measure import contention
 from nnbench.measure import peak as peak_probe
 from nnbench.measure.environment import environment
 from nnbench.measure.scheduler import scheduler_info
@@ -116,8 +117,7 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
     peak = None
     if bench.mfu:
         with cache_warnings() as found:
-            peak = peak_probe.matmul_peak(job.framework, cls.matmul_kernel,
-                                          job.precision.compute_dtype,
+            peak = peak_probe.matmul_peak(cls, job.precision.compute_dtype,
                                           job.device, bench.threads, tf32=job.precision.tf32)
         warnings += found
         fields["matmul_peak"] = peak
@@ -196,6 +196,7 @@ def run_job(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> Record:
     marked ``exclusive: false`` and the report flags its timings.
     """
     started = time.time()
+    contention.begin()  # what other processes do from here to the last timed epoch
     fields = head_fields(job, parallel_jobs)
     running = registry.start(output_dir, fields)  # other nnbench jobs on this host meanwhile
     try:
