@@ -201,15 +201,20 @@ _stamp = _Stamp()
 
 
 @functools.cache  # once per process and trainer: the code it imported does not change
-def code(trainer_file: str | None = None) -> dict[str, Any]:
-    """The code part for a job whose trainer is defined in ``trainer_file``:
-    ``{"digest", "version", "files"}``; ``version`` is the record's ``code_version``, ``files``
-    those that differ from its commit."""
+def code(trainer_file: str | None = None, runs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The code part for a job whose trainer is defined in ``trainer_file`` and runs the files
+    ``runs`` beyond it (``Trainer.code_files``: your network's, framework=mine):
+    ``{"digest", "version", "files"}``; ``version`` is the record's ``code_version``, each file
+    of ``runs`` adding ``+<file name>:<hash>`` wherever it lies (tests/ or your home are no
+    part of the checkout's digest), ``files`` those that differ from its commit."""
     source = Path(trainer_file) if trainer_file else None
     root = checkout()
     outside = source is not None and (root is None or not source.is_relative_to(root))
     _stamp.take(source if outside else None)  # before reading them: an edit after is seen
+    for path in map(Path, runs):
+        _stamp.take(path)  # an edit of yours makes the warm process stale, as of nnbench's
     version, changed = _version(source)
+    version += "".join(f"+{p.name}:{_file_digest([p], [p.name])}" for p in map(Path, runs))
     return {"digest": digest(version), "version": version, "files": changed}
 
 

@@ -85,7 +85,9 @@ class Identity(Section):
     config: dict[str, Any] = _f("the whole resolved configuration", {})
     code_version: str | None = _f("git commit, plus -dirty-<hash of the changed files> when "
                                   "the package, its Hydra plugins or the trainer module differ "
-                                  "from it; outside git: nnbench <version>+<hash>")
+                                  "from it; outside git: nnbench <version>+<hash>; then "
+                                  "+<file>:<hash> for each file the trainer runs beyond them "
+                                  "(your network's, framework=mine)")
     job_key: str | None = _f("digest of the identity's four parts and the round: what "
                              "bench.resume matches")
     identity: dict[str, Any] = _f("what the figures measured: config (the measured keys; "
@@ -141,6 +143,10 @@ class Record(PhaseFigures, MemoryFigures, InferenceFigures, TimingFigures, Train
     diverged_epoch: Count | None = _f("epoch whose loss was not finite")
     gradient_check: dict[str, Any] | None = _f("NumPy gradients vs torch autograd: seed, "
                                                "max_rel_diff per parameter")
+    diagnosis: dict[str, Any] | None = _f("your network (framework=mine) against torch autograd "
+                                          "and finite differences before it was timed: ok, "
+                                          "summary, lines, the figures per parameter and the "
+                                          "loss curves of both")
     warmup_epochs: Count | None = _f("epochs of every repeat left out of the statistics")
     compile_time_s: NonNegative | None = _f("compiling every batch shape, timed apart")
     matmul_peak: dict[str, Any] | None = _f("this host's measured matmul peak, and how")

@@ -106,3 +106,7 @@ class NNBenchConfig:
     # where the records go, and under which study: not what they measure
     experiment_name: str = not_measured("default")
     runs_dir: str = not_measured("runs")
+    # Your own network's file or module (framework=mine): a key of its own, so that one sweep
+    # framework=numpy,torch,mine can name it without numpy's and torch's jobs refusing it. Not
+    # measured here: a mine job has it as framework.code, and its file in the code part.
+    mine: str | None = not_measured(None)

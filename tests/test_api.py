@@ -41,7 +41,7 @@ def test_the_job_folder_is_the_command_lines(tmp_path):
 
 @pytest.mark.parametrize(("overrides", "line"), [
     (["train.lr=fast"], "train.lr=fast is not a number"),
-    (["framework=jax"], "framework=jax is not an option; allowed: numpy, textbook, torch"),
+    (["framework=jax"], "framework=jax is not an option; allowed: mine, numpy, textbook, torch"),
     (["-m", "framework=numpy,torch"], "nnbench.run takes overrides only, not -m"),
 ])
 def test_bad_input_is_the_command_lines_one_line(tmp_path, overrides, line):

@@ -47,7 +47,8 @@ def test_sweep_over_frameworks_and_devices_records_every_job(tmp_path):
     "args, expected",
     [
         (["train.lr=-1"], "train.lr=-1.0 must be > 0"),
-        (["framework=jax"], "framework=jax is not an option; allowed: numpy, textbook, torch"),
+        (["framework=jax"],
+         "framework=jax is not an option; allowed: mine, numpy, textbook, torch"),
         (["arch.layer_sizes=[3,32,16,1]"], "arch.layer_sizes[0]=3 does not fit dataset 'moons'"),
         (["trian.lr=0.1"], "trian.lr is not a configuration key; the configuration has arch"),
     ],

@@ -97,7 +97,8 @@ def test_invalid_values_and_combinations_name_the_key(make_cfg, overrides, names
 @pytest.mark.parametrize(
     "overrides, expected",
     [
-        (["framework=jax"], "framework=jax is not an option; allowed: numpy, textbook, torch"),
+        (["framework=jax"],
+         "framework=jax is not an option; allowed: mine, numpy, textbook, torch"),
         (["trian.lr=0.1"], "trian.lr is not a configuration key"),
         (["train.lrr=0.1"], "train.lrr is not a configuration key"),
         (["framework.compile=true"], "framework.compile is not a configuration key"),

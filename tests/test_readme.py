@@ -1,5 +1,6 @@
 """Every ``python -m nnbench`` command README.md and the manual (docs/*.md) show runs as written:
-exit status 0 (or the one the docs document), no traceback, and no job folder without its record.
+exit status 0 (or, for a job the docs show failing, 1 and its reason), no traceback, and no job
+folder without its record.
 
 Commands are taken from the bash blocks and inline code of README.md and of every page under
 docs/, so a command added to any of them is run here; each must be listed in ``PLAN`` with what
@@ -43,6 +44,15 @@ class Skip(str):
     """The reason a command of the docs is not run here."""
 
 
+class Fails(list):
+    """The overrides of a command whose job the docs show failing: it exits 1, its record says
+    ``failed`` with ``reason``."""
+
+    def __init__(self, reason: str, extra: tuple[str, ...] = ()):
+        super().__init__(extra)
+        self.reason = reason
+
+
 PLAN: dict[str, list[str] | Skip] = {
     "python -m nnbench": [],
     "python -m nnbench framework=torch precision=float64": [],
@@ -79,6 +89,18 @@ PLAN: dict[str, list[str] | Skip] = {
     "python -m nnbench -m +experiment=moons_width": [],
     "python -m nnbench -m framework=numpy,torch hydra/launcher=joblib hydra.launcher.n_jobs=2 "
     "bench.allow_parallel=true": [],
+    # docs/yours.md: a learner's network, right and broken, alone and beside numpy and torch
+    "python -m nnbench framework=mine mine=tests/learners/seed000_functions.py "
+    "precision=float64": [],
+    "python -m nnbench framework=mine mine=tests/learners/broken/db_sum.py precision=float64":
+        Fails("db3 is off by a factor of 1,600 = the batch size: the mean over samples is "
+              "missing (divide the sum over the 1,600 samples by m)"),
+    "python -m nnbench -m framework=numpy,torch,mine mine=tests/learners/seed000_functions.py "
+    "precision=float64": [],
+    "python -m nnbench framework=mine mine=tests/learners/seed002_columns.py dataset=synthetic "
+    "arch.layer_sizes=[20,10,2] train.init=uniform precision=float64": [],
+    "python -m nnbench framework=mine mine=tests/learners/seed001_class.py dataset=synthetic "
+    "precision=float64": [],
     "python -m nnbench -m framework=numpy,torch,jax":
         Skip("needs the jax framework that section has the reader write; "
              "tests/test_third_framework.py sweeps a third framework defined in tests/"),
@@ -198,7 +220,8 @@ def test_readme_command_runs_as_written(command, tmp_path, data_dir):
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "NNBENCH_DATA_DIR": str(data_dir)})
     output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-3000:]
+    fails = isinstance(extra, Fails)
+    assert proc.returncode == (1 if fails else 0), output[-3000:]
     assert "Traceback" not in output and "nnbench: error" not in output, output[-3000:]
     if "--cfg" in flags:
         assert "train:" in proc.stdout and not runs.exists()
@@ -208,4 +231,7 @@ def test_readme_command_runs_as_written(command, tmp_path, data_dir):
     for job in jobs:
         assert (job / "result.json").is_file(), f"{job} has no result.json"
         record = json.loads((job / "result.json").read_text())
-        assert record["status"] in ("ok", "skipped"), record.get("reason")
+        if fails:  # as the docs show it: failed, saying why
+            assert (record["status"], record["reason"]) == ("failed", extra.reason)
+        else:
+            assert record["status"] in ("ok", "skipped"), record.get("reason")

@@ -22,7 +22,18 @@ def console_line(record: dict) -> str:
             weights = "  ".join(f"{k} {diffs[k]:.1e}" for k in sorted(diffs) if k[0] == "W")
             line += f"\n{'':>21}gradient vs autograd (max rel diff, seed " \
                     f"{record['gradient_check']['seed']}): {weights}"
+        line += _diagnosis(record, ok=True)
         for warning in record.get("warnings", []):
             line += f"\n{'':>21}warning: {warning}"
         return line
-    return f"{head} {record['status']:<8} {record['reason']}"
+    return f"{head} {record['status']:<8} {record['reason']}" + _diagnosis(record, ok=False)
+
+
+def _diagnosis(record: dict, ok: bool) -> str:
+    """Under your network's line (framework=mine): the diagnosis, whole when it found a
+    mistake (where it first goes wrong, then the rest), its summary alone when it found none."""
+    found = record.get("diagnosis")
+    if not found:
+        return ""
+    lines = [found["summary"]] if ok else found.get("lines", [])
+    return "".join(f"\n{'':>21}{'diagnosis: ' if ok else ''}{line}" for line in lines)

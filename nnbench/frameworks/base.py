@@ -17,6 +17,9 @@ it holds (as benchopt never asks which solver). What it asks is split by who ask
   defaults, so a CPU framework writes none of them;
 - **parameter export** (``ExportsParameters``), an optional capability: the agreement checks
   ask for it; a framework without it is simply not compared number for number;
+- **correctness first** (``diagnose``), optional: a network nnbench does not know to be right
+  (yours, ``framework=mine``) is checked against torch before it is timed, and a job whose
+  network is wrong fails saying where;
 - **where an epoch's time goes** (``train_epoch_phased``, ``layer_kernels``), optional too:
   the phases pass (``nnbench.measure.phases``) asks for it; a framework without it is recorded
   without phases, and ``phases_unavailable`` says why.
@@ -136,6 +139,12 @@ class Trainer(DeviceProbes, ABC):
         return None
 
     @classmethod
+    def code_files(cls, options: Options) -> list[Path]:
+        """Files this framework runs beyond its own module (your network's, framework=mine):
+        part of the code a record says it came from. None by default."""
+        return []
+
+    @classmethod
     def preload(cls) -> None:
         """Import what this framework's jobs need: called once in the warm process that each
         job's fresh process is forked from, so no job pays the imports."""
@@ -221,6 +230,14 @@ class Trainer(DeviceProbes, ABC):
         """Each layer's matmuls and bias work at ``batch_size`` rows, as calls of this
         framework's library that the harness times one by one (none by default)."""
         return []
+
+    def diagnose(self, x: np.ndarray, y: np.ndarray, batch_size: int | None, epochs: int,
+                 seed: int, shuffle: bool) -> dict[str, Any] | None:
+        """Whether this network is right, asked before anything is timed, of a trainer built in
+        float64 at the job's start: a dict with ``ok``, ``summary`` (one line: the job's
+        reason when not ok) and what it found. None, the default: nothing to ask (nnbench's
+        own networks are held to torch by its tests, not in every job)."""
+        return None
 
     def warm_up(self, batch_sizes: list[int]) -> None:
         """Compile every batch shape of an epoch (frameworks that compile); timed apart."""

@@ -29,7 +29,7 @@ from nnbench.bounds import finite
 from nnbench.files import remove_stale_temporaries, temporary_name
 from nnbench.paths import folder_problem
 from nnbench.record import checked, read_result
-from nnbench.report import confusion, cost_plot, curves, phases, plots
+from nnbench.report import confusion, cost_plot, curves, diagnosis_plot, phases, plots
 from nnbench.report.index import HISTORIES
 
 REPORT_FILES = frozenset({"results.csv", "results.json", "summary.md", "report.html",
@@ -93,7 +93,7 @@ def whole(out: Path) -> Iterator[Path]:
 
 
 FIGURES = ("comparison_summary.png", "scaling.png", "cost_model.png", "loss_curves.png",
-           "confusion_matrices.png", "phases.png")
+           "confusion_matrices.png", "phases.png", "diagnosis_curves.png")
 
 
 def figures(collection, out: Path, pair: tuple[str, str],
@@ -111,6 +111,7 @@ def figures(collection, out: Path, pair: tuple[str, str],
         (functools.partial(confusion.confusion_matrices, pair=pair), collection.records,
          "confusion_matrices.png"),
         (functools.partial(phases.figure, pair=pair), collection.records, "phases.png"),
+        (diagnosis_plot.diagnosis_curves, collection.records, "diagnosis_curves.png"),
     ]
     drawn = {}
     for make, data, name in makers:

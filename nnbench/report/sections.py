@@ -80,6 +80,33 @@ def gradient_checks(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
+def diagnoses(records: list[dict]) -> pd.DataFrame:
+    """One row per job of your own network (framework=mine): what its diagnosis found, newest
+    first, failed ones too (a wrong network is exactly what this table is for)."""
+    newest = sorted(records, key=lambda r: (r.get("environment") or {}).get("time_utc") or "",
+                    reverse=True)
+    rows = []
+    for rec in newest:
+        found = rec.get("diagnosis")
+        if not found:
+            continue
+        curves = found.get("loss_curves") or {}
+        part = curves.get("parted_at_epoch")
+        rows.append({"experiment": rec.get("experiment_name"), "dataset": rec.get("dataset"),
+                     "arch": rec.get("arch"), "precision": rec.get("precision"),
+                     "status": rec.get("status"), "diagnosis": found.get("summary"),
+                     "loss curves (float64)": (f"part at epoch {part}" if part else
+                                               f"agree for {curves['epochs']} epochs"
+                                               if curves.get("epochs") else "not trained"),
+                     "where": rec.get("result_file")})
+    return pd.DataFrame(rows)
+
+
+DIAGNOSES_NOTE = ("Before it was timed, each job of your network compared, in float64 from "
+                  "the job's start on its first batch, your outputs and every gradient with "
+                  "torch autograd and finite differences, in backprop order; the first that "
+                  "differs is named. Every line and figure is the record's `diagnosis`.")
+
 PARALLEL_NOTE = ("**Note:** figures marked (parallel) include runs timed while other jobs ran "
                  "on the same host (a parallel launcher, `exclusive: false`): their timings "
                  "measure contention as well as work.")
@@ -183,6 +210,9 @@ def _sections(collection: Collection, pair: tuple[str, str]) -> list[Section]:
     if not checks.empty:
         out.append((2, "Gradients: hand-derived NumPy against torch autograd (max relative "
                        "difference per parameter, fresh parameters)", checks, None))
+    found = diagnoses(collection.records)
+    if not found.empty:
+        out.append((2, "Your network against torch (framework=mine)", found, DIAGNOSES_NOTE))
     out.append((2, "Runs that did not end ok", not_ok(collection), None))
     classes = [r for r in latest_ok(collection.records) if r.get("confusion_matrix")
                and len(r["confusion_matrix"]) <= 20]

@@ -63,6 +63,17 @@ def _gradient_check(job: Job, ds: data.Dataset) -> dict[str, Any]:
     return {"gradient_check": {"seed": seed, "max_rel_diff": diffs}}
 
 
+def _diagnosis(job: Job, cls: type[Trainer], ds: data.Dataset) -> dict[str, Any] | None:
+    """The network checked before it is timed, when its framework asks for it (yours): built
+    in float64 at the job's start, on the job's batches."""
+    if cls.diagnose is Trainer.diagnose:
+        return None
+    params = init_params(job.spec.layer_sizes, job.train.init, job.train.seed)
+    trainer = cls(job.spec, params, "float64", "cpu", job.train.lr, job.options)
+    return trainer.diagnose(ds.x_train, ds.y_train, job.train.batch_size, job.train.epochs,
+                            job.train.seed, job.train.shuffle)
+
+
 def clamp_batch_size(job: Job, n_train: int) -> tuple[Job, str | None]:
     """A batch larger than the training set is the whole set: the job with the batch size that
     is used, and the warning that says so (the record's batch_size is the one used)."""
@@ -93,6 +104,16 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
     if clamped:
         fields["batch_size"] = job.train.batch_size
         warnings.append(clamped)
+    diagnosis = _diagnosis(job, cls, ds)
+    if diagnosis is not None:
+        fields["diagnosis"] = diagnosis
+        if not diagnosis["ok"]:  # a wrong network's timings would compare unlike work
+            return {**fields, "status": "failed", "reason": diagnosis["summary"],
+                    "error_type": "Disagreement", "warnings": warnings}
+        # it ran first, so torch's libraries are already in this process
+        warnings.append("the diagnosis ran first: torch (its autograd) was loaded in this "
+                        "process before the memory probe, so peak_rss_mb and rss_baseline_mb "
+                        "include torch's libraries (rss_delta_mb does not)")
     bench = job.bench
     peak = None
     if bench.mfu:
@@ -154,7 +175,9 @@ def finish(fields: dict[str, Any], started: float, output_dir: str | Path) -> Re
 
 def head_fields(job: Job, parallel_jobs: int = 1) -> dict[str, Any]:
     """What every record of this job says, however it ends."""
-    parts = {**job.identity, "code": identity.code(identity.trainer_file(job.trainer_class)),
+    cls = job.trainer_class  # its module file, and any code it runs (yours), are what ran
+    code = identity.code(identity.trainer_file(cls), tuple(map(str, cls.code_files(job.options))))
+    parts = {**job.identity, "code": code,
              "environment": environments.environment_part(job.bench.python)}
     fields = {**job.describe(), "schema_version": SCHEMA_VERSION, "config": job.config,
               "code_version": parts["code"]["version"], "identity": parts,
