@@ -129,7 +129,7 @@ def test_the_crossing_interval_over_rounds_holds_the_crossing():
 
 
 def sweep_tree(root: Path, rounds: int, models: dict[str, tuple[float, float]],
-               seed: int = 0) -> Path:
+               seed: int = 0, noise: float = 0.03) -> Path:
     """A width sweep's records, as ``bench.rounds`` leaves them, from models {framework: (a, b)}
     of known a (s per step) and b (FLOP/s)."""
     rng = np.random.default_rng(seed)
@@ -137,7 +137,7 @@ def sweep_tree(root: Path, rounds: int, models: dict[str, tuple[float, float]],
     for r, width, (framework, (a, b)) in itertools.product(range(rounds), WIDTHS,
                                                            models.items()):
         size = cm.Size.of(N_TRAIN, BATCH, flops(width), [32, width, width, 10])
-        level = (size.steps * a + size.flops / b) * math.exp(rng.normal(0, 0.03))
+        level = (size.steps * a + size.flops / b) * math.exp(rng.normal(0, noise))
         rec = record(framework, epoch_s=level, arch=f"32x{width}x{width}x10",
                      flops=flops(width), seed=int(rng.integers(1e9)), round=r, rounds=rounds,
                      batch_size=BATCH, n_train=N_TRAIN, dataset="synthetic",
@@ -237,3 +237,24 @@ def test_an_interval_of_b_with_infinite_refits_is_no_nan():
         warnings.simplefilter("error", RuntimeWarning)
         lo, hi = fitted.interval("b")
     assert lo == pytest.approx(1e11) and hi == math.inf
+
+
+def test_a_fit_that_misses_its_times_claims_no_crossing(tmp_path, capsys):
+    """A busy host's times: "a 1.09e+04 µs/step, b 57 GFLOP/s, R² 0.0082" still claimed
+    "torch faster below 1.03 GFLOP per epoch, numpy above"."""
+    runs = sweep_tree(tmp_path / "runs", 3, {"numpy": (50e-6, 100e9), "torch": (300e-6, 150e9)},
+                      noise=1.5)
+    report_main([str(runs), "--out", str(tmp_path / "report"), "--no-progress"])
+    printed = capsys.readouterr().out
+    line = next(x for x in printed.splitlines() if " vs torch cpu float32: " in x)
+    assert "vs torch cpu float32: none claimed: the fit does not hold for " in line, line
+    assert re.search(r"\((R² -?[\d.e-]+ < 0\.9|a size \d+% off its fit \(> 25%\))\)", line)
+    assert "faster below" not in line
+
+
+def test_a_fit_holds_only_with_a_high_r2_and_no_size_far_off():
+    good = cm.fit(SIZES, [s.steps * 50e-6 + s.flops / 100e9 for s in SIZES])
+    assert good.fails() is None
+    rng = np.random.default_rng(1)
+    noisy = cm.fit(SIZES, [s.steps * 50e-6 * math.exp(rng.normal(0, 1.5)) for s in SIZES])
+    assert noisy.fails() is not None

@@ -168,8 +168,14 @@ def _crossing(first: Line, second: Line) -> Crossing | None:
     if len(common) < 2:
         return None
     label = dict(zip(first.sizes, first.labels, strict=True))
-    found = cm.crossover(first.model, second.model, common)
     names = (first.name, second.name)
+    failing = [f"{name}'s ({why})" for name, line in zip(names, (first, second), strict=True)
+               if (why := line.model.fit.fails())]
+    if failing:  # a crossing read off a fit that misses its times would be the noise's
+        return Crossing(f"{names[0]} vs {names[1]}",
+                        f"none claimed: the fit does not hold for {' and '.join(failing)}; "
+                        f"{_measured(first, second, common, label)}", [])
+    found = cm.crossover(first.model, second.model, common)
     if found:
         parts = []
         for x in found:

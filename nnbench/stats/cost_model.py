@@ -69,6 +69,12 @@ def separable(sizes: Sequence[Size], terms: Sequence[str]) -> bool:
     return np.linalg.matrix_rank(x / norms, tol=1e-9) == len(terms)
 
 
+# A fit whose log-time R² is below this, or that misses one size by more than this fraction,
+# does not say where two frameworks cross: a busy host's times (R² 0.008 was seen) follow no
+# cost per step plus a rate, and a crossing read off such a fit is noise.
+HOLDS_R2, HOLDS_RESIDUAL = 0.9, 0.25
+
+
 @dataclass
 class Fit:
     """Seconds per unit of each term (s per step, s per FLOP, s per value) and how well the
@@ -97,6 +103,16 @@ class Fit:
 
     def predict(self, sizes: Sequence[Size]) -> np.ndarray:
         return _columns(sizes, self.terms) @ self.coef
+
+    def fails(self) -> str | None:
+        """Why the model does not describe its times well enough to say where it crosses
+        another (``HOLDS_R2``, ``HOLDS_RESIDUAL``), or None where it does."""
+        worst = float(np.max(np.abs(self.residuals))) if len(self.residuals) else 0.0
+        if not self.r2_log >= HOLDS_R2:  # NaN (every time alike) fails too
+            return f"R² {self.r2_log:.2g} < {HOLDS_R2}"
+        if worst > HOLDS_RESIDUAL:
+            return f"a size {worst:.0%} off its fit (> {HOLDS_RESIDUAL:.0%})"
+        return None
 
 
 def _solve(x: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
