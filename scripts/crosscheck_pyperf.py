@@ -31,14 +31,14 @@ def build():
     register()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         job = resolve(compose("config", overrides=["bench.isolate=false", *OVERRIDES]))
-    threads = job.bench.threads
-    threadpool_limits(limits=threads)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(threads)
     ds = data.load(job.dataset)
     trainer = trainer_factory(job, job.trainer_class)(job.train.seed)
     trainer.set_train_data(ds.x_train, ds.y_train)
+    # after the trainer is built: torch is imported by then, and takes the count too
+    threadpool_limits(limits=job.bench.threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(job.bench.threads)
     order = next(benchmark.epoch_orders(job.train.seed, ds.x_train.shape[0], job.train.shuffle))
     return trainer, order, job.train.batch_size
 
