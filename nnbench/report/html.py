@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnbench.report import profiles
+from nnbench.report import answer, profiles
 from nnbench.report.collect import Collection
 from nnbench.report.sections import PARALLEL_NOTE, headline, sections
 from nnbench.report.tables import DEFAULT_PAIR, DISAGREE
@@ -74,15 +74,18 @@ def _figure(path: Path) -> str:
 
 
 def render(collection: Collection, figures: list[Path],
-           pair: tuple[str, str] = DEFAULT_PAIR, base: Path | None = None) -> str:
-    """The page; ``base``: the folder it is written to, which its links to job files are
-    relative to (None: absolute)."""
+           pair: tuple[str, str] = DEFAULT_PAIR, base: Path | None = None,
+           said: list | None = None) -> str:
+    """The page, the verdicts in words first (``said``; by default every two frameworks of
+    each configuration); ``base``: the folder it is written to, which its links to job files
+    are relative to (None: absolute)."""
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>nnbench report</title>",
              f"<style>{STYLE}</style></head><body>", "<h1>nnbench report</h1>",
              f"<p>{html.escape(headline(collection))}</p>"]
     frame = collection.frame
     if "exclusive" in frame and (frame["exclusive"] == False).any():  # noqa: E712
         parts.append(f'<p class="warn">{html.escape(PARALLEL_NOTE.replace("**", ""))}</p>')
+    parts += answer.html_parts(answer.of(collection) if said is None else said)
     if figures:
         parts.append("<h2>Figures</h2>")
         for fig in figures:

@@ -8,6 +8,7 @@ Light on purpose: a job's console line uses ``label_variants``, and a job import
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,22 @@ def assign_variants(records: list[dict]) -> None:
             values = content(rec)
             rec["variant"] = " ".join(f"{k.rsplit('.', 1)[-1]} {_value(values.get(k))}"
                                       for k in differ)
+
+
+def order_value(value: object) -> tuple:
+    """A configuration value in the order a reader expects: numbers by value (batch 16 before
+    128), an architecture by its layer sizes (2x64x1 before 2x256x1 before 2x1024x1, where text
+    would put 1024 first), then text; a missing value (a full batch) last."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # NumPy's too
+        return (0, (value,), "") if value == value else (2, (), "")
+    if value is None:
+        return (2, (), "")
+    text = str(value)
+    if re.fullmatch(r"\d+(x\d+)+", text):
+        return (0, tuple(int(n) for n in text.split("x")), "")
+    # other text with its numbers by value: a variant "threads 2" before "threads 10"
+    return (1, tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
+                     for p in re.split(r"(\d+)", text) if p), text)
 
 
 def _value(value: object) -> str:
