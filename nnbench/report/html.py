@@ -35,26 +35,53 @@ window.addEventListener("load", () => {
 """
 
 
+def _blas(rec: dict) -> tuple[str, str]:
+    """(BLAS, LAPACK) as the record's framework calls them (``Trainer.blas``, recorded by the
+    job); an older record without it: NumPy's library for a NumPy framework, else not known
+    (threadpoolctl's list in a torch process holds NumPy's OpenBLAS, not torch's MKL)."""
+    env = rec.get("environment") or {}
+    said = env.get("framework_blas")
+    if said:
+        extra = f"; oneDNN {said['onednn']}" if said.get("onednn") else ""
+        return (str(said.get("blas", said.get("error", ""))),
+                f"{said.get('lapack', '')}{extra}")
+    numpy_own = [f"{b.get('internal_api')} {b.get('version')}" for b in env.get("blas") or []
+                 if "numpy" in str(b.get("filepath", ""))]
+    if rec.get("framework") in ("numpy", "textbook") and numpy_own:
+        return ", ".join(numpy_own), ""
+    return "not recorded", ""
+
+
+def _whole(value: object) -> str | None:
+    """A count as a count (2, not 2.0); None where unknown."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def _environment(collection: Collection) -> pd.DataFrame:
     rows = {}
     for rec in collection.records:
         env = rec.get("environment") or {}
         gpu = env.get("gpu") or {}
-        blas = ", ".join(f"{b.get('internal_api')} {b.get('version')}" for b in env.get("blas")
-                         or [])
+        blas, lapack = _blas(rec)
         scheduler = rec.get("scheduler") or {}
+        threads = next((t for t in (env.get("threads"), rec.get("threads"),
+                                    env.get("torch_threads")) if t is not None), None)
         row = {"host": env.get("hostname"), "node": scheduler.get("node"),
                "scheduler job": scheduler.get("job"), "cpu": env.get("cpu_model"),
-               "cores": env.get("cpu_cores_available"), "threads": env.get("threads"),
-               "blas": blas, "gpu": gpu.get("name"), "driver": gpu.get("driver"),
+               "cores": _whole(env.get("cpu_cores_available")),
+               "framework": rec.get("framework"), "threads": _whole(threads),
+               "BLAS it calls": blas, "LAPACK it calls": lapack,
+               "gpu": gpu.get("name"), "driver": gpu.get("driver"),
                "environment": rec.get("environment_name"),  # bench.python's, by name
                "python": env.get("python"), "numpy": env.get("numpy"),
                "torch": env.get("torch"), "hydra": env.get("hydra"),
                "commit": (env.get("git_commit") or "")[:12],
                "lock": ((env.get("lock") or {}).get("pins_sha256") or "")
                + ("" if (env.get("lock") or {}).get("matches", True) else " (drifted)")}
-        key = {k: v for k, v in row.items() if k != "scheduler job"}  # one row per machine
-        rows[tuple(map(str, key.values()))] = row
+        key = {k: v for k, v in row.items() if k != "scheduler job"}  # a row per machine and
+        rows[tuple(map(str, key.values()))] = row  # framework, as each calls its libraries
     frame = pd.DataFrame(list(rows.values()))
     return frame.dropna(axis=1, how="all")  # no node column for runs outside a scheduler
 

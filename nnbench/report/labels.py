@@ -80,11 +80,16 @@ def _value(value: object) -> str:
     return "null" if value is None else str(value)
 
 
+# Keys that count things: a count is shown as one (n_train 1600, not 1600.0, which a column
+# with a missing value in it turns it into).
+COUNTS = {"batch_size", "epochs", "n_train", "n_test", "threads", "rounds", "round"}
+
+
 def key_text(key: str, value: object) -> object:
     """Configuration values as a reader writes them: batch 64, not 64.0; null batch = full."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "full" if key == "batch_size" else ""
-    if isinstance(value, float) and value.is_integer() and key in ("batch_size", "epochs"):
+    if isinstance(value, float) and value.is_integer() and key in COUNTS:
         return int(value)
     if key == "code_version" and isinstance(value, str):  # git's 7 hex of a commit, 8 of a hash
         return re.sub(r"\b([0-9a-f]{8})[0-9a-f]{4}\b", r"\1",
