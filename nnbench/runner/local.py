@@ -110,7 +110,8 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
                                    "framework_blas": blas_of(cls, job.device)})
         if bench.profile:  # after every timed figure: a profiler slows what it watches
             fields["profile_files"], found = profiling.profile(
-                trainer_factory(job, cls), ds, job.train, output_dir)
+                trainer_factory(job, cls), ds, job.train, output_dir,
+                timed=fields.get("train_time_per_epoch_s"))
             warnings += found
     check = _gradient_check(job, ds)
     fields["warnings"] = warnings + fields["warnings"] + check.pop("warnings", [])
