@@ -1,6 +1,6 @@
 """The top of a report, and what ``make report`` prints: the verdicts in words
 (``nnbench.report.verdict``), per experiment; where an experiment has many configurations, a
-tally per pair of frameworks first, then the sentences by dataset (a family of configurations).
+tally per pair of frameworks first, then the sentences by dataset and architecture (a family).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ TITLE = "The answer: which trains faster"
 RULE = ("Time per epoch. A framework is called faster only where the whole 95% interval of the "
         "ratio of times lies on one side of 1; an interval that holds 1 is no clear difference; "
         "a ratio without an interval, or rounds that cannot pool, cannot tell.")
-MANY = 8  # sentences of one experiment beyond which a tally comes first and the console stops
+MANY = 8  # configurations of one experiment beyond which a tally comes first, the console stops
 
 
 def of(collection: Collection, pair: tuple[str, str] | None = None,
@@ -27,6 +27,10 @@ def of(collection: Collection, pair: tuple[str, str] | None = None,
 
 def by_experiment(said: list[Verdict]) -> list[tuple[str, list[Verdict]]]:
     return [(name, list(items)) for name, items in groupby(said, key=lambda v: v.experiment)]
+
+
+def _many(items: list[Verdict]) -> bool:
+    return len({v.condition for v in items}) > MANY
 
 
 def tally(said: list[Verdict]) -> list[str]:
@@ -51,16 +55,16 @@ def tally(said: list[Verdict]) -> list[str]:
 
 
 def _families(said: list[Verdict]) -> list[tuple[str, list[Verdict]]]:
-    """The sentences by dataset (the first word of each condition), in their order."""
+    """The sentences by dataset and architecture (a condition's first part), in order."""
     return [(name, list(items)) for name, items in
-            groupby(said, key=lambda v: v.condition.split(" ", 1)[0])]
+            groupby(said, key=lambda v: v.condition.split(",", 1)[0])]
 
 
 def markdown(said: list[Verdict]) -> list[str]:
     lines = [f"## {TITLE}", "", RULE, ""]
     for experiment, items in by_experiment(said):
         lines += [f"**{experiment}**", ""]
-        if len(items) > MANY:
+        if _many(items):
             lines += [*(f"- {t}" for t in tally(items)), ""]
             for family, group in _families(items):
                 lines += [f"*{family}*", "", *(f"- {v.line()}" for v in group), ""]
@@ -76,7 +80,7 @@ def html_parts(said: list[Verdict]) -> list[str]:
     for experiment, items in by_experiment(said):
         out.append(f"<h3>{html.escape(experiment)}</h3>")
         sentences = [f"<li>{html.escape(v.line())}</li>" for v in items]
-        if len(items) > MANY:
+        if _many(items):
             out += ["<ul>", *(f"<li><strong>{html.escape(t)}</strong></li>"
                               for t in tally(items)), "</ul>"]
             for family, group in _families(items):

@@ -62,10 +62,11 @@ def order_value(value: object) -> tuple:
     """A configuration value in the order a reader expects: numbers by value (batch 16 before
     128), an architecture by its layer sizes (2x64x1 before 2x256x1 before 2x1024x1, where text
     would put 1024 first), then text; a missing value (a full batch) last."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # NumPy's too
-        return (0, (value,), "") if value == value else (2, (), "")
     if value is None:
         return (2, (), "")
+    if not isinstance(value, str) and isinstance(value, numbers.Real) \
+            and not isinstance(value, bool):  # NumPy's numbers too
+        return (0, (value,), "") if value == value else (2, (), "")
     text = str(value)
     if re.fullmatch(r"\d+(x\d+)+", text):
         return (0, tuple(int(n) for n in text.split("x")), "")

@@ -19,7 +19,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from nnbench.report.labels import CONFIG_KEYS, key_text, order_value
+from nnbench.report.labels import CONFIG_KEYS, key_text, key_values, order_value, varying
 from nnbench.stats import format_seconds
 
 METRIC = "train_time_per_epoch_s"
@@ -114,14 +114,18 @@ class Verdict:
                 "line": self.line()}
 
 
-def condition(rec: dict, environment: str = "") -> str:
-    """The configuration in a few words: dataset and architecture, precision, batch, its
-    variant (the keys that tell it from its namesakes), device, and ``environment`` where a
-    sweep ran several (``bench.python``)."""
+SHOWN = ("experiment_name", "dataset", "arch", "precision", "batch_size", "variant")
+
+
+def condition(rec: dict, environment: str = "", extra: list[str] | None = None) -> str:
+    """The configuration in a few words: dataset and architecture, precision, batch, the
+    ``extra`` keys that tell it from the others said (lr 0.5), its variant (the measured keys
+    that tell it from its namesakes), device, and ``environment`` where a sweep ran several
+    (``bench.python``)."""
     batch = rec.get("batch_size")
     parts = [f"{rec.get('dataset')} {rec.get('arch')}", rec.get("precision"),
              f"batch {key_text('batch_size', batch)}" if batch else "full batch",
-             rec.get("variant"), rec.get("device")]
+             key_values(rec, extra or []), rec.get("variant"), rec.get("device")]
     return ", ".join(str(p) for p in parts if p) + (f" in {environment}" if environment else "")
 
 
@@ -144,13 +148,15 @@ def _part(rec: dict, name: str) -> str | None:
 
 def group_key(rec: dict) -> tuple:
     """What records must share to be rounds of one configuration, or two frameworks compared
-    on it: the identity's setting, data and environment (the code is checked per pair, so that
-    a mixture is said, not dropped); an older record without one, its names."""
+    on it: the names a table splits rows by, and the identity's setting, data and environment
+    (the code is checked per pair, so that a mixture is said, not dropped); the environment
+    last."""
+    names = tuple(str(rec.get(k)) for k in [*CONFIG_KEYS, "device"])  # what the tables split
     setting = ((rec.get("identity") or {}).get("config") or {}).get("setting")
     if setting is None:
-        return ("names", *(str(rec.get(k)) for k in [*CONFIG_KEYS, "device"]),
-                str(rec.get("environment_name")))
-    return (setting, _part(rec, "data"), _part(rec, "environment") or rec.get("environment_name"))
+        return (*names, str(rec.get("environment_name")))
+    return (*names, setting, _part(rec, "data"),
+            _part(rec, "environment") or rec.get("environment_name"))
 
 
 def _package_code(version: object) -> str:
@@ -206,12 +212,15 @@ def verdicts(records: list[dict], pair: tuple[str, str] | None = None,
             key = (str(rec.get("experiment_name")), *group_key(rec))
             groups.setdefault(key, {}).setdefault(rec["framework"], []).append(rec)
     names = environment_names(groups)
+    extra = [k for k in varying([next(iter(g.values()))[0] for g in groups.values()], SHOWN)
+             if k not in ("environment_name", "environment_id")]  # said as "in <name>"
     out = []
     for key, by_framework in sorted(groups.items(), key=lambda item: (
             item[0][0], order(next(iter(item[1].values()))[0]), item[0][-1] or "")):
         for a, b in pairs_of(set(by_framework), pair, baseline):
             first = by_framework[a][0]
-            said = {"a": a, "b": b, "condition": condition(first, names.get(key[-1], "")),
+            said = {"a": a, "b": b,
+                    "condition": condition(first, names.get(key[-1], ""), extra),
                     "experiment": key[0]}
             unsure, mixture = _mixture(by_framework, (a, b))
             if unsure:
