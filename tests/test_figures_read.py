@@ -69,7 +69,7 @@ def test_the_comparison_legend_covers_no_panel_and_its_tick_labels_never_meet(tm
     assert len([t for t in fig.axes[0].get_xticklabels() if t.get_text()]) == n
     for ax in fig.axes:  # a panel of a figure not measured here has no ticks
         boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
-        assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:])), \
+        assert all(a.x1 <= b.x0 for a, b in zip(boxes, boxes[1:], strict=False)), \
             [t.get_text() for t in ax.get_xticklabels()]
         # and short: a label of 7-8 lines pushed the panels apart
         assert all(t.get_text().count("\n") < 5 for t in ax.get_xticklabels())
@@ -85,7 +85,8 @@ def test_scaling_joins_only_the_sizes_of_one_family_and_keeps_its_legend_outside
     records = moons + mnist
     for rec in records:
         sizes = [int(n) for n in rec["arch"].split("x")]
-        rec["train_flops_per_epoch"] = float(sum(a * b for a, b in zip(sizes, sizes[1:])))
+        pairs = zip(sizes, sizes[1:], strict=False)
+        rec["train_flops_per_epoch"] = float(sum(a * b for a, b in pairs))
     scaling.scaling(Collection(records=records).frame, tmp_path / "s.png")
     fig = drawn["s.png"]
     [ax] = fig.axes
