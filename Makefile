@@ -9,7 +9,7 @@ LOCK   ?= requirements/lock.txt
 PIN    := $(if $(LOCK),-c $(LOCK))
 SWEEP  ?= framework=numpy,torch device=cpu,cuda
 
-.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep bench-report test-cuda aa docs device-wheels device-check test-floors crosscheck env-numpy env-compare
+.PHONY: install lock run test test-fast report reference lint clean bench-scaling bench-overhead bench-numpy bench-sweep bench-busy bench-report test-cuda aa docs device-wheels device-check test-floors crosscheck env-numpy env-compare
 
 install: $(STAMP)
 
@@ -107,10 +107,15 @@ bench-numpy: $(STAMP)
 bench-overhead: $(STAMP)
 	$(BIN)/python scripts/harness_overhead.py
 
-## crosscheck: the same trainer timed by nnbench and by torch.utils.benchmark, interleaved, on a
-## small and a large network: their ratio per framework (0.97-1.03: the clocks agree within 3%)
+## crosscheck: a sweep's time per epoch against pyperf's worker processes timing the same trainer,
+## interleaved, on a small and a large network: their ratio per framework
 crosscheck: $(STAMP)
 	$(BIN)/python scripts/crosscheck.py
+
+## bench-busy: the default sweep and a 784x256x128x10 full-batch sweep (3 rounds each), quiet and
+## beside two CPU-bound processes it starts and stops: do the answers hold?
+bench-busy: $(STAMP)
+	$(BIN)/python scripts/bench_busy.py
 
 ## bench-sweep: wall time of a small sweep and of skipped jobs, over the time of import torch
 bench-sweep: $(STAMP)

@@ -1,9 +1,10 @@
 """``python -m nnbench [overrides]`` runs one job; ``-m`` runs a sweep, one record per job.
 
 Exit status: 0 when every job ended ok, skipped, diverged or oom (those are results); 1 when
-any job failed; 2 when the command line or the configuration is rejected before any job runs;
-130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM): finished jobs keep their
-results, the running one is stopped and leaves an incomplete folder. ``--cfg`` prints the
+any job failed, or a sweep could not go on after its first jobs (a full disk); 2 when the
+command line or the configuration is rejected before any job runs; 130 when interrupted
+(Ctrl-C), 143 when terminated (SIGTERM): finished jobs keep their results, the running one is
+stopped and leaves an incomplete folder. ``--cfg`` prints the
 configuration as Hydra composes it, and exits 2 with one line when a run would refuse it.
 """
 
@@ -64,6 +65,9 @@ def main() -> int:
     except callbacks.SweepEnded as ended:  # a sweep: its records are the truth, wherever jobs ran
         statuses[:] = ended.statuses
     except KeyboardInterrupt as interrupt:
+        finished = getattr(interrupt, "finished", None)  # the running job's, if it ended so
+        if finished:
+            statuses.append(finished)
         how = "terminated" if isinstance(interrupt, Terminated) else "interrupted"
         print(f"nnbench: {how}; finished jobs keep their results ({_tally(statuses) or 'none'})",
               file=sys.stderr)
@@ -75,6 +79,8 @@ def main() -> int:
         if isinstance(err, OSError) and statuses:  # Hydra writing the next job's folder, say
             line += (f" (writing the next job's folder under runs_dir={runs_dirs[-1]}); "
                      f"finished jobs keep their results ({_tally(statuses)})")
+            print(f"nnbench: error: {line}", file=sys.stderr)
+            return 1  # the sweep could not go on: no configuration of it was refused (2)
         print(f"nnbench: error: {line}", file=sys.stderr)
         return 2
     if not statuses and shown.asked(sys.argv[1:]):  # --cfg: Hydra printed it; would it run?

@@ -185,8 +185,12 @@ def _check_bench(bench: BenchConfig, train: TrainConfig) -> None:
     _positive("bench.repeats", bench.repeats)
     _positive("bench.inference_batch_size", bench.inference_batch_size)
     _positive("bench.min_samples", bench.min_samples, allow_zero=True)
-    _check_rounds(bench)
-    if bench.threads is not None:
+    check_rounds(bench)
+    if bench.threads != "auto" and bench.threads is not None:
+        if isinstance(bench.threads, bool) or not isinstance(bench.threads, int):
+            raise ConfigError(f"bench.threads={bench.threads!r} is not a thread count; allowed: "
+                              f"a whole number from 1, auto (the cores free when the sweep "
+                              f"starts) or null (every core this process may use)")
         _positive("bench.threads", bench.threads)
     seed("bench.gradient_check_seed", bench.gradient_check_seed)
     if bench.vary_seed and train.seed + bench.repeats > SEED_LIMIT:  # repeat r starts at seed + r
@@ -213,9 +217,15 @@ def to_container(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)  # type: ignore[return-value]
 
 
-def _check_rounds(bench: BenchConfig) -> None:
+# A sweep lists every job of every round before the first starts (Hydra's basic sweeper): a
+# bound keeps that list in memory; 1000 rounds is fifty times pyperf's 20 fresh processes.
+MAX_ROUNDS = 1000
+
+
+def check_rounds(bench: Any) -> None:
     """bench.rounds is a whole number of rounds, or auto (up to bench.max_rounds, until every
-    ratio's interval is within bench.target_ci); bench.round one of them."""
+    ratio's interval is within bench.target_ci); bench.round one of them. Called on each job's
+    config, and by the sweeper on the sweep's before it lists the rounds' jobs."""
     from nnbench.stats.stopping import MIN_ROUNDS
 
     if bench.rounds == "auto":
@@ -223,6 +233,10 @@ def _check_rounds(bench: BenchConfig) -> None:
             raise ConfigError(f"bench.max_rounds={bench.max_rounds!r} must be at least "
                               f"{MIN_ROUNDS} with bench.rounds=auto (no interval is trusted "
                               f"on fewer rounds)")
+        if bench.max_rounds > MAX_ROUNDS:
+            raise ConfigError(f"bench.max_rounds={bench.max_rounds} must be at most "
+                              f"{MAX_ROUNDS}: a sweep lists every round's jobs before the "
+                              f"first starts")
         if not 0 < bench.target_ci < 1:
             raise ConfigError(f"bench.target_ci={bench.target_ci} must lie in (0, 1): the "
                               f"relative half-width of the ratio's interval, e.g. 0.05")
@@ -232,6 +246,9 @@ def _check_rounds(bench: BenchConfig) -> None:
                           f"a whole number > 0, or auto")
     else:
         _positive("bench.rounds", bench.rounds)
+        if bench.rounds > MAX_ROUNDS:
+            raise ConfigError(f"bench.rounds={bench.rounds} must be at most {MAX_ROUNDS}: a "
+                              f"sweep lists every round's jobs before the first starts")
         limit = bench.rounds
     _positive("bench.round", bench.round, allow_zero=True)
     if bench.round >= limit:

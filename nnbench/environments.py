@@ -18,14 +18,16 @@ interpreter, and resolving it would leave the venv.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from nnbench.errors import ConfigError
+from nnbench.errors import ConfigError, first_meaningful_line
 
 # What the other interpreter says about itself, as one JSON line: where its nnbench is, and its
 # facts once the modules a job needs are imported (a missing library fails here, not in a job).
@@ -103,19 +105,21 @@ def facts(python: str) -> dict:
     if not os.access(path, os.X_OK):
         raise _refuse(python, "is not executable")
     try:  # asked as its job will run: from this folder, with these environment variables
-        done = subprocess.run([path, "-c", _ASK], capture_output=True, text=True,
-                              timeout=ASK_TIMEOUT_S, stdin=subprocess.DEVNULL)
+        done = _ask(path)
         answer = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 \
             else None
     except subprocess.TimeoutExpired:
-        raise _refuse(python, f"did not answer within {ASK_TIMEOUT_S} s") from None
+        raise _refuse(python, f"did not answer within {ASK_TIMEOUT_S} s (it was ended, with "
+                              f"every process it started)") from None
     except OSError as err:  # not a program this system can run (a text file, another arch)
         raise _refuse(python, f"cannot be run ({err.strerror or err})") from None
     except (ValueError, IndexError):
         answer = None
     if not isinstance(answer, dict):
-        said = (done.stderr.strip().splitlines() or ["no answer"])[-1]
-        raise _refuse(python, f"is not a Python interpreter nnbench can use ({said})")
+        raise _refuse(python, f"is not a Python interpreter nnbench can use ({_ended(done)})")
+    if "error" in answer:  # an import's text may run to many lines (NumPy's: 26)
+        kind, _, message = str(answer["error"]).partition(": ")
+        answer["error"] = f"{kind}: {first_meaningful_line(message) or 'no message'}"
     if "nnbench_dir" not in answer:
         raise _refuse(python, f"has no nnbench importable ({answer.get('error')})")
     theirs, ours = Path(answer["nnbench_dir"]).resolve(), _package_dir()
@@ -125,6 +129,46 @@ def facts(python: str) -> dict:
         raise _refuse(python, f"cannot import what a job needs ({answer['error']})")
     _facts[path] = answer
     return answer
+
+
+def _ask(path: str) -> subprocess.CompletedProcess:
+    """The interpreter's answer to ``_ASK``. It runs in a session of its own: on a hang, the
+    processes it started (a wrapper script's own children) end with it, not left behind."""
+    with subprocess.Popen([path, "-c", _ASK], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL, text=True, start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=ASK_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            end_tree(proc.pid)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def end_tree(pid: int) -> None:
+    """Kill the process ``pid`` leads, every process under it, and its process group (one that
+    left the tree by its parent's death is still in the group)."""
+    import psutil
+
+    try:
+        top = psutil.Process(pid)
+        tree = [top, *top.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        tree = []
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(tree, timeout=5)
+
+
+def _ended(done: subprocess.CompletedProcess) -> str:
+    """How an interpreter that gave no answer ended: its exit status and what it said first."""
+    status = (f"killed by signal {-done.returncode}" if done.returncode < 0 else
+              f"exit status {done.returncode}")
+    said = first_meaningful_line(done.stderr) or first_meaningful_line(done.stdout)
+    return f"{status}: {said}" if said else f"{status}, and it printed no answer"
 
 
 def check(python: str | None, isolate: bool, on_this_host: bool = True) -> None:

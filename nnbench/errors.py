@@ -40,3 +40,23 @@ def value_line(key: str | None, head: str) -> str:
     if key and kind in _KINDS:
         return f"{key}={wrong.group(1)} is not {_KINDS[kind]}"  # type: ignore[union-attr]
     return f"{key}: {head}" if key and key not in head else head
+
+
+def first_meaningful_line(text: str) -> str:
+    """What another program's output (an interpreter's stderr, an error's many-line message)
+    says went wrong, in one line: a Python traceback's exception; else the first line with words
+    in it, not a banner in capitals nor a parenthesised continuation, to the end of its first
+    sentence, and the cause that closes NumPy's import text ("Original error was: ..."), where
+    there is one. Empty when it says nothing."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    if any(ln.startswith("Traceback (most recent call last)") for ln in lines):
+        raised = [ln for ln in text.splitlines() if ln.strip() and not ln[:1].isspace()
+                  and not ln.startswith(("Traceback", "During handling", "The above"))]
+        if raised:
+            return raised[-1].strip()
+    said = next((ln for ln in lines if re.search(r"[a-z]{2}", ln) and not ln.startswith("(")),
+                "")
+    sentence = re.match(r"(.+?[.!?])(\s|$)", said)
+    line = sentence.group(1) if sentence else said
+    cause = next((ln for ln in lines if ln.startswith("Original error was:")), None)
+    return f"{line} ({cause})" if cause and cause != line else line

@@ -72,6 +72,11 @@ class TrainingFigures(Section):
     counters_per_epoch: dict[str, NonNegative | None] = _f(
         "the same counters as means over the timed epochs of every repeat, and cpu_per_wall "
         "(CPU seconds over clock seconds)", {})
+    contention: dict[str, Any] | None = _f(
+        "what other processes did on the job's cores from its start to the end of its timed "
+        "epochs: level (quiet, busy, oversubscribed), others_cores, cores, threads, "
+        "steal_fraction, run_queue, involuntary_switches_per_epoch, text (null: cannot be "
+        "read here)")
     clock: str | None = _f("perf_counter, or cuda_events on a GPU")
     optimizer: str | None = _f("what updated the parameters")
     cuda_peak_mb: NonNegative | None = _f("device memory peak (null off CUDA)")
@@ -82,6 +87,9 @@ class TimingFigures(Section):
     """Statistics of the timed epochs (warm-up epochs left out) and what they imply."""
 
     train_time_per_epoch_s: NonNegative | None = _f("median of the timed epochs")
+    train_time_per_epoch_low_s: NonNegative | None = _f(
+        "10th percentile of the timed epochs: what time added by other processes cannot "
+        "inflate; comparisons use it where the host was busy (stats.robust)")
     train_time_per_epoch_stats_s: Stats | None = _f("median, quartiles, IQR, min, max, mean, "
                                                     "CV, IQR/median (rel_iqr), MAD")
     train_time_per_epoch_repeat_medians_s: list[NonNegative] = _f("median of each repeat", [])

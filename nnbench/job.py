@@ -37,6 +37,7 @@ from nnbench.config import (
 )
 from nnbench.errors import ConfigError, value_line
 from nnbench.frameworks.base import Options, Trainer, load
+from nnbench.measure import contention
 from nnbench.measure.threads import available_cores
 from nnbench.params import arch_string, n_params
 from nnbench.paths import check_config as check_paths
@@ -70,6 +71,8 @@ class Job:
     identity: dict[str, Any]
     # what a class-level hook of the framework raised, as the failed record's reason
     fault: str | None = None
+    # how bench.threads=auto chose the count (None: the count was given)
+    threads_reason: str | None = None
 
     @property
     def trainer_class(self) -> type[Trainer]:
@@ -108,7 +111,7 @@ class Job:
             "rounds": None if self.bench.rounds == "auto" else self.bench.rounds,
             "round": self.bench.round, "param_dtype": p.param_dtype,
             "compute_dtype": p.compute_dtype, "autocast_dtype": p.autocast_dtype,
-            "grad_scaler": p.grad_scaler,
+            "grad_scaler": p.grad_scaler, "threads_reason": self.threads_reason,
         }
 
 
@@ -201,7 +204,12 @@ def resolve(cfg: DictConfig, *, on_this_host: bool = True) -> Job:
     spec = ModelSpec(tuple(arch.layer_sizes), tuple(arch.activations), train.loss)
     fault = fault or _ask(cls, "check_model", lambda: cls.check_model(spec))
     fault = fault or _ask(cls, "compile_mode", lambda: cls.compile_mode(options))
+    threads_reason = None
     if on_this_host:
+        if bench.threads == "auto":  # chosen once per process: every job of a sweep alike
+            count, why = contention.auto_threads(available_cores())
+            bench = dataclasses.replace(bench, threads=count)
+            config["bench"]["threads"], threads_reason = count, why
         threads_fit(bench.threads, available_cores())
         _check_fits(dataset, list(arch.layer_sizes), precision, train.batch_size, device)
     config["dataset"] = OmegaConf.to_container(dataset, resolve=True)
@@ -212,7 +220,7 @@ def resolve(cfg: DictConfig, *, on_this_host: bool = True) -> Job:
                n_features=n_features, n_classes=n_classes,
                experiment_name=str(cfg.get("experiment_name")),
                runs_dir=str(cfg.get("runs_dir") or "runs"), config=config, identity=parts,
-               fault=fault)
+               fault=fault, threads_reason=threads_reason)
 
 
 def _check_fits(dataset: DictConfig, sizes: list[int], precision: Precision,

@@ -8,7 +8,9 @@ overwriting the other's files. ``conf/config.yaml`` therefore names folders with
 ``nnbench.run_folder`` resolver: ``<runs_dir>/<experiment_name>/<date>_<time>_<pid>-<random>``.
 The date and time come first, so folders sort by start; the pid of the starting process tells
 apart any two runs alive together on one host, and the random part runs on other hosts of a
-shared file system (or in other pid namespaces). A name that already exists is never reused.
+shared file system (or in other pid namespaces). A name that already exists is never reused,
+and a folder the user names instead (``hydra.run.dir``, ``hydra.sweep.dir``) is refused when it
+holds anything (``check_unused``): a second run would write over the first one's record.
 
 The resolver also checks ``runs_dir`` and ``experiment_name`` before Hydra creates the folder:
 a runs_dir that is a file, read-only or on a file system that holds no files (``/proc``), or an
@@ -49,8 +51,8 @@ MAX_NAME = 100
 # <random>, ~40 bytes), a sweep job's folder (its number and overrides: up to one 255-byte name)
 # and a temporary of result.json (~130 bytes). A path to that folder may take PATH_MAX less this.
 BELOW_EXPERIMENT = 512
-# Room a job needs before it starts: Hydra's .hydra/ files and __main__.log (a few blocks) and a
-# record's fixed part; each epoch adds its loss, time and accuracy to the record.
+# Room a job needs before it starts: Hydra's .hydra/ files (a few blocks; a log only if the job
+# logs) and a record's fixed part; each epoch adds its loss, time and accuracy to the record.
 MIN_ROOM = 64 * 1024
 RECORD_BYTES_PER_EPOCH = 256
 # kernel file systems that hold no files of ours, whatever their permissions say
@@ -261,6 +263,23 @@ def check_config(cfg: Any, dataset: Any = None) -> None:
     data_dir = dataset.get("data_dir") if hasattr(dataset, "get") else None
     if data_dir is not None:
         check_folder("dataset.data_dir", data_dir, writable=False)
+
+
+def check_unused(key: str, path: Any) -> None:
+    """``ConfigError`` naming ``key`` when the folder ``path`` (``hydra.run.dir``, which a user
+    may name) already holds anything: a run goes only into a new or empty folder, never over
+    the files of another run or anyone's."""
+    check_folder(key, path)
+    folder = Path(os.path.expanduser(str(path)))
+    try:
+        held = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        return  # cannot be listed: creating the run's files there says why
+    if held:
+        more = f" and {len(held) - 3} more" if len(held) > 3 else ""
+        raise ConfigError(f"{key}={shown_path(path)} already holds {', '.join(held[:3])}{more}; "
+                          f"nnbench writes only into a new or empty folder: name another, or "
+                          f"leave {key} out for a new one under runs_dir")
 
 
 def job_folder(num: Any, overrides: Any) -> str:

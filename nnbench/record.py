@@ -104,6 +104,8 @@ class Identity(Section):
                                                 "the same time: pid, job, folder, start and "
                                                 "end (UTC); any makes exclusive false", [])
     threads: Count | None = _f("threads both frameworks were held at (BLAS, torch)")
+    threads_reason: str | None = _f("how bench.threads=auto chose them: the cores free when "
+                                    "the sweep started (null: bench.threads gave the count)")
     scheduler: dict[str, Any] | None = _f("the scheduler's job: SLURM job id, array task, node, "
                                           "partition, CPUs and memory allocated, whether "
                                           "exclusive and how that was determined (null: none)")

@@ -61,7 +61,9 @@ class BenchConfig:
     warmup_epochs: int = MISSING
     repeats: int = MISSING
     vary_seed: bool = MISSING
-    threads: int | None = MISSING
+    # a number, null (every core this process may use) or "auto" (the cores free when the
+    # sweep starts: nnbench.measure.contention)
+    threads: Any = MISSING
     isolate: bool = MISSING
     memory_probe: bool = MISSING
     mfu: bool = MISSING

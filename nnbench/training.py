@@ -31,7 +31,8 @@ from nnbench.config import BenchConfig, TrainConfig
 from nnbench.data import Dataset
 from nnbench.figures import TargetFigures, TrainingFigures
 from nnbench.frameworks.base import Trainer
-from nnbench.measure import timing
+from nnbench.measure import contention, timing
+from nnbench.measure.threads import available_cores
 
 # Top-up repeats (see ``more_repeats``) stop before they would take longer than this.
 TOP_UP_BUDGET_S = 10.0
@@ -156,6 +157,8 @@ def timed_trainings(make_trainer, ds: Dataset, train: TrainConfig, bench: BenchC
             trainer.reset_peak_memory()
         order = epoch_orders(seed, ds.x_train.shape[0], train.shuffle)
         runs.append(run_repeat(trainer, seed, order, train, events))
+    # what other processes did while this job's epochs ran, up to the last timed one
+    busy = contention.of_job(bench.threads or available_cores(), sum(len(r.times) for r in runs))
     peak_mb, probe = trainer.peak_memory()  # before the replays: the timed runs' peak
     configured = runs[:bench.repeats]
     replays: dict[int, tuple[list[float], float]] = {}
@@ -167,6 +170,8 @@ def timed_trainings(make_trainer, ds: Dataset, train: TrainConfig, bench: BenchC
     warnings = [] if worst <= REPLAY_TOLERANCE else [
         f"accuracy per epoch comes from an untimed replay of the training whose losses differ "
         f"from the timed run's by up to {worst:.2g} (relative): a nondeterministic kernel"]
+    if busy and busy["level"] != "quiet":
+        warnings.append(contention.advice(busy))
     first, warm = runs[0], bench.warmup_epochs
     timed = [(c, s) for r in runs for c, s in zip(r.counters[warm:], r.times[warm:], strict=False)]
     figures = TrainingFigures(
@@ -178,7 +183,7 @@ def timed_trainings(make_trainer, ds: Dataset, train: TrainConfig, bench: BenchC
         epoch_counters={name: [c[name] for c in first.counters]
                         for name in (first.counters[0] if first.counters else {})},
         counters_per_epoch=timing.counter_summary([c for c, _ in timed], [s for _, s in timed]),
-        cuda_peak_mb=peak_mb, cuda_peak_probe=probe,
+        cuda_peak_mb=peak_mb, cuda_peak_probe=probe, contention=busy,
     )
     target = target_figures(configured, histories, bench.target_accuracy) \
         if bench.target_accuracy else None

@@ -39,8 +39,9 @@ def main() -> None:
             except ConfigError:
                 pass
             for tf32 in tf32_options:
-                result = peak.matmul_peak(framework, trainer.matmul_kernel, dtype, args.device,
-                                          args.threads, recalibrate=True, tf32=tf32)
+                result = peak.matmul_peak(trainer, dtype, args.device, args.threads,
+                                          recalibrate=True, tf32=tf32,
+                                          n=trainer.matmul_size(args.device))
                 label = dtype + ("+tf32" if tf32 else "")
                 print(f"{framework:<6} {args.device:<4} {label:<13} threads {result['threads']}: "
                       f"{result['gflops']:8.1f} GFLOP/s  ({result['n']}x{result['n']} matmul, "

@@ -1,35 +1,33 @@
-"""nnbench's time per epoch against an independent clock: the same trainer, the same work.
+"""What a sweep reports against an independent harness's own fresh processes, same trainer.
 
-For each network and framework, the trainer nnbench builds for the job is timed two ways,
-interleaved in rounds in one process so that both see the same machine:
+For each network and framework, in interleaved passes (sweep, pyperf, sweep, pyperf, ...):
 
-- nnbench: the job's own timed runs (``benchmark.measure``, the path every record takes), its
-  ``train_time_per_epoch_s``;
-- torch.utils.benchmark: ``Timer.blocked_autorange`` over ``train_epoch`` (one fixed batch
-  order) and ``sync``, at the same thread count, its median per epoch.
+- nnbench: ``python -m nnbench -m framework=X bench.rounds=3`` as a user runs it: its job
+  processes (forked from a warm process, beside the other framework's), their records' median
+  of round medians of ``train_time_per_epoch_s``;
+- pyperf: ``scripts/crosscheck_pyperf.py``, pyperf's Runner with its own worker processes
+  (spawned interpreters, their own calibration and warm-up), each building the trainer as the
+  job builds it (``nnbench.runner.local.trainer_factory``) and timing ``train_epoch`` plus
+  ``sync`` at the same thread count; pyperf's median.
 
-Prints each round's ratio nnbench / torch.utils.benchmark and their median; 0.97-1.03 means the
-two clocks agree within 3%.
+Prints each pass's ratio nnbench / pyperf, their median, and the host's CPU. Within 5% on
+two-moons and 3% on 784x256x128x10 means the figure a user gets from a job's own process is the
+trainer's cost, not the harness's.
 
-    python scripts/crosscheck.py [--rounds 3] [--min-run-time 2]
+    python scripts/crosscheck.py [--passes 3] [--threads 1] [--pyperf-processes 6]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
-import torch
-import torch.utils.benchmark as tub
-from hydra import compose, initialize_config_dir
-
-from nnbench import benchmark, data
-from nnbench.api import CONF_DIR
-from nnbench.hydra import register
-from nnbench.job import resolve
-from nnbench.measure.threads import limited
-from nnbench.runner.local import trainer_factory
-
+HERE = Path(__file__).resolve().parent
 NETWORKS = {
     "moons 2x32x16x1": ["train.epochs=300"],
     "synthetic 784x256x128x10": ["dataset=synthetic", "dataset.n_features=784",
@@ -38,54 +36,58 @@ NETWORKS = {
                                  "arch.activations=[relu,relu,softmax]",
                                  "train.loss=cross_entropy", "train.epochs=60"],
 }
-QUIET = ["bench.mfu=false", "bench.memory_probe=false", "bench.isolate=false"]
+QUIET = ["bench.mfu=false", "bench.memory_probe=false", "bench.phases=false",
+         "bench.accuracy_per_epoch=false"]
 
 
-def job_for(framework: str, overrides: list[str]):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=[f"framework={framework}", *QUIET, *overrides])
-    return resolve(cfg)
+def sweep_s(framework: str, overrides: list[str], threads: int) -> float:
+    """The median of round medians a 3-round sweep of this framework records."""
+    runs = Path(tempfile.mkdtemp(prefix="nnbench-crosscheck-"))
+    subprocess.run([sys.executable, "-m", "nnbench", "-m", f"framework={framework}",
+                    "bench.rounds=3", f"bench.threads={threads}", *QUIET, *overrides,
+                    f"runs_dir={runs}"], check=True, capture_output=True, text=True)
+    medians = [json.loads(p.read_text())["train_time_per_epoch_s"]
+               for p in runs.rglob("result.json")]
+    return statistics.median(medians)
 
 
-def nnbench_s(job, ds) -> float:
-    measured = benchmark.measure(trainer_factory(job, job.trainer_class), ds, job.train,
-                                 job.bench, job.spec.layer_sizes)
-    return float(measured.timing.train_time_per_epoch_s)
+def pyperf_s(framework: str, overrides: list[str], threads: int, processes: int) -> float:
+    out = Path(tempfile.mkdtemp(prefix="nnbench-pyperf-")) / "result.json"
+    subprocess.run([sys.executable, str(HERE / "crosscheck_pyperf.py"), "--quiet",
+                    "--processes", str(processes), "--values", "5", "--output", str(out),
+                    "--inherit-environ", "NNBENCH_CACHE_DIR", "--",
+                    f"framework={framework}", f"bench.threads={threads}", *QUIET, *overrides],
+                   check=True, capture_output=True, text=True)
+    import pyperf
+
+    return pyperf.Benchmark.load(str(out)).median()
 
 
-def independent_s(job, ds, min_run_time: float) -> float:
-    trainer = trainer_factory(job, job.trainer_class)(job.train.seed)
-    trainer.set_train_data(ds.x_train, ds.y_train)
-    order = next(benchmark.epoch_orders(job.train.seed, ds.x_train.shape[0], job.train.shuffle))
-    timer = tub.Timer("trainer.train_epoch(order, batch_size); trainer.sync()",
-                      globals={"trainer": trainer, "order": order,
-                               "batch_size": job.train.batch_size},
-                      num_threads=torch.get_num_threads())  # Timer's default is one thread
-    return float(timer.blocked_autorange(min_run_time=min_run_time).median)
+def cpu() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--min-run-time", type=float, default=2.0)
+    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pyperf-processes", type=int, default=6)
     args = parser.parse_args()
-    register()
+    print(f"host: {cpu()}; {args.threads} thread(s) for both harnesses")
     for name, overrides in NETWORKS.items():
         for framework in ("numpy", "torch"):
-            job = job_for(framework, overrides)
-            ds = data.load(job.dataset)
             ratios = []
-            with limited(job.bench.threads) as threads:
-                for _ in range(args.rounds):
-                    ours = nnbench_s(job, ds)
-                    theirs = independent_s(job, ds, args.min_run_time)
-                    ratios.append(ours / theirs)
-                    print(f"  {name} {framework}: nnbench {ours * 1e3:.4f} ms, "
-                          f"torch.utils.benchmark {theirs * 1e3:.4f} ms, "
-                          f"ratio {ours / theirs:.3f}", flush=True)
-            print(f"{name} {framework} ({threads} threads): median ratio "
-                  f"{statistics.median(ratios):.3f} over {args.rounds} rounds "
-                  f"[{min(ratios):.3f}, {max(ratios):.3f}]", flush=True)
+            for n in range(args.passes):
+                ours = sweep_s(framework, overrides, args.threads)
+                theirs = pyperf_s(framework, overrides, args.threads, args.pyperf_processes)
+                ratios.append(ours / theirs)
+                print(f"  pass {n + 1} {name} {framework}: sweep {ours * 1e3:.4f} ms, pyperf "
+                      f"{theirs * 1e3:.4f} ms, ratio {ours / theirs:.3f}", flush=True)
+            print(f"{name} {framework}: median ratio {statistics.median(ratios):.3f} over "
+                  f"{args.passes} passes [{min(ratios):.3f}, {max(ratios):.3f}]", flush=True)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,10 @@ os.environ.setdefault("NNBENCH_CACHE_DIR", tempfile.mkdtemp(prefix="nnbench-test
 # Jobs register in a registry of running jobs that the host's nnbench jobs share; tests keep
 # their own, so another suite's jobs on this host do not change their records' exclusive.
 os.environ.setdefault("NNBENCH_REGISTRY_DIR", tempfile.mkdtemp(prefix="nnbench-test-jobs-"))
+# The suite shares its host with whatever else runs there: a test of a closing line's wording
+# must not turn into "cannot tell: host busy" because a build ran beside it. Jobs read no host
+# load (bench.threads=auto takes every core); tests/test_contention.py reads it on purpose.
+os.environ.setdefault("NNBENCH_CONTENTION", "off")
 
 
 @pytest.fixture

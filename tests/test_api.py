@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 
 import pytest
 from helpers import REPO
@@ -48,6 +49,43 @@ def test_bad_input_is_the_command_lines_one_line(tmp_path, overrides, line):
         nnbench.run(overrides, runs_dir=tmp_path)
     assert str(err.value).startswith(line) and "\n" not in str(err.value)
     assert not any(tmp_path.rglob("result.json"))
+
+
+@pytest.mark.parametrize(("call", "line"), [
+    (lambda: nnbench.run(None), "nnbench.run takes a list of overrides (strings) such as "
+                                "['framework=torch', 'train.epochs=5'], not None"),
+    (lambda: nnbench.run("framework=torch"), "nnbench.run takes a list of overrides, not one "
+                                             "string: nnbench.run(['framework=torch'])"),
+    (lambda: nnbench.run([5]), "nnbench.run takes a list of overrides (strings) such as "
+                               "['framework=torch', 'train.epochs=5'], not [5]"),
+    (lambda: nnbench.load(5), "nnbench.load takes a folder or result.json file, or a list of "
+                              "them (str or pathlib.Path), not 5"),
+    (lambda: nnbench.load(None), "nnbench.load takes a folder or result.json file, or a list "
+                                 "of them (str or pathlib.Path), not None"),
+])
+def test_an_argument_of_the_wrong_kind_says_what_is_expected(call, line):
+    with pytest.raises(nnbench.ConfigError) as err:
+        call()
+    assert str(err.value) == line
+
+
+def test_two_threads_running_jobs_at_once_run_them_one_after_the_other(tmp_path):
+    # Hydra's state is one per process: the second call waits for the first, and both end ok
+    results: dict[int, object] = {}
+
+    def job(i: int) -> None:
+        try:
+            results[i] = nnbench.run([f"train.seed={i}", *SHRINK], runs_dir=tmp_path / str(i))
+        except Exception as err:  # noqa: BLE001 - the test reports what either thread raised
+            results[i] = err
+
+    threads = [threading.Thread(target=job, args=(i,)) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [getattr(results[i], "status", results[i]) for i in (1, 2)] == ["ok", "ok"]
+    assert len(list(tmp_path.rglob("result.json"))) == 2
 
 
 def test_load_names_a_path_that_is_not_there(tmp_path):

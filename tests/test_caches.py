@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from helpers import REPO
 from test_files import dead_pid, temporary_of
-from test_idx_images import FILES, files_under, mnist_cfg, write_idx_set
+from test_idx_images import FILES, cache_path, files_under, mnist_cfg, write_idx_set
 
 from nnbench import files
-from nnbench.data import DataError, idx_images, load
+from nnbench.data import DataError, idx_cache, load
 from nnbench.files import TEMP_PREFIX, CacheWarning, cache_warnings
 from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.measure import peak
@@ -47,7 +47,7 @@ def test_truncated_cache_is_rebuilt_and_the_warning_names_it(tmp_path):
     write_idx_set(tmp_path / "src", gz=True)
     cfg = mnist_cfg(tmp_path)
     first = load(cfg)
-    cache = idx_images._cache_path(cfg)
+    cache = cache_path(cfg)
     cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])
     with pytest.warns(CacheWarning) as caught:
         again = load(cfg)
@@ -60,7 +60,7 @@ def test_truncated_cache_is_rebuilt_and_the_warning_names_it(tmp_path):
 
 
 def _good_arrays(cfg) -> dict:
-    with np.load(idx_images._cache_path(cfg)) as npz:
+    with np.load(cache_path(cfg)) as npz:
         return {k: npz[k] for k in npz.files}
 
 
@@ -92,7 +92,7 @@ def test_cache_with_wrong_arrays_is_discarded_and_rebuilt(tmp_path, damage):
         arrays["x_test"][0, 0] = np.nan
     elif damage == "object classes":
         arrays["classes"] = np.array(list(arrays["classes"]), dtype=object)
-    cache = idx_images._cache_path(cfg)
+    cache = cache_path(cfg)
     if damage == "empty file":
         cache.write_bytes(b"")
     elif damage == "a pipe":  # reading it would block forever
@@ -104,7 +104,7 @@ def test_cache_with_wrong_arrays_is_discarded_and_rebuilt(tmp_path, damage):
         ds = load(cfg)
     np.testing.assert_array_equal(ds.x_train, first.x_train)
     np.testing.assert_array_equal(ds.y_train, first.y_train)
-    assert set(_good_arrays(cfg)) == set(idx_images.ARRAYS)  # rewritten
+    assert set(_good_arrays(cfg)) == set(idx_cache.ARRAYS)  # rewritten
 
 
 # --- the matmul-peak cache -------------------------------------------------------------------
@@ -137,20 +137,20 @@ BAD_PEAK_FILES = {
 
 @pytest.mark.parametrize("content", BAD_PEAK_FILES.values(), ids=BAD_PEAK_FILES.keys())
 def test_peak_cache_of_the_wrong_shape_is_discarded_and_recalibrated(cheap_peak, content):
-    key = peak._key("numpy", "float32", "cpu", 1, False)
+    key = peak._key(peak.identity(NumpyTrainer, "float32", "cpu", 1, False))
     cheap_peak.parent.mkdir(parents=True)
     if content is None:  # reading it would block forever
         os.mkfifo(cheap_peak)
     else:
         cheap_peak.write_bytes(content.replace("K", key).encode("utf-8", "surrogateescape"))
     with pytest.warns(CacheWarning, match=re.escape(str(cheap_peak))):
-        measured = peak.matmul_peak("numpy", NumpyTrainer.matmul_kernel, "float32", "cpu", 1)
+        measured = peak.matmul_peak(NumpyTrainer, "float32", "cpu", 1)
     assert measured["gflops"] > 0 and measured["n"] == 64
     stored = json.loads(cheap_peak.read_text())
     assert stored == {key: measured}
     with warnings.catch_warnings():
         warnings.simplefilter("error", CacheWarning)
-        again = peak.matmul_peak("numpy", NumpyTrainer.matmul_kernel, "float32", "cpu", 1)
+        again = peak.matmul_peak(NumpyTrainer, "float32", "cpu", 1)
         assert again == measured  # cached now
 
 
@@ -159,7 +159,7 @@ def test_one_bad_peak_entry_is_dropped_and_the_others_kept(cheap_peak):
     other = {"gflops": 123.0, "n": 3072, "threads": 4}
     cheap_peak.write_text(json.dumps({"other-host|x": other, "broken": {"gflops": "x"}}))
     with pytest.warns(CacheWarning, match="'broken'"):
-        measured = peak.matmul_peak("numpy", NumpyTrainer.matmul_kernel, "float32", "cpu", 1)
+        measured = peak.matmul_peak(NumpyTrainer, "float32", "cpu", 1)
     stored = json.loads(cheap_peak.read_text())
     assert stored["other-host|x"] == other and "broken" not in stored
     assert measured in stored.values()
@@ -168,7 +168,7 @@ def test_one_bad_peak_entry_is_dropped_and_the_others_kept(cheap_peak):
 def test_peak_cache_that_cannot_be_written_still_gives_the_peak(cheap_peak):
     cheap_peak.parent.write_text("a file where the cache folder should be")
     with cache_warnings() as found:
-        measured = peak.matmul_peak("numpy", NumpyTrainer.matmul_kernel, "float32", "cpu", 1)
+        measured = peak.matmul_peak(NumpyTrainer, "float32", "cpu", 1)
     assert measured["gflops"] > 0
     assert [m.split(" (")[0] for m in found] == [
         f"discarded the matmul-peak cache {cheap_peak}",
@@ -200,7 +200,7 @@ def test_stale_temporaries_are_removed_by_the_next_load(tmp_path):
     write_idx_set(tmp_path / "src", gz=True)
     cfg = mnist_cfg(tmp_path)
     load(cfg)
-    cache_dir = idx_images._cache_path(cfg).parent
+    cache_dir = cache_path(cfg).parent
     raw = tmp_path / "data" / "MNIST" / "raw"
     dead = cache_dir / temporary_of(dead_pid(), "mnist.npz")
     dead_download = tmp_path / "data" / temporary_of(dead_pid(), "download")
@@ -238,7 +238,7 @@ KILLED_WRITER = textwrap.dedent("""
 def test_writer_killed_mid_cache_write_leaves_a_temporary_the_next_load_removes(tmp_path):
     write_idx_set(tmp_path / "src", gz=True)
     cfg = mnist_cfg(tmp_path)
-    cache = idx_images._cache_path(cfg)
+    cache = cache_path(cfg)
     cache.parent.mkdir(parents=True)
     child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(cache)], cwd=REPO,
                              stdout=subprocess.PIPE, text=True)
@@ -264,7 +264,7 @@ def test_dataset_files_get_the_umask_default_mode(tmp_path, umask_022):
     write_idx_set(tmp_path / "src", gz=True)
     cfg = mnist_cfg(tmp_path)
     load(cfg)
-    made = [idx_images._cache_path(cfg)] + [tmp_path / "data/MNIST/raw" / n for n in FILES]
+    made = [cache_path(cfg)] + [tmp_path / "data/MNIST/raw" / n for n in FILES]
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in made} == {"0o644"}
 
 

@@ -95,13 +95,15 @@ def test_rounds_is_a_number_not_a_sweep(tmp_path):
 
 
 def test_a_job_key_includes_its_round_but_not_the_number_of_rounds():
-    from nnbench.runner.resume import job_key
+    from nnbench.identity import configuration, job_key
 
-    def config(round_: int, rounds: int) -> dict:
-        return {"bench": {"round": round_, "rounds": rounds, "resume": False}, "runs_dir": "x"}
+    def key(round_: int, rounds: int) -> str:
+        config = {"bench": {"round": round_, "rounds": rounds, "resume": False},
+                  "runs_dir": "x"}
+        return job_key({"config": configuration(config), "code": {"digest": "v"}}, round_)
 
-    assert job_key(config(1, 3), "v") == job_key(config(1, 5), "v")
-    assert job_key(config(1, 3), "v") != job_key(config(2, 3), "v")
+    assert key(1, 3) == key(1, 5)
+    assert key(1, 3) != key(2, 3)
 
 
 # Runs kept short: a few epochs, no matmul-peak measurement, no memory probe, in this process.
@@ -174,6 +176,31 @@ def test_values_no_job_could_use_are_refused(tmp_path, args, expected):
 def test_a_sweep_setting_is_refused_for_the_sweep_not_for_its_first_job(tmp_path):
     line = refused(tmp_path, "-m", "framework=numpy,torch", "bench.rounds=0")
     assert line == "bench.rounds=0 must be > 0"
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    # train.epochs=1 would be refused too: the sweep's own setting is told first
+    (["bench.rounds=auto", "bench.max_rounds=1001", "train.epochs=1"],
+     "bench.max_rounds=1001 must be at most 1000: a sweep lists every round's jobs before the "
+     "first starts"),
+    (["bench.rounds=1001", "train.epochs=1"],
+     "bench.rounds=1001 must be at most 1000: a sweep lists every round's jobs before the "
+     "first starts"),
+    (["bench.rounds=auto", "bench.max_rounds=0"],
+     "bench.max_rounds=0 must be at least 5 with bench.rounds=auto (no interval is trusted on "
+     "fewer rounds)"),
+])
+def test_a_sweeps_rounds_are_bounded_before_its_jobs_are_listed(tmp_path, args, expected):
+    line = refused(tmp_path, "-m", "framework=numpy,torch", *args)
+    assert line == expected
+
+
+def test_only_the_first_rounds_jobs_are_checked_before_a_sweep_starts(tmp_path):
+    # rounds differ only in bench.round: 25 rounds of 2 jobs check 2, not 50 (~0.1 s each)
+    line = refused(tmp_path, "-m", "framework=numpy,torch", "bench.rounds=25", "train.epochs=1")
+    assert line == ("job 1 of 50 (bench.round=0 framework=numpy): "
+                    "bench.warmup_epochs=1 leaves no timed epoch out of train.epochs=1; allowed: "
+                    "bench.warmup_epochs=0, or train.epochs of 2 or more")
 
 
 def test_more_threads_than_cores_are_refused_naming_the_limit(tmp_path, monkeypatch):

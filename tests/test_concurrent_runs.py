@@ -84,7 +84,10 @@ def test_jobs_that_overlap_are_not_exclusive_and_name_each_other(tmp_path):
         warning = next(w for w in rec["warnings"] if w.startswith("not exclusive"))
         for job in rec["overlapping_jobs"]:
             assert job["job"] and job["started_utc"] and f"pid {job['pid']}" in warning
-            assert job["output_dir"] in warning
+        # one line naming the fix; the folders are in overlapping_jobs, not in the warning
+        assert warning.endswith("run one sweep at a time, or one job at a time (no parallel "
+                                "launcher)") and "\n" not in warning
+        assert not any(job["output_dir"] in warning for job in rec["overlapping_jobs"])
         if rec["experiment_name"] == "long":
             assert others == {"short"} and len(rec["overlapping_jobs"]) == 2
         else:

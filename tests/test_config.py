@@ -169,3 +169,12 @@ def test_every_framework_option_is_in_its_yaml(name):
     cfg = _yaml("framework", name)
     options = load(str(cfg._target_)).Options
     assert set(cfg) == set(FRAMEWORK_KEYS) | {f.name for f in dataclasses.fields(options)}
+
+
+def test_a_framework_target_naming_a_missing_class_says_the_module_lacks_it():
+    # the module imports; only the class is missing, which is no error importing it
+    with pytest.raises(ConfigError) as err:
+        load("nnbench.frameworks.numpy.NoSuchTrainer")
+    assert str(err.value) == ("framework._target_='nnbench.frameworks.numpy.NoSuchTrainer' "
+                              "names no class: module nnbench.frameworks.numpy has no "
+                              "'NoSuchTrainer'")

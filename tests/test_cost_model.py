@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +207,33 @@ def test_the_width_sweep_composes_into_valid_jobs_of_one_batch_and_eight_widths(
     assert sorted(widths) == WIDTHS
     assert {(c.framework.name, c.device.name if "name" in c.device else str(c.device))
             for c in jobs} >= {("numpy", "cpu"), ("torch", "cpu"), ("textbook", "cpu")}
+
+
+def test_sizes_of_one_flop_count_get_no_rate_and_the_report_says_why(tmp_path, capsys):
+    # a batch-size sweep at one width: steps move, FLOPs do not, so b would be a constant
+    root = tmp_path / "runs"
+    for job, (batch, framework) in enumerate(itertools.product([16, 32, 64, 128],
+                                                               ["numpy", "torch"])):
+        rec = record(framework, epoch_s=1e-3 * (1 + job), arch="32x64x64x10", flops=flops(64),
+                     seed=job, batch_size=batch, n_train=N_TRAIN, dataset="synthetic",
+                     experiment_name="width_sweep")
+        (root / str(job) / ".hydra").mkdir(parents=True)
+        write_result(root / str(job), rec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        report_main([str(root), "--out", str(tmp_path / "report"), "--no-progress"])
+    printed = capsys.readouterr().out
+    why = ("no fit: every size has the same FLOPs per epoch (37.5 MFLOP): a rate cannot be told "
+           "from a fixed cost per epoch; sweep sizes of different FLOPs (widths)")
+    assert f"cost model width_sweep: numpy cpu float32: {why}" in printed
+    assert f"cost model width_sweep: torch cpu float32: {why}" in printed
+    assert "R²" not in printed and "37.5 MFLOP to 37.5 MFLOP" not in printed
+
+
+def test_an_interval_of_b_with_infinite_refits_is_no_nan():
+    fitted = cm.RoundsFit(cm.fit(SIZES[:3], [1.0, 2.0, 3.0]), SIZES[:3], 3,
+                          replicates=np.array([[1e-4, 0.0]] * 5 + [[1e-4, 1e-11]] * 95))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        lo, hi = fitted.interval("b")
+    assert lo == pytest.approx(1e11) and hi == math.inf

@@ -12,7 +12,10 @@ interpreter.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -210,7 +213,8 @@ def bad_pythons(tmp_path) -> dict[str, tuple[Path, str]]:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
     return {"missing": (tmp_path / "nowhere" / "python", "does not exist"),
             "folder": (folder, "is a folder, not an interpreter"),
-            "script": (script, "is not a Python interpreter nnbench can use (no answer)"),
+            "script": (script, "is not a Python interpreter nnbench can use (exit status 0, "
+                               "and it printed no answer)"),
             "bare": (bare / "bin" / "python",
                      "has no nnbench importable (ModuleNotFoundError: No module named "
                      "'nnbench')")}
@@ -248,3 +252,82 @@ def test_an_environment_is_named_by_its_venv_folder_else_its_interpreter():
                               "executable": "/usr/bin/python3"}) == "/usr/bin/python3"
     assert job_folder(3, "bench.python=/a/b/python,framework=numpy") == \
         "3-bench.python=_a_b_python,framework=numpy"
+
+
+# What a pyenv shim prints for a version it does not have, and NumPy's import text when a
+# Python reaches the site-packages of another version (its many lines cut short here).
+PYENV = """pyenv: python3.12: command not found
+
+The `python3.12' command exists in these Python versions:
+  3.12.1
+
+Note: See 'pyenv help global' for tips on allowing multiple
+      Python versions to be found at the same time."""
+NUMPY = ("ImportError: \n\nIMPORTANT: PLEASE READ THIS FOR ADVICE ON HOW TO SOLVE THIS ISSUE!\n\n"
+         "Importing the numpy C-extensions failed. This error can happen for\nmany reasons, "
+         "often due to issues with your setup or how NumPy was\ninstalled.\n\nWe have "
+         "compiled some common reasons and troubleshooting tips at:\n\n    https://numpy.org/"
+         "devdocs/user/troubleshooting-importerror.html\n\nOriginal error was: No module "
+         "named 'numpy._core._multiarray_umath'\n")
+
+
+def fake_python(tmp_path: Path, name: str, body: str) -> str:
+    path = tmp_path / name
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_an_interpreter_that_fails_is_told_by_its_exit_status_and_first_meaningful_line(
+        tmp_path):
+    shim = fake_python(tmp_path, "shim", f"cat >&2 <<'EOF'\n{PYENV}\nEOF\nexit 127")
+    with pytest.raises(ConfigError) as err:
+        environments.facts(shim)
+    assert str(err.value) == (f"bench.python={shim} is not a Python interpreter nnbench can use "
+                              f"(exit status 127: pyenv: python3.12: command not found); "
+                              f"{ALLOWED}")
+    answer = json.dumps({"nnbench_dir": str(environments._package_dir()), "error": NUMPY})
+    numpy = fake_python(tmp_path, "py312", f"cat <<'EOF'\n{answer}\nEOF")
+    with pytest.raises(ConfigError) as err:
+        environments.facts(numpy)
+    assert str(err.value) == (f"bench.python={numpy} cannot import what a job needs "
+                              f"(ImportError: Importing the numpy C-extensions failed. (Original "
+                              f"error was: No module named 'numpy._core._multiarray_umath')); "
+                              f"{ALLOWED}")
+
+
+def test_an_interpreter_that_hangs_is_ended_with_every_process_it_started(tmp_path,
+                                                                          monkeypatch):
+    import psutil
+
+    pid_file = tmp_path / "sleep.pid"
+    # the wrapper waits on a child of its own, as a script running `sleep 75` does
+    hangs = fake_python(tmp_path, "hangs", f"sh -c 'echo $$ > {pid_file}; exec sleep 75'")
+    monkeypatch.setattr(environments, "ASK_TIMEOUT_S", 2)
+    try:
+        with pytest.raises(ConfigError) as err:
+            environments.facts(hangs)
+        assert str(err.value) == (f"bench.python={hangs} did not answer within 2 s (it was "
+                                  f"ended, with every process it started); {ALLOWED}")
+        sleeper = int(pid_file.read_text())
+        try:
+            assert psutil.Process(sleeper).status() == psutil.STATUS_ZOMBIE  # killed, unreaped
+        except psutil.NoSuchProcess:
+            pass  # killed and reaped
+    finally:
+        if pid_file.exists():  # the test's own process, ended by its pid whatever happened
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_an_interpreter_that_answers_the_check_then_runs_no_job_leaves_a_failed_record(tmp_path):
+    # it passes the check (this interpreter answers it), then ends 0 without running the job
+    python = fake_python(tmp_path, "python", f'if [ "$1" = "-c" ]; then exec {sys.executable} '
+                                             f'"$@"; fi\ncat > /dev/null\nexit 0')
+    runs = tmp_path / "runs"
+    proc = run_cli(f"bench.python={python}", *SHORT, f"runs_dir={runs}")
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    (rec,) = records(runs)  # on disk, where the report and a resume look
+    assert rec["status"] == "failed" and rec["error_type"] == "WorkerDied"
+    assert rec["reason"] == "the job's process ended with exit code 0 without writing a result"
+    assert "the job's process ended with exit code 0 without writing a result" in proc.stdout

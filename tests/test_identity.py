@@ -80,7 +80,7 @@ def test_a_sweep_over_a_datasets_size_gives_a_line_and_a_row_per_size(tmp_path):
              if " than " in line or "difference between" in line]
     assert len(lines) == 2, done.stdout
     assert "n_samples 200, cpu (" in lines[0] and "n_samples 400, cpu (" in lines[1]
-    assert all("fresh processes" not in line for line in lines)  # one process a side each
+    assert all("of one process per side" in line for line in lines)  # not pooled as rounds
     assert report_main([str(runs), "--out", str(tmp_path / "report"), "--no-progress"]) == 0
     summary = (tmp_path / "report" / "summary.md").read_text()
     table = summary.split("### Training time per epoch (s")[1].split("###")[0]

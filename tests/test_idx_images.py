@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,11 @@ def mnist_cfg(tmp_path: Path, **overrides):
     base = {"name": "mnist", "data_dir": str(tmp_path / "data"), "download": False,
             "source_dir": str(tmp_path / "src")}
     return checked_config(OmegaConf.create({**base, **overrides}))
+
+
+def cache_path(cfg, tv_name: str = "MNIST") -> Path:
+    """Where the cache of ``cfg``'s arrays lies: keyed by the digest of its IDX files."""
+    return idx_images._cache_path(cfg, idx_images.source_digest(cfg, tv_name))
 
 
 def files_under(folder: Path) -> list[str]:
@@ -143,11 +149,14 @@ def test_cache_serves_later_loads_and_a_damaged_cache_is_rebuilt(tmp_path):
     write_idx_set(tmp_path / "src", gz=True)
     cfg = mnist_cfg(tmp_path)
     first = load(cfg)
-    cache = idx_images._cache_path(cfg)
+    cache = cache_path(cfg)
     assert cache.is_file()
-    for name in FILES:  # the cache alone must be enough now
+    for name in FILES:  # had again from source_dir, the same bytes: the cache serves
         (tmp_path / "data" / "MNIST" / "raw" / name).unlink()
-    np.testing.assert_array_equal(load(cfg).x_train, first.x_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        np.testing.assert_array_equal(load(cfg).x_train, first.x_train)
+    assert sorted(cache.parent.glob("*.npz")) == [cache]  # no second cache: it served
     cache.write_bytes(b"not a zip file")
     with pytest.warns(CacheWarning, match=f"discarded the damaged cache {cache}"):
         np.testing.assert_array_equal(load(cfg).x_train, first.x_train)  # rebuilt from source

@@ -164,7 +164,45 @@ def test_a_record_its_folder_cannot_take_is_kept_elsewhere_whole(small_disk, fau
     assert record["status"] == "ok" and record["output_dir"] == str(job)
     assert len(record["loss_history"]) == 30 and record["train_time_per_epoch_s"] > 0
     # nothing half-written, and no record of a worker that "ended with exit code 1"
-    assert sorted(p.name for p in job.iterdir()) == [".hydra", "__main__.log"]
+    assert sorted(p.name for p in job.iterdir()) == [".hydra"]
+
+
+def test_a_record_kept_elsewhere_is_found_by_the_report_load_and_resume_over_runs_dir(
+        small_disk, faulty, monkeypatch):
+    env, searchpath = faulty
+    env["FAULTY_FILLS"] = str(small_disk / "filler")  # full once the job trains
+    runs = small_disk / "runs"
+    args = ("framework=faulty", searchpath, f"runs_dir={runs}", "precision=float64", *QUICK)
+    first = run_cli(*args, env=env)
+    assert first.returncode == 0 and "the record is kept in" in first.stderr, first.stderr
+    assert not list(runs.rglob("result.json"))
+    (small_disk / "filler").unlink()  # room again; the record stays where it was kept
+    report = run_cli(str(runs), "--out", str(small_disk / "report"), "--no-progress",
+                     module="nnbench.report", env=env)
+    assert report.returncode == 0, report.stderr
+    assert "1 result records: 1 ok." in (small_disk / "report" / "summary.md").read_text()
+    assert "1 records, 0 unreadable, 0 invalid, 0 incomplete" in report.stdout
+    monkeypatch.setenv("NNBENCH_UNSAVED_DIR", env["NNBENCH_UNSAVED_DIR"])
+    import nnbench
+
+    assert list(nnbench.load(runs)["status"]) == ["ok"]
+    del env["FAULTY_FILLS"]
+    again = run_cli(*args, "bench.resume=true", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "nnbench: resume: 1 job already ok, skipped; 0 ran" in again.stdout
+
+
+def test_a_disk_that_fills_mid_sweep_ends_it_with_status_1_not_a_refusals_2(small_disk, faulty):
+    env, searchpath = faulty
+    env["FAULTY_FILLS"] = str(small_disk / "filler")  # full while the first job trains
+    runs = small_disk / "runs"
+    proc = run_cli("-m", "framework=faulty", "train.seed=1,2", searchpath, f"runs_dir={runs}",
+                   "precision=float64", *QUICK, env=env)
+    assert proc.returncode == 1, proc.stderr  # 2 is a configuration refused before any job
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("nnbench: error: No space left on device") and last.endswith(
+        f"(writing the next job's folder under runs_dir={runs}); finished jobs keep their "
+        f"results (1 ok)")
 
 
 # -- 8. IDX files of the wrong shape
@@ -300,7 +338,8 @@ def test_cfg_job_says_when_a_run_would_refuse_the_configuration(tmp_path):
 
 
 def test_a_large_sweep_says_it_is_checking_its_jobs(tmp_path):
-    proc = run_cli("-m", "bench.rounds=11", "framework=numpy,torch", "train.lr=-1",
+    # 22 configurations (the rounds of one are checked by its first: they differ in bench.round)
+    proc = run_cli("-m", "train.seed=range(0,11)", "framework=numpy,torch", "train.lr=-1",
                    f"runs_dir={tmp_path / 'runs'}")
     assert proc.returncode == 2
     assert proc.stderr.splitlines()[0] == ("nnbench: checking the 22 jobs of the sweep before "
@@ -348,6 +387,51 @@ def test_after_a_resumed_sweep_the_report_lists_no_interrupted_folder(tmp_path, 
     report = run_cli(str(runs), "--out", str(tmp_path / "report"), "--no-progress",
                      module="nnbench.report")
     assert report.returncode == 0, report.stderr
+    assert "1 records, 0 unreadable, 0 invalid, 0 incomplete" in report.stdout
+
+
+def test_sigint_to_the_command_alone_counts_the_job_that_ended_with_its_record(tmp_path,
+                                                                               faulty):
+    # kill -INT PID reaches the command, not its job: the job goes on, and ends while the
+    # command gives it time to; its ok record is a finished job's, and its folder is settled
+    env, searchpath = faulty
+    gate = tmp_path / "gate"
+    gate.touch()
+    env["FAULTY_WAITS"] = str(gate)
+    runs = tmp_path / "runs"
+    sweep = start_cli("-m", "framework=faulty", searchpath, f"runs_dir={runs}",
+                      "precision=float64", *QUICK, env=env)
+    try:
+        for _ in range(2400):  # until the job trains (or the sweep ended without it)
+            if Path(f"{gate}.entered").exists() or sweep.poll() is not None:
+                break
+            time.sleep(0.05)
+        sweep.send_signal(signal.SIGINT)
+        gate.unlink()  # the job, not interrupted, trains on and writes its record
+        _, err = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 130, err
+    assert err.strip().splitlines()[-1] == ("nnbench: interrupted; finished jobs keep their "
+                                            "results (1 ok)")
+    assert [r["status"] for r in records(runs)] == ["ok"]
+    assert not list(runs.rglob("started.json"))
+
+
+def test_a_folder_interrupted_before_it_named_its_job_is_settled_by_a_resume(tmp_path):
+    runs = tmp_path / "runs"
+    args = ("-m", "framework=numpy", "bench.isolate=false", f"runs_dir={runs}", *QUICK)
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    (result,) = runs.rglob("result.json")
+    result.unlink()  # what an interrupt while its config resolved leaves: .hydra/ alone
+    assert not list(runs.rglob("started.json"))
+    resumed = run_cli(*args, "bench.resume=true")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((result.parent / "resumed.json").read_text())["interrupted"] is True
+    report = run_cli(str(runs), "--out", str(tmp_path / "report"), "--no-progress",
+                     module="nnbench.report")
     assert "1 records, 0 unreadable, 0 invalid, 0 incomplete" in report.stdout
 
 

@@ -77,11 +77,10 @@ def test_thread_limit_holds_blas_and_torch_and_is_restored():
 def test_matmul_peak_is_measured_once_then_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("NNBENCH_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(peak, "SIZES", {"cpu": 256, "cuda": 256})
-    kernel = NumpyTrainer.matmul_kernel
-    first = peak.matmul_peak("numpy", kernel, "float32", "cpu", 1)
+    first = peak.matmul_peak(NumpyTrainer, "float32", "cpu", 1)
     assert first["gflops"] > 0.1 and first["n"] == 256 and first["threads"] == 1
-    assert peak.matmul_peak("numpy", kernel, "float32", "cpu", 1) == first  # from the cache
-    again = peak.matmul_peak("numpy", kernel, "float32", "cpu", 1, recalibrate=True)
+    assert peak.matmul_peak(NumpyTrainer, "float32", "cpu", 1) == first  # from the cache
+    again = peak.matmul_peak(NumpyTrainer, "float32", "cpu", 1, recalibrate=True)
     assert again["measured_at"] >= first["measured_at"]
     assert len(peak._load()) == 1
 

@@ -119,9 +119,41 @@ def _chosen_keys(section: str, key: str) -> str:
             f"{', '.join(every)}")
 
 
+def _launcher_keys() -> tuple[str, list[str]]:
+    """The launcher the command line chooses (hydra/launcher=NAME; basic by default) and its
+    keys: those of its YAML in conf/ and of the configs it builds on, or of Hydra's store."""
+    from hydra.core.config_store import ConfigStore
+
+    chosen = next((o.split("=", 1)[1] for o in _overrides()
+                   if o.lstrip("+").startswith("hydra/launcher=")), "basic")
+    keys: set[str] = set()
+    names = [chosen]
+    while names:
+        name = names.pop()
+        path = config_file(f"hydra/launcher/{name}")
+        try:
+            if path is not None:
+                node = yaml.safe_load(path.read_text()) or {}
+                names += [d for d in node.get("defaults", []) if isinstance(d, str)
+                          and d != "_self_"]
+            else:
+                node = ConfigStore.instance().load(f"hydra/launcher/{name}.yaml").node
+        except Exception:  # an option that cannot be read adds no keys
+            continue
+        keys |= {str(k) for k in node if k not in ("defaults", "_target_")}
+    return chosen, sorted(keys)
+
+
 def not_a_key(full_key: str) -> str:
     """The one line for a key the configuration lacks, with the keys its section has."""
     section, _, key = full_key.partition(".")
+    if section == "hydra" and key.startswith("launcher.") and key.count(".") == 1:
+        chosen, keys = _launcher_keys()
+        return (f"{full_key} is not a setting of hydra/launcher={chosen}; "
+                + (f"its settings: {', '.join(keys)}" if keys else "it has none"))
+    if section == "hydra":
+        return (f"{full_key} is not a key of Hydra's configuration; `python -m nnbench --cfg "
+                f"hydra` lists them")
     if not key and section not in TOP_LEVEL and _options(section):
         return (f"{section} is a config group the defaults do not choose; add one with "
                 f"+{section}=NAME, NAME one of {', '.join(_options(section))}")
@@ -173,6 +205,10 @@ def one_line(err: BaseException) -> str:
 
 def _composition_line(err: BaseException, text: str) -> str | None:
     """Hydra's errors about the command line and the config groups, or None."""
+    if text.startswith("Only one of --run, --multirun, --cfg"):  # -m with --cfg, --info, ...
+        return ("-m (a sweep) and --cfg, --info or --shell-completion do not go together: "
+                "--cfg job shows one job's configuration; drop -m and give each key one value "
+                "(python -m nnbench --cfg job framework=torch)")
     # a ConfigError from a resolver (nnbench.paths checks runs_dir as Hydra names the folder)
     resolver = re.search(r"ConfigError raised while resolving interpolation: (.+)", text)
     if resolver:

@@ -4,10 +4,12 @@ A dataset module provides ``Config`` (a dataclass: the keys its YAML may set), `
 (value checks), ``shape(cfg)`` (feature and class counts, known without loading anything, so a
 config can be checked before any work), optionally ``sizes(cfg)`` (training and test samples,
 so that a job which cannot fit in memory is refused before it starts) and
-``load(cfg) -> Dataset``. Adding a dataset is one module (here, or anywhere importable) and one
-YAML in ``conf/dataset/`` whose ``_target_`` names the module, as a framework's YAML names its
-trainer. A YAML without ``_target_`` means the module of this package with the dataset's
-name.
+``load(cfg) -> Dataset``, and optionally ``source(cfg)`` (what the data is made of, for a
+dataset read from files: see ``source`` here; without it, the module and its config's values
+describe it). Adding a dataset
+is one module (here, or anywhere importable) and one YAML in ``conf/dataset/`` whose
+``_target_`` names the module, as a framework's YAML names its trainer. A YAML without
+``_target_`` means the module of this package with the dataset's name.
 """
 
 from __future__ import annotations
@@ -49,9 +51,10 @@ class Dataset:
 
 
 def builtin() -> list[str]:
-    """The datasets of this package, by name (each module here but the shared loaders)."""
+    """The datasets of this package, by name (each module here but the shared loaders and
+    the source digests)."""
     return sorted(m.name for m in pkgutil.iter_modules(__path__)
-                  if not m.name.startswith("idx_"))
+                  if not m.name.startswith("idx_") and m.name != "sources")
 
 
 def module_of(cfg: DictConfig | dict) -> ModuleType:
@@ -126,12 +129,23 @@ def source(cfg: DictConfig) -> dict:
     A module's own ``source(cfg)`` describes files it reads (their content's digest); any
     other dataset is its generator: the module and its measured parameters, plus the digest of
     the module's file where it lies outside nnbench's package (whose files are the code part).
+    Files that cannot be had are said as ``unavailable`` with the reason (the job then fails
+    on the same error), or, where the config names a fallback, the fallback's files are the
+    source (its digest: the same bytes are the same data), ``stands_in_for`` saying so.
     """
     from nnbench import identity
 
     module = module_of(cfg)
     if hasattr(module, "source"):
-        described = module.source(cfg)
+        try:
+            described = module.source(cfg)
+        except DataError as err:
+            if not cfg.get("fallback"):
+                described = {"unavailable": str(err)}
+            else:
+                alt, note = _fallback(cfg, err)
+                stand_in = source(alt)
+                return {**stand_in, "source": {**stand_in["source"], "stands_in_for": note}}
     else:
         skip = {k.split(".", 1)[1] for k in identity.unmeasured(module.Config, "dataset.")}
         params = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True).items()
@@ -152,15 +166,36 @@ def load(cfg: DictConfig) -> Dataset:
     try:
         return module_of(cfg).load(cfg)
     except DataError as err:
-        fallback = cfg.get("fallback")
-        if not fallback:
-            raise
-        other = module_of({"name": fallback})
-        fields = {f.name for f in dataclasses.fields(other.Config)}
-        shared = {k: v for k, v in OmegaConf.to_container(cfg).items()
-                  if k in fields and k not in ("name", "source_dir", "fallback")}
-        alt = checked_config(OmegaConf.create({**shared, "name": fallback}))
-        ds = other.load(alt)
-        cause = str(err).split(". Fix:")[0]
-        return dataclasses.replace(ds, note=f"{fallback} stands in for {cfg.name}, which "
-                                            f"could not be had ({cause})")
+        alt, note = _fallback(cfg, err)
+        return dataclasses.replace(module_of(alt).load(alt), note=note)
+
+
+def _fallback(cfg: DictConfig, err: DataError) -> tuple[DictConfig, str]:
+    """The config of the dataset that stands in for ``cfg`` (which raised ``err``), and the
+    note saying so; ``err`` again where the config names no fallback."""
+    fallback = cfg.get("fallback")
+    if not fallback:
+        raise err
+    other = module_of({"name": fallback})
+    fields = {f.name for f in dataclasses.fields(other.Config)}
+    shared = {k: v for k, v in OmegaConf.to_container(cfg).items()
+              if k in fields and k not in ("name", "source_dir", "fallback")}
+    alt = checked_config(OmegaConf.create({**shared, "name": fallback}))
+    cause = str(err).split(". Fix:")[0]
+    return alt, f"{fallback} stands in for {cfg.name}, which could not be had ({cause})"
+
+
+def check_finite(ds: Dataset, dtype: str) -> None:
+    """Raise ``DataError`` when features are not finite in ``dtype``, the precision the
+    trainers cast them to (bfloat16 has float32's range): a NaN, an infinity, or a value past
+    the dtype's largest, which becomes one when cast. Training on them could only diverge, and
+    its record would blame the training."""
+    largest = float(np.finfo("float32" if dtype == "bfloat16" else dtype).max)
+    bad = {part: int(np.count_nonzero(~(np.abs(x) <= largest)))  # NaN fails <= too
+           for part, x in (("training", ds.x_train), ("test", ds.x_test))}
+    if any(bad.values()):
+        sizes = {"training": ds.x_train.size, "test": ds.x_test.size}
+        counts = ", ".join(f"{n} of {sizes[part]} {part} values" for part, n in bad.items() if n)
+        raise DataError(f"dataset {ds.name}: the features are not finite in {dtype} ({counts}"
+                        f" NaN, infinite or beyond {largest:.3g}); check the dataset's "
+                        f"settings (its noise, its scale)")

@@ -56,9 +56,10 @@ def _read_header(read: Callable[[int], bytes], where: str,
 
 def _size_error(where: str, dims: tuple[int, ...], size: int, unpacked: bool = False) -> str:
     expected = 4 + 4 * len(dims) + int(np.prod(dims))
-    has = f"it holds {size} bytes uncompressed" if unpacked else f"the file has {size} bytes"
-    return (f"{where} is truncated or corrupted: its header promises {'x'.join(map(str, dims))} "
-            f"({expected} bytes), {has}")
+    has = f"it holds {size} bytes uncompressed" if unpacked else f"the file holds {size} bytes"
+    shape = f" of {'x'.join(map(str, dims[1:]))}" if len(dims) > 1 else ""
+    return (f"{where} is truncated or corrupted: its header says {dims[0]} items{shape} "
+            f"({expected} bytes with the header), {has}")
 
 
 def check_idx(path: Path, expected_magic: int) -> tuple[int, ...]:

@@ -5,25 +5,27 @@ Where the files come from, in order: ``data_dir`` as torchvision lays it out
 files (gzipped or not) in ``source_dir``, unpacked into that layout. Nothing enters ``data_dir``
 until it is whole: downloads land in a temporary folder first, unpacked files are checked while
 they are copied and then renamed into place (``nnbench.files``). Preprocessed float32 arrays are
-cached per dataset and normalization, so a sweep decodes the IDX files once.
+cached per dataset, normalization and the digest of the four IDX files they were decoded from
+(``source``: the job identity's data part), so a sweep decodes the files once, and files
+changed in place are decoded (and checked) again, never served from the cache of the old ones.
+The files are checked on every load, cache or not: a truncated one is refused, naming it.
 
-The cache is a convenience, never a reason to fail: one that cannot be read or does not hold
-what this module writes is discarded and rebuilt, and one that cannot be written (a read-only
-``data_dir``) is done without; each says so in a ``CacheWarning`` naming the file.
+The cache is a convenience, never a reason to fail (``idx_cache``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
 
 from nnbench.config import seed
 from nnbench.data import Dataset
+from nnbench.data.idx_cache import read_cache, write_cache
 from nnbench.data.idx_files import (
     FILES,
     check_set,
@@ -32,11 +34,10 @@ from nnbench.data.idx_files import (
     raw_folder,
     tv_class,
 )
-from nnbench.errors import ConfigError
+from nnbench.data.sources import DIGESTS, files
+from nnbench.errors import ConfigError, DataError
 from nnbench.files import (
     TEMP_PREFIX,
-    CacheWarning,
-    atomic_write,
     remove_stale_temporaries,
 )
 from nnbench.schema import not_measured
@@ -99,15 +100,48 @@ def _normalize(images: np.ndarray, how: str, stats: tuple[float, float] | None) 
     return x
 
 
-def _cache_path(cfg: DictConfig) -> Path:
-    key = hashlib.sha1(f"{cfg.name}|{cfg.normalize}|v{CACHE_VERSION}".encode()).hexdigest()[:10]
-    folder = Path(cfg.data_dir).expanduser() / "nnbench-cache"
-    return folder / f"{cfg.name}-{cfg.normalize}-{key}.npz"
+def _cache_folder(cfg: DictConfig) -> Path:
+    return Path(cfg.data_dir).expanduser() / "nnbench-cache"
+
+
+def _cache_path(cfg: DictConfig, digest: str) -> Path:
+    """The cache of ``cfg``'s arrays decoded from IDX files of source digest ``digest``."""
+    key = hashlib.sha1(f"{cfg.name}|{cfg.normalize}|v{CACHE_VERSION}|{digest}".encode()
+                       ).hexdigest()[:10]
+    return _cache_folder(cfg) / f"{cfg.name}-{cfg.normalize}-{digest}-{key}.npz"
+
+
+# Files that could not be had, per place and means, in this process: a sweep resolves each of
+# its jobs, and a job resolves before it loads; each would try the download again (~7 s offline,
+# one try per mirror) before saying the same thing.
+_UNAVAILABLE: dict[tuple, str] = {}
+
+
+def source(cfg: DictConfig, tv_name: str) -> dict[str, Any]:
+    """What the dataset is made of (``nnbench.data.source``): the four IDX files with their
+    sizes and digests (``sources.files``), had as ``load`` has them and checked first: a
+    truncated or malformed file is a ``DataError`` naming it."""
+    where = (tv_name, str(cfg.data_dir), str(cfg.source_dir), bool(cfg.download))
+    if where in _UNAVAILABLE:
+        raise DataError(_UNAVAILABLE[where])
+    try:
+        raw = ensure_raw(cfg, tv_name)
+    except DataError as err:
+        _UNAVAILABLE[where] = str(err)
+        raise
+    check_set(raw)  # a clear error naming the file, before torchvision or a trainer trips over it
+    return files([raw / name for name in FILES], _cache_folder(cfg) / DIGESTS)
+
+
+def source_digest(cfg: DictConfig, tv_name: str) -> str:
+    """The digest of ``source``, as a job's identity holds it: what the cache is keyed by."""
+    from nnbench.identity import digest
+
+    return digest(source(cfg, tv_name))
 
 
 def _decode(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
-    raw = ensure_raw(cfg, tv_name)
-    check_set(raw)  # a clear error naming the file, before torchvision or a trainer trips over it
+    raw = raw_folder(data_dir_of(cfg), tv_name)  # had and checked by source_digest
     root = str(raw.parent.parent)
     dataset_class = tv_class(tv_name)
     train = dataset_class(root, train=True, download=False)
@@ -127,9 +161,6 @@ def _decode(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
     }
 
 
-ARRAYS = ("x_train", "y_train", "x_test", "y_test", "classes")
-
-
 # Temporaries that earlier versions made with tempfile.mkstemp (no pid in the name): removed
 # once they are STALE_AFTER_S old.
 _LEGACY_TEMPORARIES = {"cache": (".cache-",), "raw": tuple(f".{name}-" for name in FILES),
@@ -140,85 +171,19 @@ def _remove_stale_temporaries(cfg: DictConfig, tv_name: str) -> None:
     """What writers killed outright (SIGKILL, power loss) left in this dataset's folders."""
     data_dir = Path(cfg.data_dir).expanduser()
     for folder, legacy in ((data_dir, "data_dir"), (raw_folder(data_dir, tv_name), "raw"),
-                           (_cache_path(cfg).parent, "cache")):
+                           (_cache_folder(cfg), "cache")):
         for prefix in (TEMP_PREFIX, *_LEGACY_TEMPORARIES[legacy]):
             remove_stale_temporaries(folder, prefix)
-
-
-class _BadCache(Exception):
-    """The cache file reads, but does not hold what ``_decode`` makes; the message says how."""
-
-
-def _valid_cache(arrays: dict[str, np.ndarray]) -> None:
-    """Raise _BadCache saying what is wrong unless ``arrays`` is what ``_decode`` makes."""
-    if set(arrays) != set(ARRAYS):
-        raise _BadCache(f"holds arrays {sorted(arrays)}, expected {sorted(ARRAYS)}")
-    for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.dtype != np.float32 or x.ndim != 2 or x.shape[1] != N_FEATURES or not len(x):
-            raise _BadCache(f"x_{split} is {x.dtype} {x.shape}, expected float32 (n, "
-                            f"{N_FEATURES})")
-        if y.dtype != np.int64 or y.shape != (x.shape[0],):
-            raise _BadCache(f"y_{split} is {y.dtype} {y.shape}, expected int64 "
-                            f"({x.shape[0]},)")
-        if y.min() < 0 or y.max() >= N_CLASSES:
-            raise _BadCache(f"y_{split} has labels outside 0..{N_CLASSES - 1}")
-        if not np.isfinite(x).all():
-            raise _BadCache(f"x_{split} has non-finite values")
-    classes = arrays["classes"]
-    if classes.dtype.kind != "U" or classes.shape != (N_CLASSES,):
-        raise _BadCache(f"classes is {classes.dtype} {classes.shape}, expected "
-                        f"{N_CLASSES} strings")
-
-
-def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None: absent, or damaged (then discarded, with a warning)."""
-    if not (path.exists() or path.is_symlink()):
-        return None
-    try:
-        if not path.is_file():  # a folder, or a pipe that would block the read
-            raise _BadCache("not a regular file")
-        # our own file object: np.load leaks the one it opens when the archive is damaged
-        with open(path, "rb") as f:
-            if f.read(4) != b"PK\x03\x04":  # else np.load would try to unpickle it
-                raise _BadCache("not an .npz archive")
-            f.seek(0)
-            with np.load(f, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        _valid_cache(arrays)
-        return arrays
-    except Exception as err:  # noqa: BLE001 - whatever is wrong with it, it is not trusted
-        reason = (str(err).splitlines() or [""])[0]
-        if not isinstance(err, _BadCache):
-            reason = f"{type(err).__name__}: {reason}" if reason else type(err).__name__
-        try:
-            path.unlink()
-            action = "rebuilding it"
-        except OSError as unlink_err:
-            action = f"cannot remove it ({unlink_err.strerror}); this job goes without"
-        warnings.warn(f"discarded the damaged cache {path} ({reason}); {action}",
-                      CacheWarning, stacklevel=2)
-        return None
-
-
-def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Cache the arrays; a folder that cannot take them costs only the warning."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: np.savez(f, **arrays))
-    except OSError as err:
-        warnings.warn(f"cannot write the cache {path} ({err.strerror or err}); this job "
-                      f"decoded the IDX files without one", CacheWarning, stacklevel=2)
 
 
 def _cached_arrays(cfg: DictConfig, tv_name: str) -> dict[str, np.ndarray]:
     data_dir_of(cfg)
     _remove_stale_temporaries(cfg, tv_name)
-    path = _cache_path(cfg)
-    arrays = _read_cache(path)
+    path = _cache_path(cfg, source_digest(cfg, tv_name))
+    arrays = read_cache(path)
     if arrays is None:
         arrays = _decode(cfg, tv_name)
-        _write_cache(path, arrays)
+        write_cache(path, arrays, f"{cfg.name}-{cfg.normalize}-*.npz")
     return arrays
 
 

@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from nnbench.data import Dataset, idx_images
 from nnbench.data.idx_images import check, preload, shape, sizes
 
-__all__ = ["Config", "check", "shape", "sizes", "load", "preload"]
+__all__ = ["Config", "check", "shape", "sizes", "load", "preload", "source"]
 
 
 @dataclass
@@ -19,3 +19,7 @@ class Config(idx_images.Config):
 
 def load(cfg: DictConfig) -> Dataset:
     return idx_images.load(cfg, "MNIST")
+
+
+def source(cfg: DictConfig) -> dict:
+    return idx_images.source(cfg, "MNIST")

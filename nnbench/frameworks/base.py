@@ -129,6 +129,13 @@ class Trainer(DeviceProbes, ABC):
         """An n x n matmul in this framework's library: the denominator of MFU."""
 
     @classmethod
+    def matmul_size(cls, device: str) -> int | None:
+        """The n of the peak's n x n matmul on ``device``, for a library too slow for the
+        default's seconds of calibration (None: ``nnbench.measure.peak.SIZES``). The peak
+        counts 2n^3 FLOPs a call, so ``matmul_kernel`` must multiply the whole n x n."""
+        return None
+
+    @classmethod
     def preload(cls) -> None:
         """Import what this framework's jobs need: called once in the warm process that each
         job's fresh process is forked from, so no job pays the imports."""
@@ -273,14 +280,17 @@ def load(target: str) -> type[Trainer]:
     """The trainer class a framework YAML names in ``_target_`` ("package.module.Class")."""
     module_name, _, class_name = str(target).rpartition(".")
     try:
-        cls = getattr(importlib.import_module(module_name), class_name) if module_name else None
+        module = importlib.import_module(module_name) if module_name else None
     except ImportError as err:
         raise ConfigError(f"framework._target_={target!r} cannot be imported: {err}") from None
     except Exception as err:  # noqa: BLE001 - a module that raises while it is imported
         raise ConfigError(f"framework._target_={target!r} cannot be imported: importing it "
                           f"raised {type(err).__name__}: {err}") from None
-    except AttributeError:
-        cls = None
+    # looked up apart from the import: a missing class is not an error importing the module
+    cls = getattr(module, class_name, None)
+    if module is not None and cls is None:
+        raise ConfigError(f"framework._target_={target!r} names no class: module {module_name} "
+                          f"has no {class_name!r}")
     if not (isinstance(cls, type) and issubclass(cls, Trainer)):
         raise ConfigError(f"framework._target_={target!r} is not a trainer class (a subclass of "
                           f"nnbench.frameworks.base.Trainer, written as package.module.Class)")

@@ -19,10 +19,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, open_dict, read_write
 
+from nnbench import unsaved
 from nnbench.errors import ConfigError
 from nnbench.job import Job, resolve
+from nnbench.paths import check_unused
 from nnbench.report import sweep_summary
-from nnbench.runner import salvage
 
 
 def task_config(cfg: DictConfig) -> DictConfig:
@@ -56,11 +57,14 @@ class Refused(BaseException):
 
 
 class ConfigCheck(Callback):
-    """A single run's config, resolved before Hydra creates the job's folder."""
+    """A single run's config, resolved before Hydra creates the job's folder; a folder named
+    with ``hydra.run.dir`` that already holds anything refused (a second run would write over
+    the first one's record)."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
             job = check(config)
+            check_unused("hydra.run.dir", config.hydra.run.dir)
             if job.bench.rounds != 1:  # a record would claim rounds that never ran
                 raise ConfigError(f"bench.rounds={job.bench.rounds} replicates a sweep in rounds "
                                   f"of fresh processes: add -m (python -m nnbench -m "
@@ -87,7 +91,7 @@ def sweep_statuses(sweep_dir: Path) -> list[str]:
     for job in sorted(sweep_dir.iterdir()):
         result, resumed = job / "result.json", job / "resumed.json"
         if not result.is_file() and not resumed.is_file() and job.is_dir():
-            result = salvage.find(job) or result
+            result = unsaved.find(job) or result
         if result.is_file():
             try:
                 statuses.append(json.loads(result.read_text()).get("status", "failed"))

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from nnbench.errors import ConfigError
+
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
@@ -22,17 +24,38 @@ def parallel_jobs(hydra_cfg: DictConfig | None) -> int:
     launcher = hydra_cfg.runtime.choices.get("hydra/launcher") or "basic"
     params = hydra_cfg.launcher
     if "joblib" in launcher:
-        n_jobs = params.get("n_jobs", -1)
-        if n_jobs is None or n_jobs < 0:
-            import os
-
-            return os.cpu_count() or 1
-        return int(n_jobs)
+        return joblib_workers(params.get("n_jobs", -1))
     if launcher == "submitit_local":
         # submitit's local executor starts every job of the sweep at once; the sweep's size is
         # not known to a job, so "at least two" is what can be said.
         return 2
     return 1  # basic runs jobs one after another; a cluster gives each job its own allocation
+
+
+def joblib_workers(n_jobs: int | None, jobs: int | None = None) -> int:
+    """How many worker processes joblib's launcher is to start for ``n_jobs`` (joblib's: -1 every
+    core, -2 all but one, None one): no more than the cores, where more would only queue for
+    them, nor than the ``jobs`` of a batch, where loky would start the rest idle."""
+    from nnbench.measure.threads import available_cores
+
+    if n_jobs == 0:
+        raise ConfigError("hydra.launcher.n_jobs=0 runs no job; allowed: how many jobs run at "
+                          "once, at least 1, or -1 (one per core)")
+    cores = available_cores()
+    wanted = 1 if n_jobs is None else cores + 1 + int(n_jobs) if n_jobs < 0 else int(n_jobs)
+    return max(1, min(wanted, cores, jobs or wanted))
+
+
+def cap_workers(launcher: object, jobs: int) -> int | None:
+    """joblib's launcher starts ``n_jobs`` workers whatever the sweep's size (100000 asked for
+    two jobs spawned workers for minutes, and none ran): its setting capped as
+    ``joblib_workers`` says, before its first batch; the workers, or None for another
+    launcher, left as it is."""
+    params = getattr(launcher, "joblib", None)  # hydra_joblib_launcher keeps its settings here
+    if not isinstance(params, dict):
+        return None
+    params["n_jobs"] = joblib_workers(params.get("n_jobs", -1), jobs)
+    return params["n_jobs"]
 
 
 def swept_trainers(hydra_cfg: DictConfig | None, argv: list[str]) -> list[str]:

@@ -41,14 +41,16 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeperConf
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from nnbench import runner
 from nnbench.cli.one_line import one_line
+from nnbench.config import check_rounds
 from nnbench.errors import ConfigError
 from nnbench.hydra import launchers
 from nnbench.hydra.callbacks import check
+from nnbench.paths import check_unused
 
 ROUND_KEY, ROUNDS_KEY = "bench.round", "bench.rounds"
 
@@ -113,15 +115,21 @@ class CheckAllJobs:
         batches = self.split_arguments(overrides, None)  # type: ignore[attr-defined]
         return [job for batch in batches for job in batch], swept
 
-    def check_all(self, arguments: list[str]) -> None:
-
+    def check_all(self, arguments: list[str]) -> int:
+        """Compose and check the jobs (the first round's), and the sweep's folder new or empty
+        (one named with ``hydra.sweep.dir`` may hold an earlier sweep, whose job folders this
+        one would reuse); the number of jobs in the sweep. ``ConfigError`` on the first fault."""
         assert self.config is not None and self.hydra_context is not None
         here = launchers.runs_here(self.config.hydra)
         parallel = launchers.parallel_jobs(self.config.hydra)
         jobs, swept = self.jobs(arguments)
-        if len(jobs) > 20:  # about 0.1 s a job: say what the wait is for
-            print(f"nnbench: checking the {len(jobs)} jobs of the sweep before the first starts",
-                  file=sys.stderr, flush=True)
+        # rounds differ only in bench.round, which the sweep sets within bounds: the first
+        # round's jobs (the first ones, rounds being the outermost loop) stand for every round
+        checked = [i for i, job in enumerate(jobs) if f"{ROUND_KEY}=0" in job
+                   or ROUND_KEY not in swept]
+        if len(checked) > 20:  # about 0.1 s a job: say what the wait is for
+            print(f"nnbench: checking the {len(checked)} jobs of the sweep before the first "
+                  f"starts", file=sys.stderr, flush=True)
         loader = self.hydra_context.config_loader
         self.composed: dict[tuple[str, ...], Any] = {}
         faults: dict[int, BaseException] = {}
@@ -144,7 +152,8 @@ class CheckAllJobs:
         scouts = first_of_each_framework(jobs)
         for index in scouts:
             check_one(index)
-        for index, overrides in enumerate(jobs):
+        for index in checked:
+            overrides = jobs[index]
             if index not in scouts:
                 check_one(index)
             if index in faults:
@@ -152,27 +161,37 @@ class CheckAllJobs:
                 raise ConfigError(f"job {index + 1} of {len(jobs)}"
                                   f"{f' ({shown})' if shown else ''}: "
                                   f"{one_line(faults[index])}") from None
+        # after the jobs: a runs_dir that cannot name the folder is said as the jobs' fault
+        check_unused("hydra.sweep.dir", self.config.hydra.sweep.dir)
+        return len(jobs)
 
     def sweep(self, arguments: list[str]) -> Any:
-        self.check_all(arguments)
-        with self._composed_once():
+        jobs = self.check_all(arguments)
+        batch = getattr(self, "max_batch_size", None) or jobs  # a round at a time when auto
+        workers = launchers.cap_workers(getattr(self, "launcher", None), min(jobs, batch))
+        with self._composed_once(workers):
             return super().sweep(arguments)  # type: ignore[misc]
 
     @contextlib.contextmanager
-    def _composed_once(self):
+    def _composed_once(self, workers: int | None = None):
         """The launcher composes each job's config again (0.1-0.2 s a job, most of what a
         skipped job costs): hand it the one ``check_all`` composed instead, a copy taken before
-        anything read it; any other (a later round's) is composed as before."""
+        anything read it; any other (a later round's) is composed as before. ``workers``: the
+        joblib workers the sweep runs (``cap_workers``), which each job's record counts."""
         loader = self.hydra_context.config_loader
         compose = loader.load_sweep_config
 
         def load_sweep_config(master_config: Any, sweep_overrides: list[str]) -> Any:
             done = self.composed.pop(tuple(sweep_overrides), None)
             if done is None:
-                return compose(master_config, sweep_overrides)
-            # the resolvers' cache (the sweep folder's time stamp) as Hydra hands it on: a
-            # copy of the config does not carry it, and each job would name a folder anew
-            OmegaConf.copy_cache(from_config=master_config, to_config=done)
+                done = compose(master_config, sweep_overrides)
+            else:
+                # the resolvers' cache (the sweep folder's time stamp) as Hydra hands it on: a
+                # copy of the config does not carry it, and each job would name a folder anew
+                OmegaConf.copy_cache(from_config=master_config, to_config=done)
+            if workers is not None:
+                with open_dict(done.hydra.launcher):
+                    done.hydra.launcher.n_jobs = workers
             return done
 
         loader.load_sweep_config = load_sweep_config
@@ -205,9 +224,10 @@ class RoundsFirst:
         if ROUNDS_KEY in swept:
             raise HydraException(f"{ROUNDS_KEY} is how many rounds the sweep runs, one number "
                                  f"(e.g. {ROUNDS_KEY}=5) or auto, not a list of values")
+        # a setting of the sweep, checked before its rounds' jobs are listed (all at once)
+        check_rounds(self.config.bench)
         rounds = OmegaConf.select(self.config, ROUNDS_KEY, default=1)
-        if isinstance(rounds, int) and rounds < 1:  # a setting of the sweep, not of one job
-            raise HydraException(f"{ROUNDS_KEY}={rounds} must be > 0")
+        per_round = len(self.jobs(arguments)[0]) if rounds == "auto" else 0  # type: ignore[attr-defined]
         if rounds == "auto":
             rounds = OmegaConf.select(self.config, "bench.max_rounds")
             self.auto = {"target": OmegaConf.select(self.config, "bench.target_ci"),
@@ -219,7 +239,7 @@ class RoundsFirst:
             # a dict keeps its insertion order: the round key becomes the outermost loop
             self.params = {ROUND_KEY: round_sweep(rounds), **(self.params or {})}
         if self.auto is not None:  # one batch per round, so that the rounds can stop
-            self.max_batch_size = max(len(self.jobs(arguments)[0]) // rounds, 1)  # type: ignore[attr-defined]
+            self.max_batch_size = max(per_round, 1)
         return super().sweep(arguments)  # type: ignore[misc]
 
     def is_done(self) -> bool:

@@ -1,16 +1,30 @@
-"""This host's matmul peak, the denominator of MFU, measured once and cached per host.
+"""This host's matmul peak, the denominator of MFU, measured once and cached per kernel.
 
 The peak is the best GFLOP/s of a large square matmul in the same framework, dtype, device and
 thread count as the job: what the library can reach on this machine, not a datasheet figure.
 Recalibrate with ``python scripts/calibrate_peak.py``.
+
+The cache (one file under the user's cache folder, shared by every checkout and environment of
+that user) keys each peak by what it measured (``identity``): the host and its CPU (its GPU on
+CUDA), the trainer class's import path and a digest of the source of the modules its kernel
+runs in, the interpreter, the installed numpy, torch and cupy, the BLAS libraries loaded (as
+threadpoolctl reports them), the device, dtype, thread count and TF32. A framework's name is not
+enough: two frameworks may share one, and the same name in another checkout or environment may
+run other code on other libraries. A changed kernel or library is measured again; a process
+that has loaded more libraries (a job run beside another framework's) may measure once more,
+never inherit another kernel's peak. A kernel whose source cannot be read (defined in a
+notebook) is measured for each job and not cached.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import math
 import os
 import socket
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -24,6 +38,8 @@ from nnbench.measure.threads import limited
 SIZES = {"cpu": 3072, "cuda": 8192}
 # Best of many: on a shared host the peak is the least-disturbed round.
 ROUNDS = 12
+# Installed libraries a framework's matmul may run on, part of each peak's key
+LIBRARIES = ("numpy", "torch", "cupy")
 
 
 def cache_file() -> Path:
@@ -31,9 +47,77 @@ def cache_file() -> Path:
     return Path(root) / "matmul_peak.json"
 
 
-def _key(framework: str, dtype: str, device: str, threads: int, tf32: bool) -> str:
-    key = f"{socket.gethostname()}|{cpu_model()}|{framework}|{device}|{dtype}|threads={threads}"
-    return key + ("|tf32" if tf32 else "")
+def _kernel_modules(trainer: type) -> list[str]:
+    """The modules whose code the trainer's matmul kernel runs: the trainer's own, the one
+    that defines ``matmul_kernel`` (a base class's), and those of the trainers it delegates
+    to by name (the textbook trainer calls NumPy's)."""
+    found, todo = [], [trainer]
+    while todo:
+        cls = todo.pop()
+        kernel = getattr(cls.matmul_kernel, "__func__", cls.matmul_kernel)
+        for name in (cls.__module__, kernel.__module__):
+            if name not in found:
+                found.append(name)
+        code, names = getattr(kernel, "__code__", None), getattr(kernel, "__globals__", {})
+        for word in code.co_names if code else ():
+            other = names.get(word)
+            if isinstance(other, type) and hasattr(other, "matmul_kernel") and \
+                    other.__module__ not in found:
+                todo.append(other)
+    return found
+
+
+def _source_digest(trainer: type) -> str | None:
+    """16 hex of the SHA-256 of the kernel's modules' source files; None where one has none."""
+    digest = hashlib.sha256()
+    for name in _kernel_modules(trainer):
+        path = getattr(sys.modules.get(name), "__file__", None)
+        try:
+            digest.update(f"{name}\0".encode() + Path(path).read_bytes())  # type: ignore[arg-type]
+        except (OSError, TypeError):
+            return None
+    return digest.hexdigest()[:16]
+
+
+def _installed(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        module = sys.modules.get(name)  # a package without its distribution's metadata
+        return getattr(module, "__version__", None)
+
+
+def _gpu(device: str) -> str | None:
+    """The GPU a CUDA peak is measured on, by name, through whichever library is loaded."""
+    if device != "cuda":
+        return None
+    torch, cupy = sys.modules.get("torch"), sys.modules.get("cupy")
+    try:
+        if torch is not None and torch.cuda.is_available():
+            return torch.cuda.get_device_name()
+        if cupy is not None:
+            return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    except Exception:  # noqa: BLE001 - the key then says unknown, and so measures again
+        return "unknown"
+    return "unknown"
+
+
+def identity(trainer: type, dtype: str, device: str, threads: int, tf32: bool) -> dict:
+    """What a peak measured: the kernel's code, the interpreter and libraries it ran on, the
+    host, and the setting. Two peaks are one only where all of it agrees."""
+    from threadpoolctl import threadpool_info
+
+    blas = sorted({f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+                   for i in threadpool_info() if i.get("user_api") == "blas"})
+    return {"host": socket.gethostname(), "cpu": cpu_model(), "gpu": _gpu(device),
+            "trainer": f"{trainer.__module__}.{trainer.__qualname__}",
+            "source": _source_digest(trainer), "python": sys.executable,
+            "libraries": {name: _installed(name) for name in LIBRARIES}, "blas": blas,
+            "device": device, "dtype": dtype, "threads": threads, "tf32": tf32}
+
+
+def _key(what: dict) -> str:
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
 # A framework's matmul: (n, dtype, device, tf32) -> (the n x n matmul, the call that waits for
@@ -42,9 +126,10 @@ Kernel = Callable[[int, str, str, bool], tuple[Callable[[], object], Callable[[]
 
 
 def calibrate(kernel: Kernel, dtype: str, device: str, threads: int | None,
-              tf32: bool = False) -> dict:
-    """Best-of-ROUNDS GFLOP/s of the framework's n x n matmul, after one untimed call."""
-    n = SIZES[device]
+              tf32: bool = False, n: int | None = None) -> dict:
+    """Best-of-ROUNDS GFLOP/s of the framework's n x n matmul, after one untimed call (``n``:
+    the framework's own size, where it names one; else SIZES')."""
+    n = n or SIZES[device]
     with limited(threads) as count:
         fn, sync = kernel(n, dtype, device, tf32)
         fn()
@@ -113,10 +198,12 @@ def _store(entries: dict) -> None:
                       f"the peak is measured again by the next job", CacheWarning, stacklevel=3)
 
 
-def matmul_peak(framework: str, kernel: Kernel, dtype: str, device: str,
-                threads: int | None, recalibrate: bool = False, tf32: bool = False) -> dict:
-    """The cached peak of ``framework`` (its matmul ``kernel``) for this host and setting,
-    measuring it on first use.
+def matmul_peak(trainer: type, dtype: str, device: str, threads: int | None,
+                recalibrate: bool = False, tf32: bool = False,
+                n: int | None = None) -> dict:
+    """The cached peak of ``trainer``'s matmul (``Trainer.matmul_kernel``) for this host and
+    setting, measured on first use and whenever what it measured changed (``identity``, kept
+    in the entry as ``of``).
 
     ``dtype`` is the dtype the matmuls run in (under autocast, the autocast dtype); with
     ``tf32`` the peak is that of TF32 matmuls, as the job's are.
@@ -124,10 +211,13 @@ def matmul_peak(framework: str, kernel: Kernel, dtype: str, device: str,
     from nnbench.measure.threads import available_cores
 
     count = threads or available_cores()
-    key = _key(framework, dtype, device, count, tf32)
+    what = {**identity(trainer, dtype, device, count, tf32), "n": n}  # n: the kernel's size
+    key = _key(what)
     entries = _load()
-    if recalibrate or key not in entries:
-        measured = calibrate(kernel, dtype, device, count, tf32)
+    if recalibrate or key not in entries or what["source"] is None:
+        measured = {**calibrate(trainer.matmul_kernel, dtype, device, count, tf32, n), "of": what}
+        if what["source"] is None:  # no code to tie it to: this job's only
+            return measured
         with warnings.catch_warnings():  # the first read already said what was wrong
             warnings.simplefilter("ignore", CacheWarning)
             entries = _load()  # re-read: another job may have written meanwhile

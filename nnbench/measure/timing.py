@@ -12,7 +12,10 @@ import numpy as np
 from nnbench import stats
 from nnbench.figures import TimingFigures
 from nnbench.measure import flops
-from nnbench.stats import summarize  # noqa: F401 - the statistics every timing figure gets
+from nnbench.stats import (
+    robust,
+    summarize,  # noqa: F401 - the statistics every timing figure gets
+)
 
 try:  # POSIX only; elsewhere the counters are left out
     import resource
@@ -128,6 +131,7 @@ def timing_figures(epoch_times_s: list[list[float]], warmup_epochs: int, n_train
             f"{top_up_budget_s:g} s budget); its median and spread are rough")
     return TimingFigures(
         train_time_per_epoch_s=median,
+        train_time_per_epoch_low_s=robust.low(pooled),
         train_time_per_epoch_stats_s=summary,
         train_time_per_epoch_repeat_medians_s=[
             stats.summarize(t)["median"] for t in per_repeat if t],

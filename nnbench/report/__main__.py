@@ -16,7 +16,16 @@ from pathlib import Path
 
 from nnbench import stats
 from nnbench.files import write_text
-from nnbench.report import answer, by_environment, compare, cost_model, html, index, output
+from nnbench.report import (
+    answer,
+    by_environment,
+    compare,
+    cost_model,
+    html,
+    index,
+    options,
+    output,
+)
 from nnbench.report.aside import aside
 from nnbench.report.collect import Collection, collect
 from nnbench.report.sections import sections, summary_markdown
@@ -140,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nnbench.report", description=__doc__)
+    # the docstring's reStructuredText quotes (``x``) read as noise in a terminal
+    parser = argparse.ArgumentParser(prog="python -m nnbench.report",
+                                     description=(__doc__ or "").replace("``", ""))
     parser.add_argument("run_dirs", nargs="*", type=Path, default=[Path("runs")],
                         help="folders to search for result.json (default: runs)")
     parser.add_argument("--out", type=Path,
@@ -169,7 +180,7 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true",
                         help="read every record afresh and draw the report anew, whatever the "
                              "index of the last report says")
-    compare.add_arguments(parser)  # --fail-above, --equivalence, --format, --history, ...
+    options.add_arguments(parser)  # --fail-above, --equivalence, --format, --history, ...
     by_environment.add_arguments(parser)  # --baseline-env, --candidate-env
     args = parser.parse_args(argv)
     missing = [p for p in [*args.run_dirs, args.baseline, args.candidate, *(args.history or [])]
@@ -200,7 +211,7 @@ def _main(argv: list[str] | None = None) -> int:
         if args.history:
             from nnbench.report import history
             return history.run(args.history, out, pair, args.step_min_change, args.alpha,
-                               not args.no_progress, args.format)
+                               not args.no_progress, args.format, args.history_order or "time")
         report(args.run_dirs, out, progress=not args.no_progress, small=args.small,
                pair=pair if args.pair else None, histories=args.histories,
                rebuild=args.rebuild, baseline_framework=args.baseline_framework)
@@ -224,7 +235,7 @@ def _out_of_range(args: argparse.Namespace) -> str | None:
     if not 0 <= args.min_change < 1:
         return (f"--min-change {args.min_change:g} is not a fraction of a change; allowed: 0 "
                 f"(any change) up to below 1, e.g. 0.1 for 10%")
-    return compare.arguments_out_of_range(args) or by_environment.problem(args)
+    return options.arguments_out_of_range(args) or by_environment.problem(args)
 
 
 def _compare(out: Path, args: argparse.Namespace) -> int:
@@ -244,9 +255,11 @@ def _compare(out: Path, args: argparse.Namespace) -> int:
         print(f"nnbench.report: error: nothing to compare: no configuration ran ok on both sides "
               f"({compare.differences(base, cand)})", file=sys.stderr)
         return 2
-    status, failed = compare.gate(table, args.fail_above, args.fail_on_unsure)
-    comment = compare.markdown(table, failed, args.fail_above)
-    text = compare.with_pairs(table, sides, args)
+    lost = compare.not_ok(base, cand)  # a crash in the candidate is no row of the table
+    status, failed = compare.gate(table, args.fail_above, args.fail_on_unsure, lost)
+    comment = compare.markdown(table, failed, args.fail_above, lost)
+    text = compare.with_pairs(table, sides, args) + "".join(
+        f"\n\n- {line}" if i == 0 else f"\n- {line}" for i, line in enumerate(lost))
     print(comment if args.format == "markdown" else _narrow(table))
     with output.whole(out) as stage:
         write_text(stage / "compare.md", text + "\n")
@@ -254,6 +267,8 @@ def _compare(out: Path, args: argparse.Namespace) -> int:
           file=sys.stderr if args.format == "markdown" else sys.stdout)
     for line in failed if args.format == "text" else []:
         print(f"nnbench.report: gate: {line}", file=sys.stderr)
+    for line in [] if failed or args.format != "text" else lost:  # no gate: said, not failed
+        print(f"nnbench.report: warning: {line}", file=sys.stderr)
     return status
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from nnbench import unsaved
 from nnbench.files import UnreadableFile
 from nnbench.record import RESULT_FILE, checked, read_result
 from nnbench.report.aside import can_fork, cpus
@@ -98,11 +99,6 @@ def to_frame(records: list[dict]) -> pd.DataFrame:
     return frame[first + [c for c in frame.columns if c not in first]]
 
 
-def _job_folders(root: Path) -> list[Path]:
-    """Folders Hydra made for a job (they hold .hydra/), whether or not a result came out."""
-    return [p.parent for p in root.rglob(".hydra") if p.is_dir()]
-
-
 def _read(path: Path, keep_lists: bool) -> tuple[str, str | None, dict | None, bool]:
     """(kind: record, invalid or unreadable; the error; the checked record; whether the
     outcome lasts as long as the file's content does, so the index may keep it)."""
@@ -157,8 +153,12 @@ def collect(roots: list[str | Path], exclude: list[Path] | None = None,
             files.append(root)
             continue
         files.extend(sorted(root.rglob(RESULT_FILE)))
-        for job in _job_folders(root):
-            finished = (job / RESULT_FILE).exists() or (job / "resumed.json").exists()
+        jobs = unsaved.job_folders(root)
+        kept = unsaved.kept_records(jobs)  # a full disk's records, where the job kept them
+        files.extend(kept.values())
+        for job in jobs:
+            finished = (job / RESULT_FILE).exists() or (job / "resumed.json").exists() \
+                or job in kept
             if not finished and not any(e in job.resolve().parents for e in exclude):
                 out.incomplete.append(str(job))
     files = [f for f in files if not any(e in f.resolve().parents for e in exclude)]

@@ -16,8 +16,6 @@ records (``report.changes``). ``gate`` turns the table into the exit status of a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -32,6 +30,9 @@ METRIC = "train_time_per_epoch_s"
 # Exit statuses of the gate; 2 is every error of the command line, 130/143 an interrupt.
 EXIT_SLOWER = 3  # a configuration significantly slower by more than --fail-above
 EXIT_UNSURE = 4  # with --fail-on-unsure: a configuration the rounds cannot tell
+# a configuration ok in the baseline with no ok record in the candidate (it failed, was
+# skipped, diverged, ran out of memory or has no record): a crash must not pass as "no change"
+EXIT_NOT_OK = 5
 RATIO = "candidate/baseline (95% CI over rounds)"
 
 
@@ -60,6 +61,32 @@ def _mixed(side: str, records: list[dict]) -> str | None:
     found = [(len({str(get(r)) for r in records}), name) for name, get in SHARED]
     parts = [f"{n} {name}" for n, name in found if n > 1]
     return f"cannot tell: the {side}'s rounds ran {' and '.join(parts)}" if parts else None
+
+
+def not_ok(baseline: Collection, candidate: Collection) -> list[str]:
+    """One line per configuration ok in the baseline that has no ok record in the candidate:
+    the configuration, then what the candidate holds for it instead (its statuses and first
+    reason), or that it holds no record of it."""
+    base, cand = _by_key(baseline), _by_key(candidate)
+    others = [r for r in candidate.records if not (r.get("status") == "ok"
+                                                   and r.get(METRIC) is not None)]
+    lines = []
+    for key in sorted(set(base) - set(cand)):
+        # a record that failed before its config resolved says only some keys: it matches
+        # where every key it does say agrees
+        mine = [r for r in others if all(r.get(k) is None or str(r.get(k)) == v
+                                         for k, v in zip(KEY, key, strict=True))]
+        row = dict(zip(KEY, key, strict=True))
+        row["batch_size"] = "full" if row["batch_size"] == "None" else row["batch_size"]
+        counts: dict[str, int] = {}
+        for rec in mine:
+            counts[str(rec.get("status"))] = counts.get(str(rec.get("status")), 0) + 1
+        held = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        reason = next((str(r["reason"]) for r in mine if r.get("reason")), "")
+        said_ = f"{held}: {reason}" if held and reason else held or "no record of it"
+        lines.append(f"not ok in the candidate ({said_}; ok in {len(base[key])} baseline "
+                     f"rounds): {_name(pd.Series(row))}")
+    return lines
 
 
 def _fmt(value: float) -> str:
@@ -130,13 +157,17 @@ def _name(row: pd.Series) -> str:
 
 
 def gate(table: pd.DataFrame, fail_above: float | None,
-         fail_on_unsure: bool = False) -> tuple[int, list[str]]:
+         fail_on_unsure: bool = False, lost: list[str] = ()) -> tuple[int, list[str]]:
     """The exit status of a CI job over ``compare``'s table, and one line per configuration
     that set it. A configuration fails the gate when it is significantly slower (the rounds'
     p < alpha and the interval of candidate/baseline above 1, as ``compare_rounds`` asks) by
     more than ``fail_above`` (a fraction: 0.1 fails 1.11x, passes 1.09x), whatever
-    ``--min-change`` says; "cannot tell" fails only with ``fail_on_unsure``. 0 when none."""
-    status, lines = 0, []
+    ``--min-change`` says; "cannot tell" fails only with ``fail_on_unsure``. With either,
+    ``lost`` (``not_ok``'s lines: configurations that did not run ok in the candidate) fails
+    it with ``EXIT_NOT_OK``, before any slowdown. 0 when none."""
+    gating = fail_above is not None or fail_on_unsure
+    status = EXIT_NOT_OK if gating and lost else 0
+    lines = list(lost) if gating else []
     alpha = table.attrs.get("alpha", stats.ALPHA)
     for (_, row), res in zip(table.iterrows(), table.attrs.get("results", []), strict=True):
         slower = (fail_above is not None and not res["verdict"].startswith("cannot tell")
@@ -152,10 +183,17 @@ def gate(table: pd.DataFrame, fail_above: float | None,
     return status, lines
 
 
-def markdown(table: pd.DataFrame, gate_lines: list[str], fail_above: float | None) -> str:
-    """The comparison as a pull-request comment: a verdict line, one row per configuration."""
+def markdown(table: pd.DataFrame, gate_lines: list[str], fail_above: float | None,
+             lost: list[str] = ()) -> str:
+    """The comparison as a pull-request comment: a verdict line, one row per configuration;
+    the configurations that did not run ok in the candidate (``lost``) listed above them."""
     failed = [line for line in gate_lines if line.startswith("slower")]
-    if failed:
+    gate_lines = [*gate_lines, *(line for line in lost if line not in gate_lines)]
+    if lost:
+        slower = f"; {len(failed)} slower by more than {100 * fail_above:.3g}%" if failed else ""
+        head = (f"**{len(lost)} configuration{'s' * (len(lost) != 1)} ok in the baseline "
+                f"did not run ok in the candidate**{slower}")
+    elif failed:
         head = (f"**{len(failed)} of {len(table)} configurations slower by more than "
                 f"{100 * fail_above:.3g}%**")
     elif fail_above is not None:
@@ -194,46 +232,6 @@ def pair_equivalence(collection: Collection, pair: tuple[str, str],
                     "rounds": f"{len(a)}/{len(b)}", "equivalence": result["verdict"]})
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def add_arguments(parser) -> None:
-    """The comparison's gate and equivalence options, and the history's (``report.history``)."""
-    from nnbench.stats.steps import STEP_MIN_CHANGE
-
-    parser.add_argument("--fail-above", type=float, metavar="FRACTION",
-                        help=f"with --baseline: exit {EXIT_SLOWER} when a configuration is "
-                             f"significantly slower by more than FRACTION (0.1 = 10%%)")
-    parser.add_argument("--fail-on-unsure", action="store_true",
-                        help=f"with --baseline: exit {EXIT_UNSURE} when the rounds of a "
-                             f"configuration cannot tell (too few rounds)")
-    parser.add_argument("--equivalence", type=float, metavar="MARGIN",
-                        help="add equivalence verdicts (two one-sided tests: the 90%% interval "
-                             "of the ratio within 1 +/- MARGIN, e.g. 0.05): candidate against "
-                             "baseline, and the --pair within each set")
-    parser.add_argument("--format", choices=["text", "markdown"], default="text",
-                        help="markdown: the comparison (or history) as a pull-request comment")
-    parser.add_argument("--history", nargs="+", type=Path, metavar="DIR",
-                        help="result sets (one folder each) ordered in time, their figures "
-                             "and steps (default --out: runs/history)")
-    parser.add_argument("--step-min-change", type=float, default=STEP_MIN_CHANGE,
-                        help="with --history: smallest step called a step, as a fraction "
-                             "(default: %(default)s)")
-
-
-def arguments_out_of_range(args) -> str | None:
-    """What ``add_arguments``' options cannot take, in one line."""
-    if args.fail_above is not None and not 0 <= args.fail_above < 10:
-        return (f"--fail-above {args.fail_above:g} is not a fraction of a slowdown; allowed: "
-                f"0 up to below 10, e.g. 0.1 for 10%")
-    if args.equivalence is not None and not 0 < args.equivalence < 1:
-        return (f"--equivalence {args.equivalence:g} is not a margin; allowed: between 0 and 1, "
-                f"e.g. 0.05 for ±5%")
-    if not 0 < args.step_min_change < 1:
-        return (f"--step-min-change {args.step_min_change:g} is not a fraction; allowed: "
-                f"between 0 and 1, e.g. 0.05 for 5%")
-    if args.history and args.baseline is not None:
-        return "--history and --baseline go separately: one history or one comparison"
-    return None
 
 
 def with_pairs(table: pd.DataFrame, sides: dict, args) -> str:

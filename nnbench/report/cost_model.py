@@ -112,6 +112,10 @@ def _lines(frame: pd.DataFrame) -> list[Line]:
 def _fit(line: Line, seed: int) -> None:
     if len(set(line.sizes)) < cm.MIN_SIZES:
         line.why_not = f"{len(set(line.sizes))} size(s); a fit needs {cm.MIN_SIZES} or more"
+    elif len({s.flops for s in line.sizes}) == 1:  # b would be a constant, not a rate
+        line.why_not = (f"every size has the same FLOPs per epoch "
+                        f"({si(line.sizes[0].flops, 'FLOP')}): a rate cannot be told from a "
+                        f"fixed cost per epoch; sweep sizes of different FLOPs (widths)")
     elif not cm.separable(line.sizes, cm.TWO_TERMS):
         line.why_not = ("steps and FLOPs per epoch move together in this sweep: a per-step "
                         "cost cannot be told from a rate")
@@ -215,6 +219,12 @@ def _measured(first: Line, second: Line, common: list[cm.Size], label: dict) -> 
     return f"measured medians: {faster} faster at every size"
 
 
+def _swept(line: Line) -> bool:
+    """Whether the line has a model, or sizes enough for one that could not be fitted (a
+    reader who swept them is told why; a report of one size says nothing of a cost model)."""
+    return line.model is not None or len(set(line.sizes)) >= cm.MIN_SIZES
+
+
 def _row(line: Line, with_c: bool) -> dict:
     row = {"line": line.name, "sizes": len(set(line.sizes)),
            "rounds": min(len(r) for r in line.rounds)}
@@ -237,7 +247,7 @@ def sections(collection, experiment: str) -> list[tuple[int, str, pd.DataFrame |
                                                          str | None]]:
     """The experiment's cost-model table and its crossings, as report sections."""
     found = of(collection).get(str(experiment))
-    if found is None or not any(line.model is not None for line in found.lines):
+    if found is None or not any(_swept(line) for line in found.lines):
         return []
     with_c = any(line.model is not None and line.model.fit.c is not None
                  for line in found.lines)
@@ -255,7 +265,9 @@ def terminal(collection) -> list[str]:
     out = []
     for name, found in sorted(of(collection).items()):
         for line in found.lines:
-            if line.model is None:
+            if line.model is None:  # said where the sizes were swept, and no fit came of it
+                if _swept(line):
+                    out.append(f"cost model {name}: {line.name}: no fit: {line.why_not}")
                 continue
             row = _row(line, line.model.fit.c is not None)
             c = f", c {row['c (ns/value)']} ns/value" if "c (ns/value)" in row else ""

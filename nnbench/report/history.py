@@ -5,8 +5,9 @@ figure per configuration across them, and the steps in them.
 configuration: a row per set, the code and library versions marked where they change, the
 figures, what changed since the set before; then the steps found) and ``history.png``.
 
-A set's time is the earliest ``environment.time_utc`` of its records, so folders can be named
-anything and given in any order. Sets are matched by configuration without the experiment's
+The sets are ordered by their records' times, so folders can be named anything and given in
+any order; where the times cannot tell the order, the history is refused unless the user gives
+it (``report.result_sets``). Sets are matched by configuration without the experiment's
 name (each set is usually a sweep of its own). The figures: time per epoch per framework and
 device (its rounds), the ``pair`` ratio per device (per round where both frameworks ran that
 round, else the ratio of medians), test accuracy and peak RSS. Steps come from
@@ -17,40 +18,20 @@ before it and the set it starts at (``report.changes``).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from nnbench.report.changes import changes, said, short
-from nnbench.report.collect import collect
 from nnbench.report.compare import KEY, METRIC
+from nnbench.report.result_sets import ORDERS, OrderUnknown, ResultSet, load
 from nnbench.stats.steps import STEP_MIN_CHANGE, find_steps
 from nnbench.stats.verdicts import ALPHA
 
 CONFIG = [k for k in KEY if k not in ("experiment_name", "framework", "device")]
 MARKED = [("code", "code_version"), ("numpy", "numpy"), ("torch", "torch")]
-
-
-@dataclass
-class ResultSet:
-    folder: Path
-    records: list[dict]  # ok records only
-    time: str  # the earliest environment.time_utc ("" when none says)
-
-
-def load(folders: list[Path], progress: bool = False) -> tuple[list[ResultSet], list[str]]:
-    """The sets in time order, and one line for each folder left out (no ok record)."""
-    sets, skipped = [], []
-    for folder in folders:
-        ok = [r for r in collect([folder], progress=progress).records if r.get("status") == "ok"]
-        if not ok:
-            skipped.append(f"{folder}: no ok record, left out of the history")
-            continue
-        times = [str((r.get("environment") or {}).get("time_utc") or "") for r in ok]
-        sets.append(ResultSet(folder, ok, min((t for t in times if t), default="")))
-    return sorted(sets, key=lambda s: s.time), skipped  # stable: folders without times keep order
+__all__ = ["ORDERS", "OrderUnknown", "ResultSet", "load", "markdown", "parts", "run", "series"]
 
 
 def _key(rec: dict, keys: list[str]) -> tuple:
@@ -232,14 +213,18 @@ def figure(sets: list[ResultSet], pair: tuple[str, str], all_steps: dict[tuple, 
 
 
 def run(folders: list[Path], out: Path, pair: tuple[str, str], min_change: float,
-        alpha: float, progress: bool = False, fmt: str = "text") -> int:
+        alpha: float, progress: bool = False, fmt: str = "text", order: str = "time") -> int:
     """``--history``: the markdown on the terminal, ``summary.md``, ``history.png`` and
     ``report.html`` (the figure and the tables) in ``out``, written as a whole. 2 with fewer
-    than two sets that ran ok."""
+    than two sets that ran ok, or sets the records' times cannot order (``load``)."""
     from nnbench.files import write_text
     from nnbench.report import html, output
 
-    sets, skipped = load(folders, progress)
+    try:
+        sets, skipped = load(folders, progress, order)
+    except OrderUnknown as err:
+        print(f"nnbench.report: error: {err}", file=sys.stderr)
+        return 2
     for line in skipped:
         print(f"nnbench.report: warning: {line}", file=sys.stderr)
     if len(sets) < 2:
@@ -247,7 +232,8 @@ def run(folders: list[Path], out: Path, pair: tuple[str, str], min_change: float
               f"{len(sets)} of {len(folders)} have any", file=sys.stderr)
         return 2
     rule, tables, found = parts(sets, pair, min_change, alpha)
-    heading = f"History of {len(sets)} result sets"
+    heading = f"History of {len(sets)} result sets" + (
+        " in the order given" if order == "given" else "")
     text = _markdown(heading, rule, tables)
     with output.whole(out) as stage:
         write_text(stage / "summary.md", text + "\n")

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nnbench.report.labels import CONFIG_KEYS, key_text, key_values, order_value, varying
-from nnbench.stats import format_seconds
+from nnbench.stats import format_seconds, robust
 
 METRIC = "train_time_per_epoch_s"
 HEADLINE_PAIR = ("numpy", "torch")  # the question nnbench exists to answer: said first
@@ -76,8 +76,7 @@ class Verdict:
             return f"cannot tell {self.a} from {self.b} on {self.condition}: {self.unsure}"
         ratio = f"{self.a}/{self.b} time {number(self.ratio)}x"
         if self.kind == UNSURE:
-            return (f"cannot tell {self.a} from {self.b} on {self.condition}: one value a "
-                    f"side, no interval, {ratio}")
+            return f"cannot tell {self.a} from {self.b} on {self.condition}: {ratio}, no interval"
         interval = f"[{number(self.lo)}, {number(self.hi)}]"
         if self.kind == SAME:
             return (f"no clear difference between {self.a} and {self.b} on {self.condition}: "
@@ -105,8 +104,10 @@ class Verdict:
             return (f"95% CI over {self.a_rounds} vs {self.b_rounds} rounds of fresh "
                     f"processes{rough}")
         if self.mark == pooling.SAMPLES_MARK:
-            return "95% CI over the epochs of one process per side (within-process noise only)"
-        return "no interval"
+            # one process a side: its interval covers that process's epochs, not the next run's
+            return ("95% CI over the epochs of one process per side, which the next run need "
+                    "not repeat; bench.rounds=auto for an interval over fresh processes")
+        return "one value a side; bench.rounds=5 gives an interval over rounds"
 
     def as_dict(self) -> dict[str, Any]:
         """For scripts: every field, the verdict's kind and faster framework, and the line."""
@@ -223,10 +224,14 @@ def verdicts(records: list[dict], pair: tuple[str, str] | None = None,
                     "condition": condition(first, names.get(key[-1], ""), extra),
                     "experiment": key[0]}
             unsure, mixture = _mixture(by_framework, (a, b))
+            # the host's contention picks the figure both sides are compared on, or none
+            metric, estimator = robust.choice(r for f in (a, b) for r in by_framework[f])
+            if metric is None:
+                unsure = estimator.removeprefix("cannot tell: ")
             if unsure:
                 out.append(Verdict(**said, unsure=unsure))
                 continue
-            sa, sb = (pooling.Side.of(by_framework[f], METRIC) for f in (a, b))
+            sa, sb = (pooling.Side.of(by_framework[f], metric) for f in (a, b))
             result = pooling.ratio(sa, sb)
             if result is None:
                 continue
@@ -235,5 +240,5 @@ def verdicts(records: list[dict], pair: tuple[str, str] | None = None,
             out.append(Verdict(**said, ratio=result[0], lo=result[1], hi=result[2],
                                mark=result[3], a_median=sa.median, b_median=sb.median,
                                a_rounds=sa.rounds, b_rounds=sb.rounds,
-                               notes=notes + ([mixture] if mixture else [])))
+                               notes=[n for n in (estimator, *notes, mixture) if n]))
     return out

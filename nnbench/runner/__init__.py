@@ -25,7 +25,7 @@ from nnbench.errors import ConfigError
 from nnbench.footprint import TooLarge
 from nnbench.job import Job, hook_fault, resolve
 from nnbench.paths import NoRoom
-from nnbench.record import RESULT_FILE
+from nnbench.record import RESULT_FILE, read_result
 from nnbench.runner import local, resume, unfinished, warm
 from nnbench.runner.elsewhere import run_elsewhere
 from nnbench.runner.isolated import run_isolated
@@ -107,16 +107,25 @@ def run_resolved(job: Job, output_dir: str | Path, parallel_jobs: int = 1,
     if ended is not None:
         return local.finish(ended, started, output_dir).model_dump()
     unfinished.mark(output_dir, head["job_key"])  # stays only if the job is interrupted
-    if job.bench.python is not None:
-        record = run_elsewhere(job, output_dir, parallel_jobs)
-    elif job.bench.isolate:
-        if hasattr(os, "fork"):  # before the first job that runs, not for skipped ones
-            warm.prestart([job.trainer_target, *(also_warm or [])])
-        record = run_isolated(job, output_dir, parallel_jobs)
-    else:
-        record = local.run_job(job, output_dir, parallel_jobs).model_dump()
-    unfinished.unmark(output_dir)
     result = Path(output_dir) / RESULT_FILE
+    try:
+        if job.bench.python is not None:
+            record = run_elsewhere(job, output_dir, parallel_jobs)
+        elif job.bench.isolate:
+            if hasattr(os, "fork"):  # before the first job that runs, not for skipped ones
+                warm.prestart([job.trainer_target, *(also_warm or [])])
+            record = run_isolated(job, output_dir, parallel_jobs)
+        else:
+            record = local.run_job(job, output_dir, parallel_jobs).model_dump()
+    except KeyboardInterrupt as interrupt:
+        # SIGINT to this process alone (kill -INT PID) leaves its job running, which may end
+        # with its record while it is given time to: then it is a finished job, told as one
+        if result.is_file():
+            unfinished.unmark(output_dir)
+            with contextlib.suppress(OSError, ValueError):
+                interrupt.finished = read_result(result).get("status")  # type: ignore[attr-defined]
+        raise
+    unfinished.unmark(output_dir)
     if record.get("status") == "ok":
         resume.remember(job.runs_dir, record.get("job_key"), result)
     if job.bench.resume and result.is_file():

@@ -4,7 +4,8 @@ configuration comes as JSON on stdin, run in this interpreter and recorded in OU
 How a job of ``bench.python`` runs (``nnbench.runner.elsewhere`` starts it): this process is
 already the fresh one, so the job runs here, as a job forked from a warm process does. Exit
 status: 0 once the record is written, whatever the job's status; 130 after Ctrl-C (no record:
-the folder is incomplete and a resume runs the job again); 1 when no record could be made.
+the folder is incomplete and a resume runs the job again); 1 when no record could be made; 75
+(``salvage.PRINTED_EXIT``) when no folder took the record and it was printed on stdout.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from omegaconf import OmegaConf
 
 from nnbench import environments, runner
-from nnbench.runner import local
+from nnbench.runner import local, salvage
 from nnbench.runner.warm import SCHEDULER_SIGNALS, die_with_parent
 
 
@@ -42,7 +43,7 @@ def main(argv: list[str]) -> int:
             local.run_job(job, output_dir, parallel_jobs)
     except KeyboardInterrupt:
         return 130
-    return 0
+    return salvage.exit_status()
 
 
 if __name__ == "__main__":

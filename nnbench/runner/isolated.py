@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nnbench import unsaved
 from nnbench.footprint import oom_kills
 from nnbench.job import Job
 from nnbench.record import RESULT_FILE, read_result
@@ -33,6 +34,7 @@ def _spawned_worker(job: Job, output_dir: str, parallel_jobs: int) -> None:
         local.run_job(job, output_dir, parallel_jobs)
     except KeyboardInterrupt:
         sys.exit(130)
+    sys.exit(salvage.exit_status())
 
 
 def _spawned(job: Job, output_dir: str | Path, parallel_jobs: int) -> int | None:
@@ -94,6 +96,8 @@ def death(code: int | None, kills_before: int | None, kills_after: int | None) -
                           "killer (its log, dmesg, would tell)")
     if code < 0:
         return "failed", f"the job's process was killed by signal {-code} before writing its result"
+    if code == 0:  # a process that never ran the job: nothing it did was recorded
+        return "failed", "the job's process ended with exit code 0 without writing a result"
     return "failed", f"the job's process ended with exit code {code} before writing its result"
 
 
@@ -117,10 +121,13 @@ def outcome(job: Job, output_dir: str | Path, parallel_jobs: int, code: int | No
     fields this process knows of the job's environment, for that record)."""
     result = Path(output_dir) / RESULT_FILE
     if code == 0:
-        kept = result if result.is_file() else salvage.find(output_dir)
+        kept = result if result.is_file() else unsaved.find(output_dir)
         if kept is not None:
             return read_result(kept)
-        # the worker printed its record on stdout, having nowhere to write it (it said so)
+        # an exit status 0 without a record: a process that never ran the job (an interpreter
+        # of bench.python that ignored it); the failed record below says so
+    if code == salvage.PRINTED_EXIT:  # the worker printed its record, having nowhere to
+        # write it (it said so): this process could write no better
         return {**local.head_fields(job, parallel_jobs), "status": "failed",
                 "error_type": "RecordNotWritten",
                 "reason": "no folder could take the job's record: it was printed on stdout"}

@@ -27,6 +27,7 @@ from nnbench.files import cache_warnings, write_text
 from nnbench.frameworks import agreement
 from nnbench.frameworks.base import Trainer, blas_of
 from nnbench.job import Job
+from nnbench.measure import contention
 from nnbench.measure import peak as peak_probe
 from nnbench.measure.environment import environment
 from nnbench.measure.scheduler import scheduler_info
@@ -82,6 +83,7 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
     # a damaged cache is rebuilt, not a failure; what was discarded is said in the record
     with cache_warnings() as warnings:
         ds = data.load(job.dataset)
+    data.check_finite(ds, job.precision.param_dtype)  # before any training could blame itself
     fields: dict[str, Any] = {"n_train": int(ds.x_train.shape[0]),
                               "n_test": int(ds.x_test.shape[0]), "classes": list(ds.classes)}
     if ds.note:
@@ -95,9 +97,9 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
     peak = None
     if bench.mfu:
         with cache_warnings() as found:
-            peak = peak_probe.matmul_peak(job.framework, cls.matmul_kernel,
-                                          job.precision.compute_dtype,
-                                          job.device, bench.threads, tf32=job.precision.tf32)
+            peak = peak_probe.matmul_peak(cls, job.precision.compute_dtype,
+                                          job.device, bench.threads, tf32=job.precision.tf32,
+                                          n=cls.matmul_size(job.device))
         warnings += found
         fields["matmul_peak"] = peak
     with limited(bench.threads) as threads, np.errstate(over="ignore", invalid="ignore",
@@ -175,6 +177,7 @@ def run_job(job: Job, output_dir: str | Path, parallel_jobs: int = 1) -> Record:
     marked ``exclusive: false`` and the report flags its timings.
     """
     started = time.time()
+    contention.begin()  # what other processes do from here to the last timed epoch
     fields = head_fields(job, parallel_jobs)
     running = registry.start(output_dir, fields)  # other nnbench jobs on this host meanwhile
     try:

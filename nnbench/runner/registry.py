@@ -211,6 +211,10 @@ def end(running: Running, fields: dict[str, Any]) -> None:
     jobs = sorted((e.summary() for e in overlapping.values()), key=lambda s: s["started_utc"])
     fields["overlapping_jobs"] = jobs
     fields["exclusive"] = False
-    named = "; ".join(f"pid {j['pid']} ({j['job']}, {j['output_dir']})" for j in jobs)
+    # one line however many: the jobs themselves are in overlapping_jobs
+    named = ", ".join(f"pid {j['pid']}" for j in jobs[:3]) + \
+        (f" and {len(jobs) - 3} more" if len(jobs) > 3 else "")
     warnings.append(f"not exclusive: {len(jobs)} other nnbench job{'s' if len(jobs) > 1 else ''} "
-                    f"ran on this host at the same time, sharing its CPUs and memory: {named}")
+                    f"ran on this host at the same time, sharing its CPUs and memory ({named}; "
+                    f"overlapping_jobs names them): run one sweep at a time, or one job at a "
+                    f"time (no parallel launcher)")

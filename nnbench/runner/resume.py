@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nnbench import unsaved
 from nnbench.record import RESULT_FILE, checked, read_result
 
 MARKER = "resumed.json"
@@ -25,7 +26,9 @@ class Index:
         self.root = Path(root)
         self.ok: dict[str, str] = {}
         if self.root.is_dir():
-            for path in self.root.rglob(RESULT_FILE):
+            # with the records a full disk made the jobs keep elsewhere (nnbench.unsaved)
+            kept = unsaved.kept_records(unsaved.job_folders(self.root)).values()
+            for path in [*self.root.rglob(RESULT_FILE), *kept]:
                 try:  # a FIFO, a huge or a 200,000-deep file is refused, never waited on
                     rec = read_result(path)
                 except (OSError, ValueError):

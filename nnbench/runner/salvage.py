@@ -13,6 +13,8 @@ that takes it:
 
 One line on stderr says what failed, where, and where the record is; it reads as any other
 (``python -m nnbench.report <that folder>``), and belongs in the job folder once there is room.
+Until then the report, ``nnbench.load`` and a resume over ``runs_dir`` find it from its job
+folder (``nnbench.unsaved``), where the same fallback folders are in effect.
 Only when no fallback takes it either is the record printed on stdout, as one JSON line after
 that message. A folder first, not the console: a sweep's console is often a log nobody keeps,
 or a terminal that scrolls a 300 KB line away, while a file is what the report reads.
@@ -23,30 +25,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
+from nnbench import unsaved
 from nnbench.paths import shown_path
 from nnbench.record import RESULT_FILE, Record, write_result
 
-ENV = "NNBENCH_UNSAVED_DIR"
-
-
-def roots() -> list[Path]:
-    """Where records that could not be written into their job folder go, in order."""
-    found = [Path(os.environ[ENV])] if os.environ.get(ENV) else []
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                             ".local", "state")
-    found.append(Path(state) / "nnbench" / "unsaved")
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
-    found.append(Path(tempfile.gettempdir()) / f"nnbench-unsaved-{uid}")
-    return found
-
-
-def kept_folder(output_dir: str | os.PathLike, root: Path) -> Path:
-    """The fallback folder of a job folder under ``root``: the job folder's last three names."""
-    parts = Path(os.path.abspath(output_dir)).parts[1:]
-    return root.joinpath(*parts[-3:])
+# The exit status of a job's process whose record went to stdout, no folder taking it: its
+# parent then knows the record was made, as it cannot from an exit status 0 with no file (an
+# interpreter that ran no job at all ends so too). EX_TEMPFAIL of sysexits.h.
+PRINTED_EXIT = 75
+printed = False  # whether this process printed a record; a job's process has one job
 
 
 def write(output_dir: str | os.PathLike, record: Record) -> Path | None:
@@ -59,8 +48,8 @@ def write(output_dir: str | os.PathLike, record: Record) -> Path | None:
         failed = (f"nnbench: cannot write {shown_path(Path(output_dir) / RESULT_FILE)} "
                   f"({err.strerror or err})")
     tried = []
-    for root in roots():
-        folder = kept_folder(output_dir, root)
+    for root in unsaved.roots():
+        folder = unsaved.kept_folder(output_dir, root)
         try:
             path = write_result(folder, record)
         except OSError as err:
@@ -73,13 +62,11 @@ def write(output_dir: str | os.PathLike, record: Record) -> Path | None:
     print(f"{failed}; no fallback folder took it either ({'; '.join(tried)}): the record "
           f"follows on stdout as one line of JSON", file=sys.stderr, flush=True)
     print(json.dumps(record.model_dump(mode="json"), default=str), flush=True)
+    global printed
+    printed = True
     return None
 
 
-def find(output_dir: str | os.PathLike) -> Path | None:
-    """The record of a job folder that lacks one, where ``write`` kept it; None if nowhere."""
-    for root in roots():
-        path = kept_folder(output_dir, root) / RESULT_FILE
-        if path.is_file():
-            return path
-    return None
+def exit_status() -> int:
+    """A job's process's exit status once its job has ended: 0, or ``PRINTED_EXIT``."""
+    return PRINTED_EXIT if printed else 0

@@ -3,11 +3,12 @@
 An interrupted job leaves its folder without a record: the report lists it as incomplete, and
 ``bench.resume=true`` runs the job again, in a folder of the new sweep. So that the report does
 not go on listing the old folder, every job folder holds a ``started.json`` naming its job key
-while its job runs (removed once the record is written). When a resumed sweep's job ends with
-a record, or is skipped for an ok result already there, the folders under runs_dir that still
-hold a ``started.json`` of that key and no record get the ``resumed.json`` a skipped job's
-folder gets, pointing at the record that stands for them: the report counts them as finished
-elsewhere. Markers are small and written best-effort: a folder that cannot take one stays
+while its job runs (removed once the record is written); a folder interrupted before it wrote
+one (its config still resolving) is known by the config Hydra saved in it. When a resumed
+sweep's job ends with a record, or is skipped for an ok result already there, the folders under
+runs_dir of that key that hold no record get the ``resumed.json`` a skipped job's folder gets,
+pointing at the record that stands for them: the report counts them as finished elsewhere.
+Markers are small and written best-effort: a folder that cannot take one stays
 listed as incomplete, which is all that is lost.
 """
 
@@ -40,17 +41,38 @@ def unmark(output_dir: str | Path) -> None:
         (Path(output_dir) / STARTED).unlink()
 
 
+def _key_of(folder: Path) -> str | None:
+    """The job key of a folder Hydra made for a job interrupted before it wrote its
+    ``started.json`` (while its config resolved, say): the config Hydra saved there, resolved
+    as the job's own was. None where it does not resolve here."""
+    from omegaconf import OmegaConf
+
+    from nnbench.job import resolve
+    from nnbench.runner.local import head_fields
+
+    try:
+        job = resolve(OmegaConf.load(folder / ".hydra" / "config.yaml"), on_this_host=False)
+        return head_fields(job)["job_key"]
+    except Exception:  # noqa: BLE001 - a folder that cannot tell its job stays incomplete
+        return None
+
+
 def _scan(runs_dir: str | Path) -> dict[str, list[Path]]:
     root = str(Path(runs_dir).resolve())
     if root not in _started:
         found: dict[str, list[Path]] = {}
-        for marker in Path(root).rglob(STARTED):
+        for hydra in Path(root).rglob(".hydra"):
+            folder = hydra.parent
+            if (folder / RESULT_FILE).exists() or (folder / MARKER).exists():
+                continue
             try:
-                key = json.loads(marker.read_text()).get("job_key")
+                key = json.loads((folder / STARTED).read_text()).get("job_key")
+            except FileNotFoundError:  # interrupted before it said which job it was
+                key = _key_of(folder)
             except (OSError, ValueError, AttributeError):
                 continue
             if isinstance(key, str):
-                found.setdefault(key, []).append(marker.parent)
+                found.setdefault(key, []).append(folder)
         _started[root] = found
     return _started[root]
 
@@ -70,6 +92,6 @@ def settle(runs_dir: str | Path, key: str | None, result: str | Path,
         with contextlib.suppress(OSError):
             write_text(folder / MARKER, json.dumps({"result": str(result),
                                                     "interrupted": True}) + "\n")
-            (folder / STARTED).unlink()
+            (folder / STARTED).unlink(missing_ok=True)  # none where it was found by its config
             settled.append(folder)
     return settled

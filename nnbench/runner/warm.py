@@ -54,7 +54,7 @@ def _job_process(job: Any, output_dir: str, parallel_jobs: int, warm_pid: int) -
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent(warm_pid)
-    from nnbench.runner import local
+    from nnbench.runner import local, salvage
 
     try:
         local.run_job(job, output_dir, parallel_jobs)
@@ -65,7 +65,7 @@ def _job_process(job: Any, output_dir: str, parallel_jobs: int, warm_pid: int) -
     except BaseException:  # run_job records every fault; this is a fault in recording it
         traceback.print_exc()
         return 1
-    return 0
+    return salvage.exit_status()
 
 
 def _serve(conn: Any, target: str, parent_pid: int) -> None:

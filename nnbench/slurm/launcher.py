@@ -53,7 +53,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (
 )
 from omegaconf import OmegaConf, open_dict
 
-from nnbench.slurm import states
+from nnbench.slurm import settings, states
 from nnbench.slurm.ending import (
     ENDED_BY_SLURM,
     amend_record,
@@ -121,6 +121,7 @@ class SlurmSweepLauncher(_PluginSlurmLauncher):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
+        settings.check(self.params)  # before sbatch, which would blame the cluster's config
         patience = self.params.get("stalled_patience_min")
         self.stalled_patience_s = None if patience is None else float(patience) * 60
         self.sbatch: dict[str, Any] = sbatch_parameters(self.params)

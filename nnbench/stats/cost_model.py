@@ -166,7 +166,10 @@ class RoundsFit:
             with np.errstate(divide="ignore"):
                 values = np.where(values > 0, 1 / values, np.inf)
         tail = (1 - self.confidence) / 2 * 100
-        lo, hi = np.percentile(values, [tail, 100 - tail])
+        # a refit that found no cost in the work gives b = inf: interpolating between two
+        # infinities is NaN (and NumPy's RuntimeWarning), so take the nearest resample there
+        method = "nearest" if np.isinf(values).any() else "linear"
+        lo, hi = np.percentile(values, [tail, 100 - tail], method=method)
         return float(lo), float(hi)
 
     def replicate(self, i: int) -> Fit:

@@ -1,0 +1,145 @@
+"""The same answer on a busy machine: a job measures what other processes did on its cores,
+holds no more threads than are free, and a comparison never states a ratio from samples that
+waited for a core throughout.
+
+The contention is real: CPU-bound processes the test starts beside the measurement, on the
+cores it watches, and stops by pid.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from test_identity import _record, _write
+
+from nnbench.measure import contention
+from nnbench.report.sweep_summary import ratio_lines
+from nnbench.stats import robust
+
+
+@pytest.fixture(autouse=True)
+def host_load_read(monkeypatch):
+    """These tests read the host's load on purpose (the suite turns it off elsewhere)."""
+    monkeypatch.delenv("NNBENCH_CONTENTION", raising=False)
+
+
+LOOP = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
+
+
+@contextmanager
+def spinning(cpu: int) -> Iterator[subprocess.Popen]:
+    """A CPU-bound process on ``cpu`` for the duration of the block."""
+    proc = subprocess.Popen([sys.executable, "-c", LOOP, str(cpu)])
+    try:
+        time.sleep(0.3)  # its interpreter has started and spins
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_levels_follow_the_cores_left_free():
+    assert contention.level(0.1, 0.0, threads=2, cores=2) == "quiet"
+    assert contention.level(0.1, 0.05, threads=2, cores=2) == "busy"  # the hypervisor's steal
+    assert contention.level(0.9, 0.0, threads=1, cores=2) == "busy"  # one core each
+    assert contention.level(0.9, 0.0, threads=2, cores=2) == "oversubscribed"
+    assert contention.level(1.8, 0.0, threads=1, cores=2) == "oversubscribed"
+
+
+def test_a_process_spinning_on_the_jobs_core_is_seen_as_others_use():
+    cpu = min(os.sched_getaffinity(0))
+    old = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        with spinning(cpu):
+            start = contention.read()
+            time.sleep(0.5)  # the job's own thread sleeps: whatever ran here was another's
+            said = contention.since(start, threads=1, epochs=10)
+    finally:
+        os.sched_setaffinity(0, old)
+    assert said is not None and said["cores"] == 1
+    assert said["others_cores"] > 0.5, said  # generous: the loop had the core to itself
+    assert said["level"] == "oversubscribed"
+    assert said["text"].startswith("others used ") and "of 1 core while this job ran" in \
+        said["text"]
+    assert contention.advice(said).startswith(f"host busy: {said['text']}; its threads waited "
+                                              f"for cores")
+    assert contention.advice(said).endswith("bench.threads=auto (or 1), fewer parallel jobs, "
+                                            "or other work closed")
+
+
+AUTO = ("import os, sys; os.sched_setaffinity(0, {int(c) for c in sys.argv[1].split(',')})\n"
+        "from nnbench.measure import contention\n"
+        "print(*contention.auto_threads(len(os.sched_getaffinity(0))), sep='|')")
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2 and os.cpu_count() < 2,
+                    reason="needs two cores: one to keep busy, one left free")
+def test_auto_threads_leave_the_busy_core_to_its_process():
+    cpus = sorted(range(os.cpu_count()))[:2]
+    with spinning(cpus[0]):
+        env = {k: v for k, v in os.environ.items() if k != "NNBENCH_CONTENTION"}
+        done = subprocess.run([sys.executable, "-c", AUTO, ",".join(map(str, cpus))],
+                              capture_output=True, text=True, check=True, timeout=60, env=env)
+    threads, why = done.stdout.strip().split("|")
+    assert threads == "1", why
+    assert why.startswith("auto: 1 of 2 cores free when the sweep started (others used ")
+
+
+def test_a_threads_value_that_is_no_count_is_refused():
+    from helpers import run_cli
+
+    done = run_cli("bench.threads=many")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "nnbench: error: bench.threads='many' is not a thread count; allowed: a whole number "
+        "from 1, auto (the cores free when the sweep starts) or null (every core this process "
+        "may use)")
+
+
+def _busy(level: str, others: float = 1.7) -> dict:
+    return {"level": level, "others_cores": others, "cores": 2, "threads": 2,
+            "text": f"others used {others:.1f} of 2 cores while this job ran (2 threads)"}
+
+
+def test_the_estimator_follows_the_worst_reading_of_either_side():
+    assert robust.choice([{}, {"contention": _busy("quiet", 0.1)}]) == (robust.MEDIAN, "")
+    metric, why = robust.choice([{"contention": _busy("busy", 0.6)}, {}])
+    assert metric == robust.LOW and why == "10th percentile of epochs: the host was busy"
+    metric, why = robust.choice([{"contention": _busy("busy")},
+                                 {"contention": _busy("oversubscribed")}])
+    assert metric is None and why.startswith("cannot tell: host busy (others used 1.7 of 2 "
+                                             "cores while this job ran (2 threads)); rerun")
+    assert robust.low([5.0, 1.0, 2.0, 3.0, 4.0, 100.0] * 5) == pytest.approx(1.0)
+
+
+def test_a_ratio_from_an_oversubscribed_run_is_cannot_tell_not_a_number(tmp_path):
+    """Beside two busy processes the default sweep's verdict flipped from NumPy 2.6x faster
+    to torch 10x faster, printed as a ratio."""
+    sweep = tmp_path / "sweep"
+    numpy = _record("numpy", 0.008, 1, contention=_busy("oversubscribed"))
+    _write(sweep, [numpy, _record("torch", 0.0008, 2)])
+    [line] = ratio_lines(sweep)
+    assert line.startswith("cannot tell numpy from torch on moons 2x32x16x1, "), line
+    assert ", cpu: host busy (others used 1.7 of 2 cores" in line
+    assert "x [" not in line and "10.0" not in line
+
+
+def test_a_busy_run_is_compared_on_its_low_quantile_and_says_so(tmp_path):
+    sweep = tmp_path / "sweep"
+    slow = _record("numpy", 0.004, 1, contention=_busy("busy", 0.8))
+    slow["train_time_per_epoch_low_s"] = 0.001  # the epochs no other process delayed
+    fast = _record("torch", 0.002, 2)
+    fast["train_time_per_epoch_low_s"] = 0.002
+    _write(sweep, [slow, fast])
+    [line] = ratio_lines(sweep)
+    # one process a side on its low quantile: a ratio, but no interval to call it by
+    assert ": numpy/torch time 0.500x, no interval" in line, line
+    assert "(numpy 1 ms, torch 2 ms per epoch; " in line, line
+    assert line.endswith("; 10th percentile of epochs: the host was busy")
