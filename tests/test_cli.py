@@ -82,7 +82,7 @@ def test_rounds_run_the_whole_sweep_round_after_round(tmp_path):
     [line] = [ln for ln in proc.stdout.splitlines() if " on moons 2x32x16x1, " in ln]
     assert re.match(r"nnbench: (numpy is .* than torch|torch is .* than numpy|no clear "
                     r"difference between numpy and torch) ", line), line
-    assert " on moons 2x32x16x1, float32, full batch, cpu (" in line
+    assert re.search(r" on moons 2x32x16x1, float32, full batch, cpu[ :]", line), line
     assert ("per epoch; 95% CI over 2 vs 2 rounds of fresh processes, a rough one: 5+ a side "
             "for a sound interval)") in line, line
 

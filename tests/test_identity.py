@@ -191,7 +191,7 @@ def test_two_environments_of_one_name_are_two_lines_named_apart(tmp_path):
     lines = ratio_lines(sweep)
     assert len(lines) == 2 and all("cpu in .venv (" in line for line in lines), lines
     assert all("2 vs 2 rounds of fresh processes" in line for line in lines), lines
-    assert sorted(re.search(r" cpu in (\.venv \(\w+\)) ", line)[1] for line in lines) == [
+    assert sorted(re.search(r" cpu in (\.venv \(\w+\))[ :]", line)[1] for line in lines) == [
         ".venv (e1aaaaaa)", ".venv (e2bbbbbb)"]
 
 
