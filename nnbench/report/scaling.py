@@ -37,6 +37,7 @@ def scaling(frame: pd.DataFrame, path: Path) -> Path | None:
     families = list(dict.fromkeys(ok.sort_values("_family")["_family"]))
     several = len(families) > 1
     longest = 0
+    peaks: dict[tuple[str, str], list[float]] = {}
     for (framework, device, precision, *_, which), runs in ok.groupby(
             ["framework", "device", "precision", *versions, "_family"], dropna=False):
         pts = runs.groupby("train_flops_per_epoch")["train_time_per_epoch_s"].median()
@@ -50,10 +51,15 @@ def scaling(frame: pd.DataFrame, path: Path) -> Path | None:
         ax.plot(pts.index, pts.values, style, marker=marker, color=line,
                 label=name if first else None)
         peak = runs["matmul_peak_gflops"].dropna() if "matmul_peak_gflops" in runs else []
-        if len(peak) and first:
-            flops = np.geomspace(pts.index.min() / 2, pts.index.max() * 2, 20)
-            ax.plot(flops, flops / (float(peak.median()) * 1e9), ":", color=line, alpha=0.7,
-                    label=f"limit: {name} matmul peak {float(peak.median()):.0f} GFLOP/s")
+        if len(peak):
+            peaks.setdefault((name, line), []).extend(float(p) for p in peak)
+    # the limit of each framework across every family's sizes, drawn once
+    span = np.geomspace(ok["train_flops_per_epoch"].min() / 2,
+                        ok["train_flops_per_epoch"].max() * 2, 20)
+    for (name, line), values in peaks.items():
+        gflops = float(np.median(values))
+        ax.plot(span, span / (gflops * 1e9), ":", color=line, alpha=0.7,
+                label=f"limit: {name} matmul peak {gflops:.0f} GFLOP/s")
     if several:  # which marker is which family: in the legend, in gray
         for i, which in enumerate(families[:len(MARKERS)]):
             first = ok[ok["_family"] == which].iloc[0]
@@ -76,7 +82,9 @@ def scaling(frame: pd.DataFrame, path: Path) -> Path | None:
 def _family_name(keys: list[str], values: tuple) -> str:
     """``case_study_moons: moons, full batch``: a family in the legend."""
     row = dict(zip(keys, values, strict=True))
-    words = [str(row.get("dataset")), key_values(row, ["batch_size"])]
+    batch = row.get("batch_size")
+    full = batch is None or (isinstance(batch, float) and np.isnan(batch))
+    words = [str(row.get("dataset")), "full batch" if full else key_values(row, ["batch_size"])]
     if row.get("variant"):
         words.append(str(row["variant"]))
     return textwrap.shorten(f"{row.get('experiment_name')}: {', '.join(words)}", 45)
