@@ -127,3 +127,18 @@ def test_one_configurations_loss_curves_use_the_whole_canvas(tmp_path, drawn):
     renderer = fig.canvas.get_renderer()
     widest = max(ax.get_window_extent(renderer).width for ax in fig.axes)
     assert widest > 0.7 * fig.bbox.width
+
+
+def test_a_pages_legend_stays_clear_of_its_title(tmp_path, drawn):
+    """phases.png of more configurations than it draws: the title's third line (what is not
+    drawn) ran under the legend."""
+    records = _configs([f"2x{2 ** (i + 2)}x1" for i in range(10)])
+    for rec in records:
+        rec["phases_epoch_s"] = {"median": 0.001}
+        rec["phases_s"] = {p: {"median": 0.0002} for p in phases.PHASES}
+    phases.figure(records, tmp_path / "p.png")
+    fig = drawn["p.png"]
+    renderer = fig.canvas.get_renderer()
+    assert "not drawn" in fig._suptitle.get_text()
+    assert not _overlap(fig.legends[0].get_window_extent(renderer),
+                        fig._suptitle.get_window_extent(renderer))

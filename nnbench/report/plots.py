@@ -32,7 +32,9 @@ def page_title(fig: plt.Figure, title: str, note: str) -> float:
     is (``pages.page_note``); returns the top of the room left for the panels."""
     lines = textwrap.wrap(note, int(fig.get_figwidth() * 10.5)) if note else []  # 11 pt
     fig.suptitle("\n".join([title, *lines]), fontsize=11)
-    return 1 - (0.15 + 0.19 * (1 + title.count("\n") + len(lines))) / fig.get_figheight()
+    # the title hangs from 2% of the height below the top (matplotlib's suptitle y=0.98)
+    pad = max(0.15, 0.02 * fig.get_figheight()) + 0.05
+    return 1 - (pad + 0.19 * (1 + title.count("\n") + len(lines))) / fig.get_figheight()
 
 
 def save(fig: plt.Figure, path: Path, dpi: int, rect: tuple | None = None) -> Path:
