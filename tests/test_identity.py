@@ -154,12 +154,14 @@ def test_a_sweep_of_two_thread_counts_closes_with_a_line_each(tmp_path):
            _sweep(sweep, 1, 0.001, 0.001, threads=2))
     lines = ratio_lines(sweep)
     assert len(lines) == 2, lines
-    assert re.match(r"torch is (1\.99|2\.0[01])x faster than numpy \[", lines[0]), lines
+    faster = re.match(r"torch is ([\d.]+)x faster than numpy \[", lines[0])
+    assert faster and float(faster[1]) == pytest.approx(2.0, rel=0.03), lines
     assert "full batch, threads 1, cpu (" in lines[0]
     # the same speed: no framework called faster, the ratio and its interval said instead
-    assert re.search(r"^no clear difference between numpy and torch on .*full batch, "
-                     r"threads 2, cpu: their ratio's interval holds 1, numpy/torch time "
-                     r"(0\.99|1\.0[01])x \[", lines[1]), lines
+    same = re.search(r"^no clear difference between numpy and torch on .*full batch, threads 2, "
+                     r"cpu: (their ratio's interval holds 1|within 2% of each other), "
+                     r"numpy/torch time ([\d.]+)x \[", lines[1])
+    assert same and float(same[2]) == pytest.approx(1.0, rel=0.03), lines
 
 
 def test_frameworks_that_ran_different_code_are_a_mixture_said_on_the_line(tmp_path):

@@ -13,8 +13,9 @@ from nnbench.report.verdict import SAME, UNSURE, Verdict, number, verdicts
 
 TITLE = "The answer: which trains faster"
 RULE = ("Time per epoch. A framework is called faster only where the whole 95% interval of the "
-        "ratio of times lies on one side of 1; an interval that holds 1 is no clear difference; "
-        "a ratio without an interval, or rounds that cannot pool, cannot tell.")
+        "ratio of times lies on one side of 1 and the ratio is more than 2% from 1; otherwise "
+        "no clear difference; a ratio without an interval, or rounds that cannot pool, cannot "
+        "tell.")
 MANY = 8  # configurations of one experiment beyond which a tally comes first, the console stops
 
 

@@ -4,8 +4,9 @@ moons 2x32x16x1, float32, full batch, cpu").
 
 The rule, one for every place a verdict is said (a sweep's closing lines, the top of summary.md
 and report.html, the report's console): a framework is called faster only when the whole 95%
-interval of the ratio of times lies on one side of 1; an interval that holds 1 is "no clear
-difference"; a ratio without an interval, or rounds that cannot pool, is "cannot tell".
+interval of the ratio of times lies on one side of 1 and the ratio is more than ``MIN_EFFECT``
+(2%) from 1; otherwise "no clear difference"; a ratio without an interval, or rounds that
+cannot pool, is "cannot tell".
 
 Which pairs: every two frameworks a configuration ran (numpy and torch first), or each against
 a chosen baseline framework, or one chosen pair. Records pool as the report pools them
@@ -25,6 +26,10 @@ from nnbench.stats import format_seconds, robust
 METRIC = "train_time_per_epoch_s"
 HEADLINE_PAIR = ("numpy", "torch")  # the question nnbench exists to answer: said first
 FASTER, SAME, UNSURE = "faster", "no clear difference", "cannot tell"
+# Below this a difference is not called one, whatever its interval: one process's epochs give
+# an interval a percent wide, and two runs of the same code differ by more (asv asks 10% of a
+# change; a speed-up of 1.01x is no answer to which is faster).
+MIN_EFFECT = 0.02
 
 
 def number(value: float) -> str:
@@ -55,7 +60,8 @@ class Verdict:
     def kind(self) -> str:
         if self.unsure or not (math.isfinite(self.lo) and math.isfinite(self.hi)):
             return UNSURE
-        return FASTER if self.hi < 1 or self.lo > 1 else SAME
+        apart = abs(math.log(self.ratio)) > math.log(1 + MIN_EFFECT)
+        return FASTER if (self.hi < 1 or self.lo > 1) and apart else SAME
 
     @property
     def faster(self) -> str | None:
@@ -79,8 +85,10 @@ class Verdict:
             return f"cannot tell {self.a} from {self.b} on {self.condition}: {ratio}, no interval"
         interval = f"[{number(self.lo)}, {number(self.hi)}]"
         if self.kind == SAME:
+            why = "their ratio's interval holds 1" if self.lo <= 1 <= self.hi else \
+                f"within {MIN_EFFECT:.0%} of each other"
             return (f"no clear difference between {self.a} and {self.b} on {self.condition}: "
-                    f"their ratio's interval holds 1, {ratio} {interval}")
+                    f"{why}, {ratio} {interval}")
         x, lo, hi = self.factor()
         slower = self.b if self.faster == self.a else self.a
         return (f"{self.faster} is {number(x)}x faster than {slower} [{number(lo)}, "
