@@ -37,19 +37,14 @@ window.addEventListener("load", () => {
 
 def _blas(rec: dict) -> tuple[str, str]:
     """(BLAS, LAPACK) as the record's framework calls them (``Trainer.blas``, recorded by the
-    job); an older record without it: NumPy's library for a NumPy framework, else not known
-    (threadpoolctl's list in a torch process holds NumPy's OpenBLAS, not torch's MKL)."""
-    env = rec.get("environment") or {}
-    said = env.get("framework_blas")
-    if said:
-        extra = f"; oneDNN {said['onednn']}" if said.get("onednn") else ""
-        return (str(said.get("blas", said.get("error", ""))),
-                f"{said.get('lapack', '')}{extra}")
-    numpy_own = [f"{b.get('internal_api')} {b.get('version')}" for b in env.get("blas") or []
-                 if "numpy" in str(b.get("filepath", ""))]
-    if rec.get("framework") in ("numpy", "textbook") and numpy_own:
-        return ", ".join(numpy_own), ""
-    return "not recorded", ""
+    job); "not recorded" for an older record: threadpoolctl's list of the libraries loaded in
+    its process (a torch process holds NumPy's OpenBLAS beside torch's MKL) cannot say which
+    one its framework called."""
+    said = (rec.get("environment") or {}).get("framework_blas")
+    if not said:
+        return "not recorded", ""
+    extra = f"; oneDNN {said['onednn']}" if said.get("onednn") else ""
+    return str(said.get("blas", said.get("error", ""))), f"{said.get('lapack', '')}{extra}"
 
 
 def _whole(value: object) -> str | None:
