@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from nnbench.report.sweep_summary import sweep_verdicts
+from nnbench.report.verdict import UNSURE, Verdict
 
 SWEEPS = {
     "two-moons 2x32x16x1": ["framework=numpy,torch"],
@@ -28,8 +30,6 @@ SWEEPS = {
                                   "dataset.n_test=1000", "train.epochs=20", "train.lr=0.01"],
 }
 LOOP = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
-RATIO = re.compile(r"cpu: (?:(?P<r>[\d.]+)x \[(?P<lo>[\d.]+), (?P<hi>[\d.]+)\]|(?P<no>cannot "
-                   r"tell[^;]*))")
 
 
 @contextmanager
@@ -47,24 +47,25 @@ def busy(n: int):
             p.wait()
 
 
-def sweep(args: list[str], rounds: int) -> tuple[str, float]:
+def sweep(args: list[str], rounds: int) -> tuple[Verdict | None, str, float]:
+    """The sweep's numpy/torch verdict (read as data, not parsed from its closing line), that
+    line, and the sweep's wall time."""
     runs = tempfile.mkdtemp(prefix="nnbench-busy-")
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "nnbench", "-m", *args,
                            f"bench.rounds={rounds}", f"runs_dir={runs}", "bench.mfu=false"],
                           capture_output=True, text=True)
     wall = time.perf_counter() - started
-    lines = [line for line in done.stdout.splitlines() if "time per epoch" in line]
-    return (lines[0] if lines else f"no line (exit {done.returncode})"), wall
+    said = next(iter(sweep_verdicts(runs, pair=("numpy", "torch"))), None)
+    return said, (said.line() if said else f"no line (exit {done.returncode})"), wall
 
 
-def verdict(quiet: str, loaded: str) -> str:
-    q, b = RATIO.search(quiet), RATIO.search(loaded)
-    if b is None or q is None or q["r"] is None:
+def verdict(quiet: Verdict | None, loaded: Verdict | None) -> str:
+    if loaded is None or quiet is None or quiet.kind == UNSURE:
         return "?"
-    if b["no"]:
+    if loaded.kind == UNSURE:
         return "cannot tell (said)"
-    lo, hi, r = float(q["lo"]), float(q["hi"]), float(b["r"])
+    lo, hi, r = quiet.lo, quiet.hi, loaded.ratio
     if 0.95 * lo <= r <= 1.05 * hi:
         return "holds (within 5% of the quiet interval)"
     return "WRONG: confidently off" if not (0.9 * lo <= r <= 1.1 * hi) else "off by 5-10%"
@@ -80,11 +81,11 @@ def main() -> int:
     print(f"host: {cpu}, {len(os.sched_getaffinity(0))} cores")
     for n in range(args.passes):
         for name, sweep_args in SWEEPS.items():
-            quiet, quiet_s = sweep(sweep_args, args.rounds)
+            quiet, quiet_line, quiet_s = sweep(sweep_args, args.rounds)
             with busy(2):
-                loaded, loaded_s = sweep(sweep_args, args.rounds)
-            print(f"pass {n + 1}, {name}:\n  quiet ({quiet_s:.0f} s): {quiet}\n"
-                  f"  busy  ({loaded_s:.0f} s): {loaded}\n  -> {verdict(quiet, loaded)}")
+                loaded, loaded_line, loaded_s = sweep(sweep_args, args.rounds)
+            print(f"pass {n + 1}, {name}:\n  quiet ({quiet_s:.0f} s): {quiet_line}\n"
+                  f"  busy  ({loaded_s:.0f} s): {loaded_line}\n  -> {verdict(quiet, loaded)}")
     return 0
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from nnbench.measure.flops import train_flops_per_epoch
 from nnbench.record import RESULT_FILE, checked, write_result
 from nnbench.stats import summarize
 
@@ -106,6 +107,8 @@ def make(seed: dict, cfg: dict, round_: int, rounds: int, epochs: int, job_dir: 
         train_time_total_s=float(sum(times)),
         inference_samples_s=calls, output_dir=str(job_dir),
         job_key=f"{rng.integers(1 << 62):016x}",
+        # the work of this network: the scaling figure's x axis
+        train_flops_per_epoch=train_flops_per_epoch(sizes, rec.get("n_train") or 1),
         samples={**rec.get("samples", {}), "train_time_per_epoch_s": len(timed)},
     )
     n_test = rec.get("n_test") or 1

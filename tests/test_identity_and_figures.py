@@ -215,6 +215,7 @@ def test_every_configuration_is_in_a_figure_or_named_as_left_out(tmp_path, monke
 
     def savefig(fig, path, *args, **kwargs):
         texts = [fig._suptitle.get_text() if fig._suptitle else ""]
+        texts += [t.get_text() for t in fig.texts]  # a page's key of numbered ticks
         for ax in fig.get_axes():
             texts += [t.get_text() for t in ax.get_xticklabels()] + [ax.get_title()]
         shown[Path(path).name] = texts

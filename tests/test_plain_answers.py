@@ -6,6 +6,7 @@ flags read plainly."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -79,7 +80,7 @@ def test_the_closing_lines_of_a_sweep_name_the_key_that_tells_them_apart(tmp_pat
     proc = run_cli("-m", "framework=numpy,torch", "train.lr=0.01,0.05", *TINY,
                    f"runs_dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    labels = [line.split(": ")[1] for line in proc.stdout.splitlines()
-              if line.startswith("nnbench: numpy/torch time per epoch")]
-    assert labels == ["numpy/torch time per epoch, moons 2x32x16x1 float32 full batch cpu lr 0.01",
-                      "numpy/torch time per epoch, moons 2x32x16x1 float32 full batch cpu lr 0.05"]
+    labels = [re.search(r" on (moons .*? cpu)", line)[1] for line in proc.stdout.splitlines()
+              if " on moons " in line]
+    assert labels == ["moons 2x32x16x1, float32, full batch, lr 0.01, cpu",
+                      "moons 2x32x16x1, float32, full batch, lr 0.05, cpu"]

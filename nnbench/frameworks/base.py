@@ -161,6 +161,14 @@ class Trainer(DeviceProbes, ABC):
         """Give cached device memory back after an out-of-memory error."""
         return None
 
+    @classmethod
+    def blas(cls, device: str) -> dict[str, str] | None:
+        """The BLAS and LAPACK this framework's matmuls call on ``device``, as the framework
+        itself says (``{"blas": "mkl 2024.2", "lapack": ..., "source": where it was read}``);
+        None where it does not say. A process may load several (torch's MKL beside NumPy's
+        OpenBLAS): threadpoolctl lists them all, this names the one the framework calls."""
+        return None
+
     # -- one training run
 
     def __init__(self, spec: ModelSpec, params: Params, precision: Precision | str, device: str,
@@ -275,6 +283,14 @@ def nvidia_driver() -> str | None:
     if Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidiactl").exists():
         return None
     return "no NVIDIA driver is loaded on this host (no /proc/driver/nvidia, no /dev/nvidiactl)"
+
+
+def blas_of(cls: type[Trainer], device: str) -> dict[str, str] | None:
+    """``cls.blas(device)``; a hook that fails costs the record this fact, not the job."""
+    try:
+        return cls.blas(device)
+    except Exception as err:  # noqa: BLE001 - a description must not fail what it describes
+        return {"error": f"{type(err).__name__}: {err}"}
 
 
 def load(target: str) -> type[Trainer]:

@@ -16,7 +16,16 @@ from pathlib import Path
 
 from nnbench import stats
 from nnbench.files import write_text
-from nnbench.report import by_environment, compare, cost_model, html, index, options, output
+from nnbench.report import (
+    answer,
+    by_environment,
+    compare,
+    cost_model,
+    html,
+    index,
+    options,
+    output,
+)
 from nnbench.report.aside import aside
 from nnbench.report.collect import Collection, collect
 from nnbench.report.sections import sections, summary_markdown
@@ -29,10 +38,12 @@ FAR = ("comparison_summary.png", "loss_curves.png")  # the figures that take lon
 
 
 def report(run_dirs: list[Path], out: Path, progress: bool = True,
-           small: bool = False, pair: tuple[str, str] = DEFAULT_PAIR, histories: bool = False,
-           rebuild: bool = False) -> list[Path]:
+           small: bool = False, pair: tuple[str, str] | None = None, histories: bool = False,
+           rebuild: bool = False, baseline_framework: str | None = None) -> list[Path]:
     """Write the report of the records under ``run_dirs`` to ``out``, as a whole: ``out`` ends
-    holding this report's files and no others, or (on an error) stays as it was. Records
+    holding this report's files and no others, or (on an error) stays as it was. Its verdicts
+    in words: of ``pair`` alone where chosen (the tables' ratio; numpy and torch by default),
+    else of each framework against ``baseline_framework``, else of every two. Records
     unchanged since the last report to ``out`` come from its index (``report.index``); when
     nothing changed (records, options, code, the files in ``out``), ``out`` is left as it is.
     ``rebuild``: every record read afresh and the report drawn anew."""
@@ -43,21 +54,25 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
                 or collection.incomplete):  # an empty report would replace a real one
             raise output.OutError(f"nothing to report: no result.json and no job folder under "
                                   f"{', '.join(map(str, run_dirs))}")
-        made = index.made(collection.digest, small=small, pair=pair, histories=histories)
+        made = index.made(collection.digest, small=small, pair=pair, histories=histories,
+                          baseline_framework=baseline_framework)
         current = not rebuild and kept.written(target) == made
         if current:
             names = [p.name for p in sorted(target.iterdir())]
         else:
             with output.whole(out) as stage:
-                names = _write(collection, stage, small, pair, histories)
+                names = _write(collection, stage, small, pair, histories, baseline_framework)
             kept.wrote(target, made)
     if kept.warning:
         print(f"nnbench.report: warning: {kept.warning}", file=sys.stderr)
     print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
           f"{len(collection.invalid)} invalid, {len(collection.incomplete)} incomplete -> {out}"
           + (" (unchanged since its last report: kept as it is)" if current else ""))
+    summary = (out / "summary.md").read_text()
+    for line in answer.console(summary):  # the verdicts in words, as summary.md says them
+        print(line)
     flag = "#### Rounds that disagree: "  # summary.md's heading of each flagged configuration
-    for line in (out / "summary.md").read_text().splitlines():
+    for line in summary.splitlines():
         if line.startswith(flag):
             print(f"rounds disagree: {line.removeprefix(flag)} (see summary.md)")
     for line in cost_model.terminal(collection):  # a and b per line, and where they cross
@@ -70,16 +85,21 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
     for item in collection.invalid:
         print(f"invalid: {item['path']}: {item['error']}", file=sys.stderr)
     ran = {r.get("framework") for r in collection.records if r.get("status") == "ok"}
-    absent = [name for name in pair if name not in ran]
+    option = f"--baseline-framework {baseline_framework}" if baseline_framework and not pair \
+        else f"--pair {','.join(pair or DEFAULT_PAIR)}"
+    absent = [name for name in ((baseline_framework,) if option.startswith("--baseline")
+                                else pair or DEFAULT_PAIR) if name not in ran]
     if collection.records and absent:
-        print(f"nnbench.report: warning: --pair {','.join(pair)}: no ok record of "
+        print(f"nnbench.report: warning: {option}: no ok record of "
               f"{' or '.join(absent)}, so no ratio; ran ok: {', '.join(sorted(ran)) or 'none'}",
               file=sys.stderr)
     return [out / name for name in names]
 
 
-def _write(collection: Collection, out: Path, small: bool, pair: tuple[str, str],
-           histories: bool = False) -> list[str]:
+def _write(collection: Collection, out: Path, small: bool, chosen: tuple[str, str] | None,
+           histories: bool = False, baseline: str | None = None) -> list[str]:
+    pair = chosen or DEFAULT_PAIR  # the tables' ratio
+    said = answer.of(collection, chosen, baseline)
     frame = collection.frame  # made before the figures' process starts, so made once
     many = len(collection.records) >= ASIDE_FROM
     with aside(functools.partial(output.figures, collection, out, pair, FAR), wanted=many) \
@@ -94,10 +114,11 @@ def _write(collection: Collection, out: Path, small: bool, pair: tuple[str, str]
     figures = [path for name in output.FIGURES for path in made.get(name, [])]
     # out is a stage beside --out, as deep: links relative to it hold for --out too
     write_text(out / "summary.md", summary_markdown(collection, [f.name for f in figures], pair,
-                                                     base=out))
+                                                     base=out, said=said))
     written += [*figures, out / "summary.md"]
     if not small:
-        write_text(out / "report.html", html.render(collection, figures, pair, base=out))
+        write_text(out / "report.html", html.render(collection, figures, pair, base=out,
+                                                    said=said))
         written.append(out / "report.html")
     return [Path(p).name for p in written]
 
@@ -144,9 +165,11 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-change", type=float, default=stats.MIN_CHANGE,
                         help="smallest change called a change, as a fraction: 0.1 = 10%% "
                              "(default: %(default)s)")
-    parser.add_argument("--pair", default=",".join(DEFAULT_PAIR), metavar="A,B",
-                        help="the two frameworks whose ratio the tables show "
-                             "(default: %(default)s)")
+    parser.add_argument("--pair", metavar="A,B",
+                        help="the two frameworks whose ratio the tables show and the verdicts "
+                             "say (default: the tables numpy,torch; the verdicts every two)")
+    parser.add_argument("--baseline-framework", metavar="NAME",
+                        help="the verdicts say each framework against this one")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar (there is none unless stderr is a terminal)")
     parser.add_argument("--small", action="store_true",
@@ -165,7 +188,7 @@ def _main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"nnbench.report: error: no such folder: {missing[0]}", file=sys.stderr)
         return 2
-    pair = tuple(name.strip() for name in args.pair.split(","))
+    pair = tuple(name.strip() for name in (args.pair or ",".join(DEFAULT_PAIR)).split(","))
     if len(pair) != 2 or not all(pair) or pair[0] == pair[1]:
         print(f"nnbench.report: error: --pair={args.pair!r} must name two different frameworks, "
               f"e.g. numpy,torch", file=sys.stderr)
@@ -190,7 +213,8 @@ def _main(argv: list[str] | None = None) -> int:
             return history.run(args.history, out, pair, args.step_min_change, args.alpha,
                                not args.no_progress, args.format, args.history_order or "time")
         report(args.run_dirs, out, progress=not args.no_progress, small=args.small,
-               pair=pair, histories=args.histories, rebuild=args.rebuild)
+               pair=pair if args.pair else None, histories=args.histories,
+               rebuild=args.rebuild, baseline_framework=args.baseline_framework)
         if args.equivalence is not None:  # the pair within the set: the same speed, or not?
             print(compare.pair_equivalence(collect(args.run_dirs, progress=False), pair,
                                            args.equivalence).to_markdown(index=False))

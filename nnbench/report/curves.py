@@ -42,9 +42,9 @@ def loss_curves(records: list[dict], path: Path,
 def _page(pairs: list[tuple[dict, dict]], titles: list[str], pair: tuple[str, str],
           with_accuracy: bool, path: Path, note: str) -> Path:
     ratios = [2, 1, 1.3] if with_accuracy else [2, 1]
-    columns = max(min(len(pairs), COLUMNS), 2)  # two wide at least, so that the title fits
+    columns = min(len(pairs), COLUMNS)  # one configuration: one panel the canvas's width
     rows = -(-len(pairs) // columns)
-    fig = plt.figure(figsize=(4.2 * columns, 1.4 * sum(ratios) * rows + 1.2),
+    fig = plt.figure(figsize=(max(4.2 * columns, 8.4), 1.4 * sum(ratios) * rows + 1.2),
                      layout="constrained")
     cells = fig.subfigures(rows, columns, squeeze=False, hspace=0.04)
     for n, ((first, second), title) in enumerate(zip(pairs, titles, strict=True)):
@@ -89,9 +89,12 @@ def _curves(panels: list, first: dict, second: dict, pair: tuple[str, str],
     middle.set_yscale("log")
     middle.set_ylim(FLOOR / 2, max(1.0, diff.max() * 2) if diff.size else 1.0)
     middle.grid(alpha=0.3)
+    if (diff == 0).any():  # the floor's ticks said in words where they are drawn
+        middle.text(0.01, 0.04, "gray ticks at the bottom: epochs where the two losses are "
+                    "exactly equal", transform=middle.transAxes, fontsize=7, color="gray")
     if first_column:
         top.set_ylabel("training loss")
-        middle.set_ylabel(f"|{pair[0]} - {pair[1]}|\n(equal: ticks at 1e-18)")
+        middle.set_ylabel(f"|{pair[0]} - {pair[1]}|\n(absolute difference)")
     if len(panels) < 3:
         return
     bottom = panels[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnbench.report import profiles
+from nnbench.report import answer, profiles
 from nnbench.report.collect import Collection
 from nnbench.report.sections import PARALLEL_NOTE, headline, sections
 from nnbench.report.tables import DEFAULT_PAIR, DISAGREE
@@ -35,26 +35,48 @@ window.addEventListener("load", () => {
 """
 
 
+def _blas(rec: dict) -> tuple[str, str]:
+    """(BLAS, LAPACK) as the record's framework calls them (``Trainer.blas``, recorded by the
+    job); "not recorded" for an older record: threadpoolctl's list of the libraries loaded in
+    its process (a torch process holds NumPy's OpenBLAS beside torch's MKL) cannot say which
+    one its framework called."""
+    said = (rec.get("environment") or {}).get("framework_blas")
+    if not said:
+        return "not recorded", ""
+    extra = f"; oneDNN {said['onednn']}" if said.get("onednn") else ""
+    return str(said.get("blas", said.get("error", ""))), f"{said.get('lapack', '')}{extra}"
+
+
+def _whole(value: object) -> str | None:
+    """A count as a count (2, not 2.0); None where unknown."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def _environment(collection: Collection) -> pd.DataFrame:
     rows = {}
     for rec in collection.records:
         env = rec.get("environment") or {}
         gpu = env.get("gpu") or {}
-        blas = ", ".join(f"{b.get('internal_api')} {b.get('version')}" for b in env.get("blas")
-                         or [])
+        blas, lapack = _blas(rec)
         scheduler = rec.get("scheduler") or {}
+        threads = next((t for t in (env.get("threads"), rec.get("threads"),
+                                    env.get("torch_threads")) if t is not None), None)
         row = {"host": env.get("hostname"), "node": scheduler.get("node"),
                "scheduler job": scheduler.get("job"), "cpu": env.get("cpu_model"),
-               "cores": env.get("cpu_cores_available"), "threads": env.get("threads"),
-               "blas": blas, "gpu": gpu.get("name"), "driver": gpu.get("driver"),
+               "cores": _whole(env.get("cpu_cores_available")),
+               "framework": rec.get("framework"), "threads": _whole(threads),
+               "BLAS it calls": blas, "LAPACK it calls": lapack,
+               "gpu": gpu.get("name"), "driver": gpu.get("driver"),
                "environment": rec.get("environment_name"),  # bench.python's, by name
                "python": env.get("python"), "numpy": env.get("numpy"),
                "torch": env.get("torch"), "hydra": env.get("hydra"),
                "commit": (env.get("git_commit") or "")[:12],
                "lock": ((env.get("lock") or {}).get("pins_sha256") or "")
                + ("" if (env.get("lock") or {}).get("matches", True) else " (drifted)")}
-        key = {k: v for k, v in row.items() if k != "scheduler job"}  # one row per machine
-        rows[tuple(map(str, key.values()))] = row
+        key = {k: v for k, v in row.items() if k != "scheduler job"}  # a row per machine and
+        rows[tuple(map(str, key.values()))] = row  # framework, as each calls its libraries
     frame = pd.DataFrame(list(rows.values()))
     return frame.dropna(axis=1, how="all")  # no node column for runs outside a scheduler
 
@@ -74,15 +96,18 @@ def _figure(path: Path) -> str:
 
 
 def render(collection: Collection, figures: list[Path],
-           pair: tuple[str, str] = DEFAULT_PAIR, base: Path | None = None) -> str:
-    """The page; ``base``: the folder it is written to, which its links to job files are
-    relative to (None: absolute)."""
+           pair: tuple[str, str] = DEFAULT_PAIR, base: Path | None = None,
+           said: list | None = None) -> str:
+    """The page, the verdicts in words first (``said``; by default every two frameworks of
+    each configuration); ``base``: the folder it is written to, which its links to job files
+    are relative to (None: absolute)."""
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>nnbench report</title>",
              f"<style>{STYLE}</style></head><body>", "<h1>nnbench report</h1>",
              f"<p>{html.escape(headline(collection))}</p>"]
     frame = collection.frame
     if "exclusive" in frame and (frame["exclusive"] == False).any():  # noqa: E712
         parts.append(f'<p class="warn">{html.escape(PARALLEL_NOTE.replace("**", ""))}</p>')
+    parts += answer.html_parts(answer.of(collection) if said is None else said)
     if figures:
         parts.append("<h2>Figures</h2>")
         for fig in figures:

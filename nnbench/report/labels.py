@@ -8,6 +8,7 @@ Light on purpose: a job's console line uses ``label_variants``, and a job import
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import TYPE_CHECKING
 
@@ -57,17 +58,39 @@ def assign_variants(records: list[dict]) -> None:
                                       for k in differ)
 
 
+def order_value(value: object) -> tuple:
+    """A configuration value in the order a reader expects: numbers by value (batch 16 before
+    128), an architecture by its layer sizes (2x64x1 before 2x256x1 before 2x1024x1, where text
+    would put 1024 first), then text; a missing value (a full batch) last."""
+    if value is None:
+        return (2, (), "")
+    if not isinstance(value, str) and isinstance(value, numbers.Real) \
+            and not isinstance(value, bool):  # NumPy's numbers too
+        return (0, (value,), "") if value == value else (2, (), "")
+    text = str(value)
+    if re.fullmatch(r"\d+(x\d+)+", text):
+        return (0, tuple(int(n) for n in text.split("x")), "")
+    # other text with its numbers by value: a variant "threads 2" before "threads 10"
+    return (1, tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
+                     for p in re.split(r"(\d+)", text) if p), text)
+
+
 def _value(value: object) -> str:
     if isinstance(value, list):
         return "x".join(map(str, value))
     return "null" if value is None else str(value)
 
 
+# Keys that count things: a count is shown as one (n_train 1600, not 1600.0, which a column
+# with a missing value in it turns it into).
+COUNTS = {"batch_size", "epochs", "n_train", "n_test", "threads", "rounds", "round"}
+
+
 def key_text(key: str, value: object) -> object:
     """Configuration values as a reader writes them: batch 64, not 64.0; null batch = full."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "full" if key == "batch_size" else ""
-    if isinstance(value, float) and value.is_integer() and key in ("batch_size", "epochs"):
+    if isinstance(value, float) and value.is_integer() and key in COUNTS:
         return int(value)
     if key == "code_version" and isinstance(value, str):  # git's 7 hex of a commit, 8 of a hash
         return re.sub(r"\b([0-9a-f]{8})[0-9a-f]{4}\b", r"\1",

@@ -29,7 +29,7 @@ from nnbench.bounds import finite
 from nnbench.files import remove_stale_temporaries, temporary_name
 from nnbench.paths import folder_problem
 from nnbench.record import checked, read_result
-from nnbench.report import confusion, cost_plot, curves, diagnosis_plot, phases, plots
+from nnbench.report import confusion, cost_plot, curves, diagnosis_plot, phases, plots, scaling
 from nnbench.report.index import HISTORIES
 
 REPORT_FILES = frozenset({"results.csv", "results.json", "summary.md", "report.html",
@@ -104,7 +104,7 @@ def figures(collection, out: Path, pair: tuple[str, str],
     makers = [
         (functools.partial(plots.comparison_summary, pair=pair, records=collection.records),
          frame, "comparison_summary.png"),
-        (plots.scaling, frame, "scaling.png"),
+        (scaling.scaling, frame, "scaling.png"),
         (functools.partial(cost_plot.draw, collection=collection, pair=pair), frame,
          "cost_model.png"),
         (functools.partial(curves.loss_curves, pair=pair), collection.records, "loss_curves.png"),

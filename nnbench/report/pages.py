@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nnbench.report import pooling
-from nnbench.report.labels import CONFIG_KEYS, LABELLED, label, varying
+from nnbench.report.labels import CONFIG_KEYS, LABELLED, label, order_value, varying
 from nnbench.report.tables import DEFAULT_PAIR, config_columns
 
 if TYPE_CHECKING:
@@ -63,9 +63,9 @@ def pairs_by_config(records: list[dict], need: str,
 
 
 def _order(record: dict) -> tuple:
-    """Numbers by value (batch 16 before 128), then text; a missing value (full batch) last."""
-    return tuple((0, value, "") if isinstance(value, (int, float)) and value == value
-                 else (1, 0, str(value)) for value in (record.get(k) for k in CONFIG_KEYS))
+    """Numbers by value (batch 16 before 128, 2x64 before 2x1024), then text; a missing value
+    (full batch) last."""
+    return tuple(order_value(record.get(k)) for k in CONFIG_KEYS)
 
 
 def confusion_pairs(records: list[dict], pair: tuple[str, str]) -> list[tuple[dict, dict]]:
@@ -83,11 +83,10 @@ def comparison_configs(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
     keys = ["experiment_name", *config_columns(ok)] if "experiment_name" in ok else \
         config_columns(ok)
     ok, keys = pooling.separate(ok, keys)
-    # in the tables' order: the versions of one configuration side by side
-    order = ok.groupby(keys, dropna=False, sort=True).ngroup()
-    ok = ok.assign(_config=pooling.row_ids(ok, keys), _order=order)
-    firsts = ok.drop_duplicates("_config").sort_values("_order", kind="stable")
-    return ok, [dict(c) for _, c in firsts.iterrows()]
+    # in the tables' order (sizes by value): the versions of one configuration side by side
+    ok = ok.assign(_config=pooling.row_ids(ok, keys))
+    firsts = [dict(c) for _, c in ok.drop_duplicates("_config").iterrows()]
+    return ok, sorted(firsts, key=lambda c: tuple(order_value(c.get(k)) for k in keys))
 
 
 def labels(rows: list[dict], wrap: bool = True) -> list[str]:

@@ -23,6 +23,7 @@ PHASES = ("gather", "forward", "backward", "update", "rest")
 COLORS = {"gather": "#8c564b", "forward": "#1f77b4", "backward": "#ff7f0e",
           "update": "#2ca02c", "rest": "#c7c7c7"}
 OPS = ("matmul+bias", "matmul", "bias", "weight grad", "input grad", "bias grad")
+DECADE = 10.0  # epochs of one panel this far apart: a log axis
 AGREE = 0.10  # a phased epoch within this of the timed one: the marks barely change it
 TITLE = "Where the time goes: one epoch by phase"
 NOTE = ("Median seconds of each phase over the phased epochs (a pass of its own, after the "
@@ -181,13 +182,14 @@ def _panel(ax, name: str, group: list[dict]) -> None:
               for r in group]
     scale, unit = next(((s, u) for s, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"))
                         if max(epochs, default=0) >= s), (1e-6, "µs"))
+    floor = _log_floor(group, epochs, scale)
     for x, rec in enumerate(group):
         phases = rec.get("phases_s") or {}
-        bottom = 0.0
+        bottom = floor or 0.0
         for phase in PHASES if phases else ():
-            height = (_median(phases.get(phase)) or 0) / scale
-            ax.bar(x, height, 0.6, bottom=bottom, color=COLORS[phase])
-            bottom += height
+            top = bottom + (_median(phases.get(phase)) or 0) / scale
+            ax.bar(x, top - bottom, 0.6, bottom=bottom, color=COLORS[phase])
+            bottom = top
         timed = rec.get("train_time_per_epoch_s")
         if timed and phases:
             ax.plot([x - 0.35, x + 0.35], [timed / scale] * 2, color="black", lw=2)
@@ -201,8 +203,26 @@ def _panel(ax, name: str, group: list[dict]) -> None:
     ax.set_ylabel(f"time per epoch ({unit})")
     ax.set_title(name, fontsize=9)
     ax.margins(y=0.15)
-    ax.set_ylim(bottom=0)
+    if floor:  # epochs a decade or more apart: a 0.2 ms bar stays visible beside a 2 ms one
+        from nnbench.report.plots import log_ticks
 
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=floor)
+        log_ticks(ax)  # 0.5, 1, 2, 5: not 10^0
+        ax.set_ylabel(f"time per epoch ({unit}, log)")
+    else:
+        ax.set_ylim(bottom=0)
+
+
+def _log_floor(group: list[dict], epochs: list[float], scale: float) -> float | None:
+    """Where a log axis starts (in the panel's unit): a third of the smallest epoch, where
+    the panel's epochs span ``DECADE`` or more; None for a linear axis, the bars stacked from
+    0. On a log axis the stack's boundaries sit at the running sums from that floor: the
+    totals read true, the shares are the table's."""
+    positive = [e for e in epochs if e > 0]
+    if len(positive) < 2 or max(positive) / min(positive) < DECADE:
+        return None
+    return min(positive) / scale / 3
 
 def _wrap(text: str, width: int = 28) -> str:
     import textwrap

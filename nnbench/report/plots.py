@@ -1,5 +1,6 @@
-"""The report's figures as PNGs: comparison summary (in pages) and scaling; the loss curves are
-``curves``', the confusion matrices ``confusion``'s."""
+"""The report's figures as PNGs: the comparison summary (in pages), and what every figure shares
+(colours, titles, log ticks); scaling is ``scaling``'s, the loss curves ``curves``', the
+confusion matrices ``confusion``'s."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from nnbench.report import pages, pooling  # noqa: E402
-from nnbench.report.labels import IDENTITY, key_values  # noqa: E402
-from nnbench.report.tables import DEFAULT_PAIR, config_columns  # noqa: E402
+from nnbench.report.tables import DEFAULT_PAIR  # noqa: E402
 
 COLORS = {("numpy", "cpu"): "#1f77b4", ("torch", "cpu"): "#ff7f0e",
           ("torch", "cuda"): "#d62728", ("numpy", "cuda"): "#2ca02c",
@@ -32,7 +32,9 @@ def page_title(fig: plt.Figure, title: str, note: str) -> float:
     is (``pages.page_note``); returns the top of the room left for the panels."""
     lines = textwrap.wrap(note, int(fig.get_figwidth() * 10.5)) if note else []  # 11 pt
     fig.suptitle("\n".join([title, *lines]), fontsize=11)
-    return 1 - (0.15 + 0.19 * (1 + title.count("\n") + len(lines))) / fig.get_figheight()
+    # the title hangs from 2% of the height below the top (matplotlib's suptitle y=0.98)
+    pad = max(0.15, 0.02 * fig.get_figheight()) + 0.05
+    return 1 - (pad + 0.19 * (1 + title.count("\n") + len(lines))) / fig.get_figheight()
 
 
 def save(fig: plt.Figure, path: Path, dpi: int, rect: tuple | None = None) -> Path:
@@ -113,14 +115,12 @@ def _ratio_points(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, metric:
                         label=None if legend in drawn else legend)
             drawn.add(legend)
             ax.annotate(f"{pooling.ratio_number(r)}x", (xpos, r), textcoords="offset points",
-                        xytext=(8, -3), fontsize=8)
+                        xytext=(8, -3), fontsize=8, annotation_clip=True)
     ax.axhline(1.0, color="gray", lw=0.8, ls="--")
     ax.set_yscale("log")
     ax.set_xlim(-0.6, len(configs) - 0.4)
     ax.margins(y=0.1)  # a point at the edge of the range keeps its whole marker and label
-    ratio_ticks(ax)
-    if drawn:
-        ax.legend(fontsize=8)
+    ratio_ticks(ax)  # its markers' legend: the page's, above the panels (legend_above)
 
 
 def ratio_ticks(ax: plt.Axes) -> None:
@@ -157,20 +157,43 @@ def comparison_summary(frame: pd.DataFrame, path: Path, pair: tuple[str, str] = 
     pairs = sorted({(f, d) for f, d in zip(ok["framework"], ok["device"], strict=True)},
                    key=lambda p: (p[1], p[0]))
     names = pages.labels(configs)  # over all pages: a key that varies across pages is shown
+    flat = pages.labels(configs, wrap=False)
     chunks, _ = pages.split(list(range(len(configs))))
     written = []
     for number, chunk in enumerate(chunks, 1):
         note = pages.page_note(len(configs), pages.PER_PAGE, len(chunks), number, path,
                                pages.TABLES)
-        written.append(_summary_page(ok, pd.DataFrame([configs[i] for i in chunk]),
-                                     [names[i] for i in chunk], pairs, pair, by_file,
-                                     pages.page_path(path, number), note))
+        ticks, key = tick_labels([names[i] for i in chunk], [flat[i] for i in chunk],
+                                 chunk[0] + 1)
+        written.append(_summary_page(ok, pd.DataFrame([configs[i] for i in chunk]), ticks,
+                                     pairs, pair, by_file, pages.page_path(path, number), note,
+                                     key))
     return written
+
+
+# Characters of 8 pt tick label that fit side by side under one panel of the summary page
+PANEL_CHARS = 90
+TALL = 5  # lines of a tick label beyond which the configurations are numbered, with a key
+
+
+def tick_labels(wrapped: list[str], flat: list[str], first: int) -> tuple[list[str], list[str]]:
+    """The tick labels of a page, and its key: the labels themselves where they fit side by
+    side (at most ``TALL`` lines, each within its share of the panel's width); else the
+    configurations' numbers (``first`` on), each named in full in a key below the panels,
+    so that neighbours never run into each other ("epochs 2000epochs 2000")."""
+    share = PANEL_CHARS / max(len(wrapped), 1)
+    widest = max((len(line) for label in wrapped for line in label.split("\n")), default=0)
+    if max((label.count("\n") + 1 for label in wrapped), default=0) <= TALL and \
+            widest <= 0.8 * share:
+        return wrapped, []
+    numbers = [str(first + i) for i in range(len(wrapped))]
+    return numbers, [f"{n}: {name.replace(chr(10), ' ')}" for n, name in zip(numbers, flat,
+                                                                              strict=True)]
 
 
 def _summary_page(ok: pd.DataFrame, configs: pd.DataFrame, labels: list[str], pairs: list,
                   pair: tuple[str, str], by_file: dict[str, dict], path: Path,
-                  note: str) -> Path:
+                  note: str, key: list[str]) -> Path:
     ratio = f"{pair[0]}/{pair[1]}"
     panels = [
         ("train_time_per_epoch_s", "time per epoch", "train_time_per_epoch_stats_s", None),
@@ -198,47 +221,50 @@ def _summary_page(ok: pd.DataFrame, configs: pd.DataFrame, labels: list[str], pa
             if metric != "test_accuracy":
                 _log_if_wide(ax, np.array(plotted, dtype=float))
             if metric.endswith("_s"):  # 200 µs, 5 ms: not 0.0002 or 5e-3
-                ax.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(unit="s"))
+                seconds_axis(ax)
         ax.set_xticks(x, labels, fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-    axes.flat[0].legend(fontsize=9)
     top = page_title(fig, f"{pair[0]} vs {pair[1]} per configuration (median of the rounds' "
                           "medians; error bars: range over rounds, or with one round the IQR "
                           "of its samples)", note)
+    top = legend_above(fig, axes.flat, top)
+    rows = (len(key) + 1) // 2  # the key in two columns, under the panels
+    for i, line in enumerate(key):
+        fig.text(0.02 + 0.5 * (i // max(rows, 1)), 0.03 + 0.16 * (rows - i % rows) / 13.5,
+                 textwrap.shorten(line, 95), fontsize=8, va="bottom", family="monospace")
+    bottom = 0.03 + 0.16 * (rows + 1.2) / 13.5 if key else 0.02
     fig.text(0.5, 0.005, "Memory: RSS only, the one probe that sees both frameworks; "
              "tracemalloc and CUDA peaks are in the tables.", ha="center", fontsize=9)
-    return save(fig, path, 100, rect=(0, 0.02, 1, top))
+    return save(fig, path, 100, rect=(0, bottom, 1, top))
 
 
-def scaling(frame: pd.DataFrame, path: Path) -> Path | None:
-    needed = {"train_flops_per_epoch", "train_time_per_epoch_s"}
-    ok = frame[frame["status"] == "ok"] if not frame.empty else frame
-    if ok.empty or not needed <= set(ok.columns):
-        return None
-    ok = ok.dropna(subset=sorted(needed))  # records that did not count their FLOPs
-    if ok.empty:
-        return None
-    fig, ax = plt.subplots(figsize=(8.5, 6))
-    ok, keys = pooling.separate(ok, ["experiment_name", *config_columns(ok)])
-    versions = [k for k in IDENTITY if k in keys]  # a line per version: never one median
-    groups = ok.groupby(["framework", "device", "precision", *versions], dropna=False)
-    for (framework, device, precision, *_), runs in groups:
-        pts = runs.groupby("train_flops_per_epoch")["train_time_per_epoch_s"].median()
-        style = "-" if precision == "float32" else "--"
-        line = color(framework, device)
-        name = " ".join([framework, device, precision,
-                         key_values(runs.iloc[0].to_dict(), versions)]).strip()
-        ax.plot(pts.index, pts.values, style, marker="o", color=line, label=name)
-        peak = runs["matmul_peak_gflops"].dropna() if "matmul_peak_gflops" in runs else []
-        if len(peak):
-            flops = np.geomspace(pts.index.min() / 2, pts.index.max() * 2, 20)
-            ax.plot(flops, flops / (float(peak.median()) * 1e9), ":", color=line, alpha=0.7,
-                    label=f"limit: {name} matmul peak {float(peak.median()):.0f} GFLOP/s")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("FLOPs per training epoch (matmuls)")
-    ax.set_ylabel("time per epoch (s)")
-    ax.set_title("Scaling: time per epoch against work, with this host's matmul limit")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    return save(fig, path, 110)
+def seconds_axis(ax: plt.Axes) -> None:
+    """Durations as 200 µs and 5 ms; on a log axis, labels at 1-2-5 steps where it spans three
+    decades or less (its decades alone left a lone "1 ms"), and no minor labels (they read
+    4x10^-3 beside a "1 ms")."""
+    ax.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(unit="s"))
+    if ax.get_yscale() != "log":
+        return
+    low, high = ax.get_ylim()
+    decades = np.log10(high / low) if low > 0 else np.inf
+    if decades <= 3:
+        subs = (1.0, 2.0, 3.0, 5.0, 7.0) if decades <= 1 else (1.0, 2.0, 5.0)
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=subs))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def legend_above(fig: plt.Figure, axes, top: float) -> float:
+    """One legend for every panel (bars and interval markers), outside them under the title,
+    where it covers no data; returns the top of the room left for the panels."""
+    handles, names = [], []
+    for ax in axes:
+        for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+            if name not in names:
+                handles.append(handle)
+                names.append(name)
+    if not handles:
+        return top
+    columns = min(len(names), 4)
+    fig.legend(handles, names, loc="upper center", ncol=columns, fontsize=9,
+               bbox_to_anchor=(0.5, top), frameon=False)
+    return top - (0.05 + 0.22 * -(-len(names) // columns)) / fig.get_figheight()

@@ -121,10 +121,29 @@ class Side:
     def median(self) -> float | None:
         return float(np.median(self.values)) if self.values else None
 
+    def key(self) -> tuple:
+        """What this side's statistics depend on, hashable and cheap: the round values, and
+        each round's sample count and sum."""
+        return (tuple(self.values),
+                tuple((len(s), float(np.sum(s))) if s else None for s in self.samples))
+
     def spread(self) -> dict:
         """``stats.rounds_disagree`` over the rounds (with their samples where kept)."""
         rounds = [s if s else v for v, s in zip(self.values, self.samples, strict=True)]
-        return stats.rounds_disagree(rounds)
+        return dict(_once(("spread", self.key()), lambda: stats.rounds_disagree(rounds)))
+
+
+# The tables and the verdicts pool the same sides of a report: each statistic is computed once
+# (a bootstrap of 10,000 resamples, a spread over thousands of epochs), kept by what it is of.
+_MADE: dict[tuple, object] = {}
+
+
+def _once(key: tuple, make) -> object:
+    if key not in _MADE:
+        if len(_MADE) >= 50_000:  # a long-lived process reporting again and again
+            _MADE.clear()
+        _MADE[key] = make()
+    return _MADE[key]
 
 
 def ratio(a: Side, b: Side) -> tuple[float, float, float, str] | None:
@@ -132,6 +151,10 @@ def ratio(a: Side, b: Side) -> tuple[float, float, float, str] | None:
     the samples of one process per side (‡), else the bare ratio (no mark, NaN interval)."""
     if not a.values or not b.values or not b.median:
         return None
+    return _once(("ratio", a.key(), b.key()), lambda: _ratio(a, b))
+
+
+def _ratio(a: Side, b: Side) -> tuple[float, float, float, str]:
     if a.rounds >= 2 and b.rounds >= 2:
         r, lo, hi, _ = stats.ratio_interval(a.values, b.values, rounds=True)
         return r, lo, hi, ROUNDS_MARK

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnbench.report import cost_model, phases, pooling, profiles, tails, targets
+from nnbench.report import answer, cost_model, phases, pooling, profiles, tails, targets
 from nnbench.report.collect import Collection
 from nnbench.report.labels import key_text, key_values, varying
 from nnbench.report.pages import MAX_PAGES, PER_PAGE, latest_ok, left_out
@@ -234,8 +234,12 @@ def _sections(collection: Collection, pair: tuple[str, str]) -> list[Section]:
 
 
 def summary_markdown(collection: Collection, figures: list[str],
-                     pair: tuple[str, str] = DEFAULT_PAIR, base: Path | None = None) -> str:
+                     pair: tuple[str, str] = DEFAULT_PAIR, base: Path | None = None,
+                     said: list | None = None) -> str:
+    """summary.md: the verdicts in words first (``said``; by default every two frameworks of
+    each configuration), then the sections."""
     lines = ["# nnbench report", "", headline(collection), ""]
+    lines += answer.markdown(answer.of(collection) if said is None else said)
     frame = collection.frame
     if "exclusive" in frame and (frame["exclusive"] == False).any():  # noqa: E712
         lines += [PARALLEL_NOTE, ""]

@@ -7,7 +7,7 @@ import pandas as pd
 
 from nnbench.report import pooling
 from nnbench.report.collect import CONFIG_KEYS
-from nnbench.report.labels import key_text, key_values
+from nnbench.report.labels import key_text, key_values, order_value
 
 # The two frameworks whose ratio the tables show: the question nnbench exists to answer. Any
 # other pair can be asked for (python -m nnbench.report --pair A,B).
@@ -142,7 +142,8 @@ def comparison_with_marks(frame: pd.DataFrame, metric: str, compare: str | None,
                         marks.add(result[3])
                 else:
                     row[f"{pair[0]}-{pair[1]} {device}"] = f"{a - b:+.4f}"
-        rows.append(row)
+        rows.append((tuple(order_value(v) for v in values), row))
+    rows = [row for _, row in sorted(rows, key=lambda item: item[0])]  # 2x64 before 2x1024
     return pd.DataFrame(rows).fillna(""), marks  # no ratio where a side did not run
 
 

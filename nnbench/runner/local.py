@@ -25,7 +25,7 @@ from nnbench import benchmark, data, environments, identity, profiling
 from nnbench.errors import DataError, Skip
 from nnbench.files import cache_warnings, write_text
 from nnbench.frameworks import agreement
-from nnbench.frameworks.base import Trainer
+from nnbench.frameworks.base import Trainer, blas_of
 from nnbench.job import Job
 from nnbench.measure import contention
 from nnbench.measure import peak as peak_probe
@@ -128,11 +128,13 @@ def _execute(job: Job, output_dir: str | Path) -> dict[str, Any]:
         measured = benchmark.measure(trainer_factory(job, cls), ds, job.train, bench,
                                      job.spec.layer_sizes, peak,
                                      compiles=job.compile_mode is not None)
-        fields.update(measured.record_fields(), threads=threads,
-                      environment=environment(threads))
+        fields.update(measured.record_fields(), threads=threads,  # the BLAS as it calls it
+                      environment={**environment(threads),
+                                   "framework_blas": blas_of(cls, job.device)})
         if bench.profile:  # after every timed figure: a profiler slows what it watches
             fields["profile_files"], found = profiling.profile(
-                trainer_factory(job, cls), ds, job.train, output_dir)
+                trainer_factory(job, cls), ds, job.train, output_dir,
+                timed=fields.get("train_time_per_epoch_s"))
             warnings += found
     check = _gradient_check(job, ds)
     fields["warnings"] = warnings + fields["warnings"] + check.pop("warnings", [])

@@ -36,6 +36,25 @@ def _cupy() -> Any:
     return cupy
 
 
+def numpy_blas() -> dict[str, str]:
+    """The BLAS NumPy's matmul calls, as threadpoolctl finds it loaded from NumPy's own folders
+    (a process may hold SciPy's OpenBLAS and torch's MKL beside it), else as NumPy was built
+    with (a system BLAS); and the LAPACK NumPy was built with."""
+    from pathlib import Path
+
+    from threadpoolctl import threadpool_info
+
+    home = Path(np.__file__).resolve().parent
+    own = (str(home) + "/", str(home.parent / "numpy.libs") + "/")
+    loaded = [f"{i.get('internal_api')} {i.get('version')}" for i in threadpool_info()
+              if i.get("user_api") == "blas" and str(i.get("filepath", "")).startswith(own)]
+    built = np.show_config(mode="dicts").get("Build Dependencies", {})
+    lapack, blas = built.get("lapack") or {}, built.get("blas") or {}
+    return {"blas": ", ".join(loaded) or f"{blas.get('name')} {blas.get('version')}",
+            "lapack": f"{lapack.get('name')} {lapack.get('version')}" if lapack else "unknown",
+            "source": "threadpoolctl (BLAS), numpy.show_config (LAPACK)"}
+
+
 class NumpyTrainer(Trainer):
     """Mini-batch SGD on the NumPy network, in the dtype of the run, on NumPy or CuPy."""
 
@@ -58,6 +77,12 @@ class NumpyTrainer(Trainer):
         except cupy.cuda.runtime.CUDARuntimeError as err:
             return f"CuPy finds no CUDA device on this host ({err})"
         return None if count > 0 else "CuPy finds no CUDA device on this host"
+
+    @classmethod
+    def blas(cls, device: str) -> dict[str, str] | None:
+        if device == "cuda":
+            return {"blas": f"cublas (CuPy {_cupy().__version__})", "source": "CuPy"}
+        return numpy_blas()
 
     @classmethod
     def matmul_kernel(cls, n: int, dtype: str, device: str, tf32: bool) -> MatmulKernel:

@@ -45,6 +45,10 @@ class TextbookTrainer(Trainer):
                               f"train.loss=cross_entropy; this job has {what} (arch.activations)")
 
     @classmethod
+    def blas(cls, device: str) -> dict[str, str] | None:
+        return NumpyTrainer.blas(device)  # the same np.matmul
+
+    @classmethod
     def matmul_kernel(cls, n: int, dtype: str, device: str, tf32: bool) -> MatmulKernel:
         return NumpyTrainer.matmul_kernel(n, dtype, device, tf32)  # the same np.matmul
 

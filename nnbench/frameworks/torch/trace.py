@@ -1,4 +1,5 @@
-"""torch's profiler around a torch trainer's epochs, exported as a Chrome trace.
+"""torch's profiler around a torch trainer's epochs, exported as a Chrome trace, each
+operator with its inputs' shapes (``record_shapes``: which matmul is which layer).
 
 The trace labels each epoch ("train_epoch") and each step's parts ("zero_grad", "forward" with
 the loss, "backward", "optimizer_step") with ``record_function``. A label costs a call into
@@ -53,7 +54,7 @@ def chrome_trace(trainer: Any, path: Path) -> Iterator[None]:
     trainer._step = lambda xb, tb: _labelled_step(trainer, xb, tb)  # type: ignore[method-assign]
     try:
         with _quiet_off_gpu(trainer.torch_device.type != "cuda"), \
-                profile(activities=activities) as prof:
+                profile(activities=activities, record_shapes=True) as prof:  # matmul sizes
             yield
             trainer.sync()
         prof.export_chrome_trace(str(path))

@@ -28,6 +28,7 @@ from nnbench.spec import ModelSpec, targets
 torch = LazyModule("torch")
 torch_mlp = LazyModule("nnbench.frameworks.torch.network")
 torch_phases = LazyModule("nnbench.frameworks.torch.phases")
+torch_libraries = LazyModule("nnbench.frameworks.torch.libraries")
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
@@ -110,6 +111,10 @@ class TorchTrainer(Trainer):
     @classmethod
     def compile_mode(cls, options: Options) -> str | None:
         return options.compile_mode if options.compile else None
+
+    @classmethod
+    def blas(cls, device: str) -> dict[str, str] | None:
+        return torch_libraries.blas(device)  # MKL here: not the OpenBLAS NumPy loads beside it
 
     @classmethod
     def matmul_kernel(cls, n: int, dtype: str, device: str, tf32: bool) -> MatmulKernel:
