@@ -69,9 +69,8 @@ def separable(sizes: Sequence[Size], terms: Sequence[str]) -> bool:
     return np.linalg.matrix_rank(x / norms, tol=1e-9) == len(terms)
 
 
-# A fit whose log-time R² is below this, or that misses one size by more than this fraction,
-# does not say where two frameworks cross: a busy host's times (R² 0.008 was seen) follow no
-# cost per step plus a rate, and a crossing read off such a fit is noise.
+# A fit of log-time R² below this, or missing a size by more than this fraction, says nothing
+# of a crossing: a busy host's times (R² 0.008 seen) follow no cost per step plus a rate.
 HOLDS_R2, HOLDS_RESIDUAL = 0.9, 0.25
 
 
