@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from nnbench.errors import ConfigError
-from nnbench.frameworks.base import Events, LazyModule, MatmulKernel, Trainer, nvidia_driver
+from nnbench.frameworks.base import Events, MatmulKernel, Trainer
 from nnbench.frameworks.base import Options as BaseOptions
+from nnbench.frameworks.lazy import LazyModule, nvidia_driver
 from nnbench.measure.phases import LayerKernel, PhaseClock
 from nnbench.params import Params
 from nnbench.precision import Precision
