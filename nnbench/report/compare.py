@@ -240,7 +240,9 @@ def with_pairs(table: pd.DataFrame, sides: dict, args) -> str:
     text = table.to_markdown(index=False)
     if args.equivalence is None:
         return text
-    pair = tuple(name.strip() for name in args.pair.split(","))
+    from nnbench.report.tables import DEFAULT_PAIR  # the pair where --pair names none
+
+    pair = tuple(name.strip() for name in args.pair.split(",")) if args.pair else DEFAULT_PAIR
     for flag, (folder, collection) in sides.items():
         pairs = pair_equivalence(collection, pair, args.equivalence)
         if not pairs.empty:
