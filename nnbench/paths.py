@@ -16,18 +16,16 @@ The resolver also checks ``runs_dir`` and ``experiment_name`` before Hydra creat
 a runs_dir that is a file, read-only or on a file system that holds no files (``/proc``), or an
 experiment name that is not a plain name (``../../x`` would write outside runs_dir), is refused
 with one line naming the key. So is a runs_dir whose job folders' files would have paths longer
-than the system allows (PATH_MAX), or whose file system lacks the room a job's record needs:
-checked before the first job, not found when a finished job's record cannot be written.
-``check_config`` makes the same checks, and those of ``dataset.data_dir``, for a job resolved
-outside the command line.
+than the system allows (PATH_MAX), or whose file system lacks the room a job's record needs.
+``check_config`` makes the same checks, and ``dataset.data_dir``'s, for a job resolved elsewhere.
 
-Names are ASCII: a name is a folder on file systems others share, a label in the report and
-part of a scheduler's job name, and Unicode admits look-alikes (``é`` as one code point or as
-``e`` and a combining accent: two folders that print alike, one experiment split in two).
+Names are ASCII: a name is a folder others share, a report's label and a scheduler's job
+name, and Unicode admits look-alikes (``é`` as one code point or as ``e`` and an accent).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -47,9 +45,9 @@ PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.,=+-]*")
 PLAIN_NAME_RULE = ("letters, digits and _ . , = + - (ASCII only; not first: . , = + -), "
                    "no path separators")
 MAX_NAME = 100
-# What is written below <runs_dir>/<experiment_name>: the run's folder (<date>_<time>_<pid>-
-# <random>, ~40 bytes), a sweep job's folder (its number and overrides: up to one 255-byte name)
-# and a temporary of result.json (~130 bytes). A path to that folder may take PATH_MAX less this.
+MAX_FOLDER_NAME = 200  # bytes of a sweep job's folder name: well inside a file system's 255
+# Below <runs_dir>/<experiment_name>: the run's folder (~40 bytes), a sweep job's folder (up to
+# MAX_FOLDER_NAME) and a temporary of result.json (~130): a path there may take PATH_MAX less.
 BELOW_EXPERIMENT = 512
 # Room a job needs before it starts: Hydra's .hydra/ files (a few blocks; a log only if the job
 # logs) and a record's fixed part; each epoch adds its loss, time and accuracy to the record.
@@ -285,8 +283,12 @@ def check_unused(key: str, path: Any) -> None:
 def job_folder(num: Any, overrides: Any) -> str:
     """A sweep job's folder name, ``<num>-<its overrides>``, one name however the overrides
     read: a path among their values (``bench.python=/opt/env/bin/python``) has its ``/`` made
-    ``_``, which would otherwise nest the job's folder in folders of its path's names."""
-    return f"{num}-{str(overrides).replace('/', '_')}"
+    ``_`` (it would nest the job's folder in its path's); past ``MAX_FOLDER_NAME``, cut."""
+    name = f"{num}-{str(overrides).replace('/', '_')}"
+    if len(name.encode()) > MAX_FOLDER_NAME:  # its start, and a digest of the whole name
+        name = f"{name.encode()[:MAX_FOLDER_NAME - 14].decode(errors='ignore')}--" \
+               f"{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+    return name
 
 
 def register_resolver() -> None:

@@ -147,3 +147,15 @@ def test_resolve_checks_the_folders_the_config_names(make_cfg, tmp_path):
     read_only.mkdir(mode=0o555)
     resolve(make_cfg("dataset=mnist", f"dataset.data_dir={read_only}"))
     resolve(make_cfg("experiment_name='lr=0.1,batch-64.v2'"))  # plain names pass
+
+
+def test_a_sweep_job_with_many_overrides_gets_a_folder_name_the_file_system_takes():
+    """A dozen overrides named a job folder of 303 characters: the sweep ended "File name too
+    long". The name keeps its start and a digest of the whole, so two jobs stay apart."""
+    from nnbench.paths import MAX_FOLDER_NAME, job_folder
+
+    overrides = ",".join(f"dataset.key_{i}=value_{i}" for i in range(20))
+    first, second = job_folder(0, overrides + "a"), job_folder(0, overrides + "b")
+    assert len(first.encode()) <= MAX_FOLDER_NAME < 255 and first != second
+    assert first.startswith("0-dataset.key_0=value_0,") and first[-14:-12] == "--"
+    assert job_folder(3, "framework=numpy") == "3-framework=numpy"  # short names as they were
