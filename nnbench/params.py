@@ -54,3 +54,11 @@ def n_params(layer_sizes: Sequence[int]) -> int:
 
 def arch_string(layer_sizes: Sequence[int]) -> str:
     return "x".join(str(s) for s in layer_sizes)
+
+
+def epoch_orders(seed: int, n: int, shuffle: bool):
+    """One permutation per epoch from the seed: every framework sees the same batches (a
+    framework's own check, framework=mine's diagnosis, draws them here too)."""
+    rng = np.random.default_rng(seed)
+    while True:
+        yield rng.permutation(n) if shuffle else None

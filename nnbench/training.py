@@ -33,6 +33,7 @@ from nnbench.figures import TargetFigures, TrainingFigures
 from nnbench.frameworks.base import Trainer
 from nnbench.measure import contention, timing
 from nnbench.measure.threads import available_cores
+from nnbench.params import epoch_orders  # noqa: F401 - where callers look for it
 
 # Top-up repeats (see ``more_repeats``) stop before they would take longer than this.
 TOP_UP_BUDGET_S = 10.0
@@ -60,13 +61,6 @@ class Repeat:
     times: list[float] = field(default_factory=list)
     counters: list[dict[str, float]] = field(default_factory=list)  # getrusage per epoch
     divergence: Divergence | None = None
-
-
-def epoch_orders(seed: int, n: int, shuffle: bool):
-    """One permutation per epoch from the seed: every framework sees the same batches."""
-    rng = np.random.default_rng(seed)
-    while True:
-        yield rng.permutation(n) if shuffle else None
 
 
 def accuracy(trainer: Trainer, x: np.ndarray, y: np.ndarray) -> float:

@@ -23,7 +23,7 @@ import numpy as np
 from nnbench.frameworks.mine import findings
 from nnbench.frameworks.mine.code import mean_loss, named
 from nnbench.frameworks.mine.findings import TOL, rel
-from nnbench.training import epoch_orders
+from nnbench.params import epoch_orders
 
 MAX_BATCH = 2048  # finite differences cost two forwards an entry: the first batch, capped
 FD_ENTRIES = 6  # entries of each parameter checked by finite differences
