@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import zlib
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO, run_cli
+from helpers import run_cli
+from test_identity_and_figures import checkout  # noqa: F401 - a fixture: the tree in a repository
 
 from nnbench import identity
 from nnbench.record import write_result
@@ -238,23 +238,6 @@ def test_an_environment_named_by_a_shared_name_or_twice_is_refused(tmp_path):
 
 # ---- the code part: conf/ is not code; what a warm process imported is what it records ----
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo), *args],
-                   check=True, capture_output=True)
-
-
-@pytest.fixture
-def checkout(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for part in ("nnbench", "conf", "hydra_plugins"):
-        shutil.copytree(REPO / part, repo / part, ignore=ignore)
-    _git(repo, "init", "-q")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "as the tree is")
-    return repo
-
-
 def _code(repo: Path) -> str:
     done = subprocess.run([sys.executable, "-c", "from nnbench import identity; "
                            "print(identity.code()['version'])"], cwd=repo, check=True,
@@ -262,7 +245,7 @@ def _code(repo: Path) -> str:
     return done.stdout.strip()
 
 
-def test_a_new_experiment_yaml_is_no_code_change_a_package_edit_is(checkout):
+def test_a_new_experiment_yaml_is_no_code_change_a_package_edit_is(checkout):  # noqa: F811
     clean = _code(checkout)
     (checkout / "conf" / "experiment" / "mine.yaml").write_text("# @package _global_\n")
     assert _code(checkout) == clean  # the records before and after stay one row
@@ -295,7 +278,7 @@ print(json.dumps({"first": first["code_version"], "second": second["code_version
 
 
 @pytest.mark.slow
-def test_a_warm_process_whose_files_changed_serves_no_more_jobs(checkout):
+def test_a_warm_process_whose_files_changed_serves_no_more_jobs(checkout):  # noqa: F811
     """An edit while a sweep ran: later jobs recorded the edited tree's version but ran the
     code the warm process held. Now a new warm process imports the edit and runs the job."""
     done = subprocess.run([sys.executable, "-c", EDIT_DURING_A_SWEEP, "-", *TINY[:-2],
