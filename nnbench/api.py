@@ -57,7 +57,7 @@ def load(paths: str | Path | Iterable[str | Path], *, histories: bool = False) -
     (``train_time_stats.median``), and ``result_file``. ``histories=True`` adds the per-epoch
     series as list columns. Files that cannot be read or are not valid records are left out
     with a warning naming them."""
-    from nnbench.report.collect import collect, to_frame
+    from nnbench.results.collect import collect, to_frame
 
     roots = _paths(paths)
     missing = [str(p) for p in roots if not Path(p).exists()]

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import mannwhitneyu
 
-from nnbench.report.collect import Collection, collect
-from nnbench.report.compare import compare
+from nnbench.report.analyse.compare import compare
+from nnbench.results.collect import Collection, collect
 
 REPO = Path(__file__).resolve().parent.parent
 # job folders named by number: the GEMM sweep's overrides make a name too long for the disk

@@ -20,8 +20,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from nnbench.report.sweep_summary import sweep_verdicts
-from nnbench.report.verdict import UNSURE, Verdict
+from nnbench.results.sweep_summary import sweep_verdicts
+from nnbench.results.verdict import UNSURE, Verdict
 
 SWEEPS = {
     "two-moons 2x32x16x1": ["framework=numpy,torch"],

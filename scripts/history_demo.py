@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from nnbench.report.__main__ import main as report_main
-from nnbench.report.history import load, markdown
+from nnbench.report.analyse.history import load, markdown
 
 REPO = Path(__file__).resolve().parent.parent
 NET = ["framework=numpy", "dataset=synthetic", "dataset.n_features=512", "dataset.n_test=200",

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nnbench.report.browser import render
+from nnbench.report.render.browser import render
 
 
 def main() -> int:

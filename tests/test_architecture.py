@@ -127,6 +127,21 @@ def test_layers_point_down():
     assert not found, "imports against the layers:\n" + "\n".join(found)
 
 
+def into_the_report(graph: Graph) -> list[str]:
+    """Imports of ``nnbench.report`` from outside it, in functions too: the report only reads
+    what jobs wrote, so a job, a sweep's end, the console line or the Python API must run
+    (and a sweep stop) with the report's figures and pages absent or broken. What they share
+    with it (reading, labels, pooling, verdicts) lives in ``nnbench.results``."""
+    return [f"{source} (line {line}) imports {target}"
+            for source, edges in sorted(graph.items()) if not inside(source, "nnbench.report")
+            for target, line in sorted(edges.items()) if inside(target, "nnbench.report")]
+
+
+def test_nothing_outside_the_report_imports_it():
+    found = into_the_report(import_graph())
+    assert not found, "the report imported from outside it:\n" + "\n".join(found)
+
+
 def names_a_framework(node: ast.AST) -> bool:
     if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
         return any(names_a_framework(e) for e in node.elts)
@@ -204,6 +219,9 @@ def test_the_checks_find_what_they_look_for():
              "nnbench.record": {"nnbench.job": 5}, "nnbench.hydra.sweeper": {}}
     assert cycles(graph) == [["nnbench.job", "nnbench.record", "nnbench.job"]]
     assert upward(graph) == ["nnbench.job (line 9) imports nnbench.hydra.sweeper"]
+    assert into_the_report({"nnbench.hydra.sweeper": {"nnbench.report.analyse.compare": 4},
+                            "nnbench.report.render.html": {"nnbench.report": 2}}) == [
+        "nnbench.hydra.sweeper (line 4) imports nnbench.report.analyse.compare"]
     assert len(import_graph()) == len(MODULES) and any(import_graph().values())
     tree = ast.parse(SAMPLE)
     assert sorted(framework_comparisons(tree)) == [2, 2, 5]

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from nnbench.report import curves, targets  # noqa: E402
+from nnbench.report.render import curves, targets  # noqa: E402
 
 
 def test_repeats_that_differ_are_drawn_as_a_median_line_and_a_min_max_band():

@@ -10,8 +10,8 @@ import nnbench
 from nnbench.frameworks.numpy import NumpyTrainer
 from nnbench.frameworks.torch import TorchTrainer
 from nnbench.frameworks.torch.libraries import build_settings
-from nnbench.report.collect import Collection
-from nnbench.report.html import _environment
+from nnbench.report.render.html import _environment
+from nnbench.results.collect import Collection
 
 SHRINK = ["train.epochs=3", "bench.warmup_epochs=1", "bench.mfu=false",
           "bench.memory_probe=false"]

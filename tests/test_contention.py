@@ -19,7 +19,7 @@ import pytest
 from test_identity import _record, _write
 
 from nnbench.measure import contention
-from nnbench.report.sweep_summary import ratio_lines
+from nnbench.results.sweep_summary import ratio_lines
 from nnbench.stats import robust
 
 

@@ -30,9 +30,9 @@ from nnbench.errors import ConfigError
 from nnbench.paths import job_folder
 from nnbench.record import write_result
 from nnbench.report.__main__ import main as report_main
-from nnbench.report.by_environment import hint
-from nnbench.report.changes import changes
-from nnbench.report.collect import Collection
+from nnbench.report.analyse.by_environment import hint
+from nnbench.report.analyse.changes import changes
+from nnbench.results.collect import Collection
 
 SHORT = ["train.epochs=3", "bench.warmup_epochs=1", "bench.mfu=false", "bench.memory_probe=false",
          "bench.min_samples=0", "bench.phases=false"]

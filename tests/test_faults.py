@@ -19,7 +19,7 @@ from helpers import REPO, TESTS, run_cli, start_cli
 
 from nnbench import runner
 from nnbench.frameworks.numpy.trainer import NumpyTrainer
-from nnbench.report.collect import collect
+from nnbench.results.collect import collect
 from nnbench.runner import registry
 
 CASES = ["ok_numpy", "ok_torch", "ok_float64", "fail", "diverge", "skip"]

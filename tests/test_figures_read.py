@@ -10,8 +10,8 @@ import pytest
 from matplotlib.figure import Figure
 from test_identity import _record
 
-from nnbench.report import curves, pages, phases, plots, scaling
-from nnbench.report.collect import Collection
+from nnbench.report.render import curves, pages, phases, plots, scaling
+from nnbench.results.collect import Collection
 
 
 @pytest.fixture

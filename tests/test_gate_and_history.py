@@ -16,8 +16,8 @@ from helpers import run_cli
 
 from nnbench.record import write_result
 from nnbench.report.__main__ import main as report_main
-from nnbench.report.changes import changes
-from nnbench.report.compare import EXIT_SLOWER, EXIT_UNSURE
+from nnbench.report.analyse.changes import changes
+from nnbench.report.analyse.compare import EXIT_SLOWER, EXIT_UNSURE
 from nnbench.stats.equivalence import equivalence
 from nnbench.stats.steps import find_steps
 

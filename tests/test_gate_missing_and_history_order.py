@@ -10,7 +10,7 @@ from test_gate_and_history import compare_cli, record, result_set
 
 from nnbench.record import write_result
 from nnbench.report.__main__ import main as report_main
-from nnbench.report.compare import EXIT_NOT_OK
+from nnbench.report.analyse.compare import EXIT_NOT_OK
 
 
 def failed_set(root: Path, framework: str, n: int = 5, status: str = "failed",

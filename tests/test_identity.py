@@ -23,9 +23,9 @@ from test_identity_and_figures import checkout  # noqa: F401 - a fixture: the tr
 
 from nnbench import identity
 from nnbench.record import write_result
-from nnbench.report import by_environment
 from nnbench.report.__main__ import main as report_main
-from nnbench.report.sweep_summary import ratio_lines
+from nnbench.report.analyse import by_environment
+from nnbench.results.sweep_summary import ratio_lines
 
 TINY = ("dataset=moons", "train.epochs=3", "bench.mfu=false", "bench.min_samples=0",
         "bench.memory_probe=false", "bench.isolate=false", "bench.phases=false")
@@ -217,7 +217,7 @@ def test_an_environment_named_by_a_shared_name_or_twice_is_refused(tmp_path):
     runs = tmp_path / "runs"
     _write(runs, _sweep(runs, 1, 0.001, 0.001, environment="e1aaaaaaaaa") +
            _sweep(runs, 1, 0.002, 0.001, environment="e2bbbbbbbbb"))
-    from nnbench.report.collect import collect
+    from nnbench.results.collect import collect
 
     def args(base: str, cand: str):
         return type("Args", (), {"baseline_env": base, "candidate_env": cand,

@@ -439,8 +439,8 @@ def test_ctrl_c_or_sigterm_during_a_report_is_one_line_and_leaves_no_temporary(
         tmp_path, monkeypatch, capsys):
     from test_report_output import good_tree
 
-    from nnbench.report import html
     from nnbench.report.__main__ import main as report_main
+    from nnbench.report.render import html
 
     runs, out = good_tree(tmp_path / "runs"), tmp_path / "report"
     for signum, code, how in ((signal.SIGINT, 130, "interrupted"),

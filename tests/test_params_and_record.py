@@ -97,7 +97,7 @@ def test_a_record_that_does_not_fit_the_schema_is_named_with_its_field(tmp_path)
     from pydantic import ValidationError
 
     from nnbench.record import problem
-    from nnbench.report.collect import collect
+    from nnbench.results.collect import collect
 
     good = {"status": "ok", "framework": "numpy", "device": "cpu", "precision": "float32",
             "dataset": "moons", "arch": "2x8x1", "train_time_per_epoch_s": 0.5,

@@ -20,7 +20,7 @@ from nnbench.frameworks.textbook import TextbookTrainer
 from nnbench.frameworks.torch import TorchTrainer
 from nnbench.measure import flops, phases
 from nnbench.params import init_params
-from nnbench.report import phases as report_phases
+from nnbench.report.render import phases as report_phases
 from nnbench.spec import ModelSpec
 from nnbench.training import epoch_orders
 

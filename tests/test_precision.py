@@ -17,7 +17,7 @@ from nnbench.frameworks.torch.trainer import TorchTrainer, cpu_half_support
 from nnbench.params import init_params
 from nnbench.precision import PRECISIONS
 from nnbench.precision import get as get_precision
-from nnbench.report.labels import label_variants
+from nnbench.results.labels import label_variants
 from nnbench.spec import ModelSpec
 
 LOW = ["float16", "bfloat16", "mixed_float16", "mixed_bfloat16"]

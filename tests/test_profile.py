@@ -19,7 +19,7 @@ import nnbench
 from nnbench import profiling
 from nnbench.frameworks.numpy.trainer import NumpyTrainer
 from nnbench.frameworks.torch.trainer import TorchTrainer
-from nnbench.report.profiles import html_section, markdown_section
+from nnbench.report.render.profiles import html_section, markdown_section
 from nnbench.spec import ModelSpec
 
 SHRINK = ["train.epochs=3", "bench.warmup_epochs=1", "bench.mfu=false",

@@ -16,7 +16,7 @@ from nnbench.errors import ConfigError
 from nnbench.frameworks.numpy import network as numpy_mlp
 from nnbench.job import resolve
 from nnbench.params import init_params
-from nnbench.report.collect import collect
+from nnbench.results.collect import collect
 from nnbench.spec import ModelSpec, targets
 
 

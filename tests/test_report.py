@@ -15,8 +15,8 @@ import pytest
 
 from nnbench.record import write_result
 from nnbench.report.__main__ import main as report_main
-from nnbench.report.collect import collect
-from nnbench.report.compare import compare
+from nnbench.report.analyse.compare import compare
+from nnbench.results.collect import collect
 
 
 def record(framework, device="cpu", status="ok", precision="float32", epoch_s=0.01,
@@ -263,7 +263,7 @@ def test_the_readers_of_many_records_do_not_run_the_commands_signal_handlers(mon
     processes that read many records in parallel are sent SIGTERM when the reading is done
     and must end quietly instead (a sweep of 64 jobs ended with a worker's traceback), and
     leave Ctrl-C to the command."""
-    import nnbench.report.collect as collect_module
+    import nnbench.results.collect as collect_module
 
     def command_handler(signum, frame):
         raise KeyboardInterrupt
@@ -282,7 +282,7 @@ def test_the_readers_of_many_records_do_not_run_the_commands_signal_handlers(mon
 def test_report_renders_in_headless_chromium_with_no_missing_image(tmp_path):
     import os
 
-    from nnbench.report.browser import chromium, render
+    from nnbench.report.render.browser import chromium, render
 
     if chromium() is None:
         if os.environ.get("NNBENCH_REQUIRE_BROWSER") == "1":
@@ -296,7 +296,7 @@ def test_report_renders_in_headless_chromium_with_no_missing_image(tmp_path):
 
 
 def test_configurations_that_differ_only_in_epochs_are_told_apart_in_every_label(tmp_path):
-    from nnbench.report.labels import LABELLED, label, varying
+    from nnbench.results.labels import LABELLED, label, varying
 
     recs = [record(fw, epochs=n, seed=i) for i, (fw, n) in
             enumerate([("numpy", 50), ("torch", 50), ("numpy", 100), ("torch", 100)])]

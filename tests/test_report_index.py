@@ -18,10 +18,12 @@ from helpers import REPO, run_cli
 
 import nnbench.report.__main__ as report_module
 from nnbench.record import write_result
-from nnbench.report import aside, curves, index
-from nnbench.report import collect as collect_module
 from nnbench.report.__main__ import main as report_main
-from nnbench.report.collect import collect
+from nnbench.report.commands import aside
+from nnbench.report.render import curves
+from nnbench.results import collect as collect_module
+from nnbench.results import index
+from nnbench.results.collect import collect
 
 KEPT = "(unchanged since its last report: kept as it is)"
 

@@ -104,7 +104,7 @@ def test_a_report_that_fails_halfway_leaves_the_earlier_one_as_it_was(tmp_path, 
     assert report_main([str(good_tree(tmp_path / "before")), "--out", str(out),
                         "--no-progress"]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    from nnbench.report import html
+    from nnbench.report.render import html
 
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -15,8 +15,8 @@ import pytest
 from nnbench import inference
 from nnbench.bounds import Tail
 from nnbench.record import write_result
-from nnbench.report import tails as report_tails
 from nnbench.report.__main__ import main as report_main
+from nnbench.report.render import tails as report_tails
 from nnbench.stats import tails
 
 

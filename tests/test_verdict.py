@@ -10,8 +10,8 @@ import pytest
 from test_identity import _sweep, _write
 
 from nnbench.report.__main__ import main as report_main
-from nnbench.report.labels import order_value
-from nnbench.report.verdict import SAME, UNSURE, Verdict, pairs_of
+from nnbench.results.labels import order_value
+from nnbench.results.verdict import SAME, UNSURE, Verdict, pairs_of
 
 ON = "moons 2x32x16x1, float32, full batch, cpu"
 

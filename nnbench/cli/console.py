@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nnbench.report.labels import label_variants
+from nnbench.results.labels import label_variants
 
 
 def console_line(record: dict) -> str:

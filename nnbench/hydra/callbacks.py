@@ -23,7 +23,7 @@ from nnbench import unsaved
 from nnbench.errors import ConfigError
 from nnbench.job import Job, resolve
 from nnbench.paths import check_unused
-from nnbench.report import sweep_summary
+from nnbench.results import sweep_summary
 
 
 def task_config(cfg: DictConfig) -> DictConfig:

@@ -246,7 +246,7 @@ class RoundsFirst:
         done = super().is_done()  # type: ignore[misc]
         if self.auto is None or self.batch_index < 2:
             return done
-        from nnbench.report.sweep_summary import interval_widths
+        from nnbench.results.sweep_summary import interval_widths
         from nnbench.stats.stopping import settled
 
         widths = interval_widths(self.auto["dir"])

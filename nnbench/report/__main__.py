@@ -16,20 +16,14 @@ from pathlib import Path
 
 from nnbench import stats
 from nnbench.files import write_text
-from nnbench.report import (
-    answer,
-    by_environment,
-    compare,
-    cost_model,
-    html,
-    index,
-    options,
-    output,
-)
-from nnbench.report.aside import aside
-from nnbench.report.collect import Collection, collect
-from nnbench.report.sections import sections, summary_markdown
-from nnbench.report.tables import DEFAULT_PAIR
+from nnbench.report.analyse import by_environment, compare, cost_model
+from nnbench.report.commands import options
+from nnbench.report.commands.aside import aside
+from nnbench.report.render import answer, html, output
+from nnbench.report.render.sections import sections, summary_markdown
+from nnbench.report.render.tables import DEFAULT_PAIR
+from nnbench.results import index
+from nnbench.results.collect import Collection, collect
 
 # Records from which a report draws its figures in a second process while it computes its
 # tables (on a machine with a second CPU): below, the fork would cost more than it saves.
@@ -44,7 +38,7 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
     holding this report's files and no others, or (on an error) stays as it was. Its verdicts
     in words: of ``pair`` alone where chosen (the tables' ratio; numpy and torch by default),
     else of each framework against ``baseline_framework``, else of every two. Records
-    unchanged since the last report to ``out`` come from its index (``report.index``); when
+    unchanged since the last report to ``out`` come from its index (``results.index``); when
     nothing changed (records, options, code, the files in ``out``), ``out`` is left as it is.
     ``rebuild``: every record read afresh and the report drawn anew."""
     target = output.check(out)  # before reading thousands of records
@@ -209,7 +203,7 @@ def _main(argv: list[str] | None = None) -> int:
         if comparing:
             return _compare(out, args)
         if args.history:
-            from nnbench.report import history
+            from nnbench.report.analyse import history
             return history.run(args.history, out, pair, args.step_min_change, args.alpha,
                                not args.no_progress, args.format, args.history_order or "time")
         report(args.run_dirs, out, progress=not args.no_progress, small=args.small,

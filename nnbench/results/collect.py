@@ -19,9 +19,8 @@ from tqdm import tqdm
 from nnbench import unsaved
 from nnbench.files import UnreadableFile
 from nnbench.record import RESULT_FILE, checked, read_result
-from nnbench.report.aside import can_fork, cpus
-from nnbench.report.index import Index, compact, stat_key
-from nnbench.report.labels import CONFIG_KEYS, assign_variants, label_variants
+from nnbench.results.index import Index, compact, stat_key
+from nnbench.results.labels import CONFIG_KEYS, assign_variants, label_variants
 
 # Nested fields kept out of the flat table (they feed the figures; results.json has them, the
 # per-epoch and per-sample series only with --histories).
@@ -78,7 +77,7 @@ def _flat(record: dict) -> dict:
     row["cpu_model"] = env.get("cpu_model")
     row["gpu"] = (env.get("gpu") or {}).get("name") if isinstance(env.get("gpu"), dict) else None
     row["git_commit"] = env.get("git_commit")
-    # the libraries a figure depends on: rounds pool only within one (report.pooling.separate)
+    # the libraries a figure depends on: rounds pool only within one (results.pooling.separate)
     row["numpy_version"], row["torch_version"] = env.get("numpy"), env.get("torch")
     parts = record.get("identity") or {}  # an older record has none: its names stand alone
     row["setting"] = (parts.get("config") or {}).get("setting")
@@ -113,6 +112,17 @@ def _read(path: Path, keep_lists: bool) -> tuple[str, str | None, dict | None, b
     if wrong is not None:
         return "invalid", wrong, None, True
     return "record", None, record if keep_lists else compact(record), True
+
+
+def cpus() -> int:
+    """CPUs this process may run on (the report's figures process asks too)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def can_fork() -> bool:
+    return cpus() >= 2 and "fork" in multiprocessing.get_all_start_methods()
 
 
 # Files to read before a second process helps: a fork costs ~50 ms, a record ~3 ms to read.

@@ -25,7 +25,7 @@ LABELLED = ("dataset", "arch", "precision", "batch_size")  # what every configur
 # What a configuration's rounds must share to pool, besides the host (a column of its own when
 # runs come from several): the code that ran, the libraries it ran on and the environment they
 # were installed in (bench.python), then the identity's data and environment digests, which
-# tell apart what the names do not (two venvs named .venv; a data file edited; report.pooling).
+# tell apart what the names do not (two venvs named .venv; a data file edited; results.pooling).
 IDENTITY = ["code_version", "numpy_version", "torch_version", "environment_name", "data_id",
             "environment_id"]
 # The measured keys CONFIG_KEYS already show (or that name the contender, not the setting).

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from nnbench import stats
-from nnbench.report.labels import IDENTITY
+from nnbench.results.labels import IDENTITY
 
 DIGESTS = ("data_id", "environment_id")
 

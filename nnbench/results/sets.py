@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from nnbench.report.collect import collect
+from nnbench.results.collect import collect
 
 ORDERS = ("time", "given")  # --history-order: by the records' times, or as given
 

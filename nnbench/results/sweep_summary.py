@@ -1,9 +1,9 @@
 """The lines a sweep ends with: per configuration and pair of frameworks, the verdict in words
-with its interval and conditions (``nnbench.report.verdict``): "numpy is 2.90x faster than
+with its interval and conditions (``nnbench.results.verdict``): "numpy is 2.90x faster than
 torch [2.70, 3.10] on moons 2x32x16x1, float32, full batch, cpu (...)".
 
 Read from the sweep's records (wherever its jobs ran), pooled over rounds as the report pools
-them (``nnbench.report.pooling``): a user sees at the end of ``python -m nnbench -m ...`` what
+them (``nnbench.results.pooling``): a user sees at the end of ``python -m nnbench -m ...`` what
 the report would say, without making it.
 """
 
@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from nnbench.report.verdict import Verdict, verdicts
+from nnbench.results.verdict import Verdict, verdicts
 
 
 def _records(sweep_dir: str | Path) -> list[dict]:
     """The sweep's records, and the earlier results of the jobs it resumed."""
-    from nnbench.report.collect import collect
+    from nnbench.results.collect import collect
 
     roots: list[Path] = [Path(sweep_dir)]
     for marker in Path(sweep_dir).glob("*/resumed.json"):  # jobs resumed: their earlier result
@@ -40,8 +40,8 @@ def interval_widths(sweep_dir: str | Path,
     """(configuration, relative half-width of its ratio's interval over rounds; NaN without
     one) for each ratio of ``pair`` (numpy and torch by default) in this sweep: what
     ``bench.rounds=auto`` waits on."""
-    from nnbench.report import pooling
-    from nnbench.report.tables import DEFAULT_PAIR
+    from nnbench.results import pooling
+    from nnbench.results.verdict import HEADLINE_PAIR as DEFAULT_PAIR
     from nnbench.stats.stopping import half_width
 
     return [(v.condition, half_width(v.ratio, v.lo, v.hi)

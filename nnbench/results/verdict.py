@@ -20,7 +20,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from nnbench.report.labels import CONFIG_KEYS, key_text, key_values, order_value, varying
+from nnbench.results.labels import CONFIG_KEYS, key_text, key_values, order_value, varying
 from nnbench.stats import format_seconds, robust
 
 METRIC = "train_time_per_epoch_s"
@@ -103,7 +103,7 @@ class Verdict:
         return "; ".join([text, *self.notes])
 
     def method(self) -> str:
-        from nnbench.report import pooling
+        from nnbench.results import pooling
         from nnbench.stats.verdicts import SOUND_ROUNDS
 
         if self.mark == pooling.ROUNDS_MARK:
@@ -213,7 +213,7 @@ def verdicts(records: list[dict], pair: tuple[str, str] | None = None,
              baseline: str | None = None) -> list[Verdict]:
     """A verdict per configuration (and experiment, and environment) and pair of frameworks
     that ran it ok, in a reader's order."""
-    from nnbench.report import pooling
+    from nnbench.results import pooling
 
     groups: dict[tuple, dict[str, list[dict]]] = {}
     for rec in records:

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from nnbench.report.collect import Collection
+from nnbench.results.collect import Collection
 
 FLAGS = ("--baseline-env", "--candidate-env")
 

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from nnbench import stats
-from nnbench.report.changes import said
-from nnbench.report.collect import CONFIG_KEYS, Collection
-from nnbench.report.labels import assign_variants
+from nnbench.report.analyse.changes import said
+from nnbench.results.collect import CONFIG_KEYS, Collection
+from nnbench.results.labels import assign_variants
 from nnbench.stats.equivalence import equivalence
 
 KEY = [*CONFIG_KEYS, "framework", "device"]
@@ -240,7 +240,7 @@ def with_pairs(table: pd.DataFrame, sides: dict, args) -> str:
     text = table.to_markdown(index=False)
     if args.equivalence is None:
         return text
-    from nnbench.report.tables import DEFAULT_PAIR  # the pair where --pair names none
+    from nnbench.report.render.tables import DEFAULT_PAIR  # the pair where --pair names none
 
     pair = tuple(name.strip() for name in args.pair.split(",")) if args.pair else DEFAULT_PAIR
     for flag, (folder, collection) in sides.items():

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from nnbench.report import pooling
-from nnbench.report.labels import IDENTITY, key_text, key_values
-from nnbench.report.tables import config_columns
+from nnbench.report.render.tables import config_columns
+from nnbench.results import pooling
+from nnbench.results.labels import IDENTITY, key_text, key_values
 from nnbench.stats import cost_model as cm
 
 NEEDED = ("train_time_per_epoch_s", "train_flops_per_epoch", "n_train")

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnbench.report.changes import changes, said, short
-from nnbench.report.compare import KEY, METRIC
-from nnbench.report.result_sets import ORDERS, OrderUnknown, ResultSet, load
+from nnbench.report.analyse.changes import changes, said, short
+from nnbench.report.analyse.compare import KEY, METRIC
+from nnbench.results.sets import ORDERS, OrderUnknown, ResultSet, load
 from nnbench.stats.steps import STEP_MIN_CHANGE, find_steps
 from nnbench.stats.verdicts import ALPHA
 
@@ -218,7 +218,7 @@ def run(folders: list[Path], out: Path, pair: tuple[str, str], min_change: float
     ``report.html`` (the figure and the tables) in ``out``, written as a whole. 2 with fewer
     than two sets that ran ok, or sets the records' times cannot order (``load``)."""
     from nnbench.files import write_text
-    from nnbench.report import html, output
+    from nnbench.report.render import html, output
 
     try:
         sets, skipped = load(folders, progress, order)

@@ -13,21 +13,11 @@ from __future__ import annotations
 import contextlib
 import io
 import multiprocessing
-import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-
-def cpus() -> int:
-    """CPUs this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def can_fork() -> bool:
-    return cpus() >= 2 and "fork" in multiprocessing.get_all_start_methods()
+from nnbench.results.collect import can_fork
 
 
 def _run(work: Callable[[], Any], send: Any) -> None:

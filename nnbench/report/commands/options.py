@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nnbench.report.compare import EXIT_NOT_OK, EXIT_SLOWER, EXIT_UNSURE
+from nnbench.report.analyse.compare import EXIT_NOT_OK, EXIT_SLOWER, EXIT_UNSURE
 
 
 def add_arguments(parser) -> None:
-    """The comparison's gate and equivalence options, and the history's (``report.history``)."""
+    """The comparison's gate and equivalence options, and the history's
+    (``report.analyse.history``)."""
     from nnbench.stats.steps import STEP_MIN_CHANGE
 
     parser.add_argument("--fail-above", type=float, metavar="FRACTION",

@@ -1,5 +1,5 @@
 """The top of a report, and what ``make report`` prints: the verdicts in words
-(``nnbench.report.verdict``), per experiment; where an experiment has many configurations, a
+(``nnbench.results.verdict``), per experiment; where an experiment has many configurations, a
 tally per pair of frameworks first, then the sentences by dataset and architecture (a family).
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 import html
 from itertools import groupby
 
-from nnbench.report.collect import Collection
-from nnbench.report.verdict import SAME, UNSURE, Verdict, number, verdicts
+from nnbench.results.collect import Collection
+from nnbench.results.verdict import SAME, UNSURE, Verdict, number, verdicts
 
 TITLE = "The answer: which trains faster"
 RULE = ("Time per epoch. A framework is called faster only where the whole 95% interval of the "

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nnbench.report import pages
-from nnbench.report.labels import LABELLED, key_values, varying
-from nnbench.report.plots import DEFAULT_PAIR, page_title, plt, save
+from nnbench.report.render import pages
+from nnbench.report.render.plots import DEFAULT_PAIR, page_title, plt, save
+from nnbench.results.labels import LABELLED, key_values, varying
 
 
 def confusion_matrices(records: list[dict], path: Path,

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnbench.report import cost_model, pooling
-from nnbench.report.plots import color, matplotlib, plt, ratio_ticks, save
-from nnbench.report.tables import DEFAULT_PAIR
+from nnbench.report.analyse import cost_model
+from nnbench.report.render.plots import color, matplotlib, plt, ratio_ticks, save
+from nnbench.report.render.tables import DEFAULT_PAIR
+from nnbench.results import pooling
 from nnbench.stats import cost_model as cm
 
 MAX_COLUMNS = 3  # experiments side by side; the tables hold every one

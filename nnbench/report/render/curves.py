@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nnbench.report import pages
-from nnbench.report.plots import DEFAULT_PAIR, color, log_ticks, page_title, plt
+from nnbench.report.render import pages
+from nnbench.report.render.plots import DEFAULT_PAIR, color, log_ticks, page_title, plt
 
 COLUMNS = 4
 FLOOR = 1e-18  # where an exact 0 difference is drawn on the log axis

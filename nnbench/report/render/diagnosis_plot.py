@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnbench.report.plots import color, page_title, plt
+from nnbench.report.render.plots import color, page_title, plt
 
 MAX_PANELS = 8
 COLUMNS = 4

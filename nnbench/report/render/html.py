@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnbench.report import answer, profiles
-from nnbench.report.collect import Collection
-from nnbench.report.sections import PARALLEL_NOTE, headline, sections
-from nnbench.report.tables import DEFAULT_PAIR, DISAGREE
+from nnbench.report.render import answer, profiles
+from nnbench.report.render.sections import PARALLEL_NOTE, headline, sections
+from nnbench.report.render.tables import DEFAULT_PAIR, DISAGREE
+from nnbench.results.collect import Collection
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -132,7 +132,7 @@ def _bold(text: str) -> str:
 def history(heading: str, rule: str, parts: list[tuple[str, pd.DataFrame, list[str]]],
             figure: Path | None) -> str:
     """The page of ``--history``: the figure (inlined, as the report's), then per
-    configuration its table and its steps (``report.history.parts``)."""
+    configuration its table and its steps (``report.analyse.history.parts``)."""
     out = ["<!doctype html><html><head><meta charset='utf-8'>",
            f"<title>nnbench {html.escape(heading.lower())}</title>",
            f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(heading)}</h1>",

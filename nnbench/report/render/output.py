@@ -29,8 +29,16 @@ from nnbench.bounds import finite
 from nnbench.files import remove_stale_temporaries, temporary_name
 from nnbench.paths import folder_problem
 from nnbench.record import checked, read_result
-from nnbench.report import confusion, cost_plot, curves, diagnosis_plot, phases, plots, scaling
-from nnbench.report.index import HISTORIES
+from nnbench.report.render import (
+    confusion,
+    cost_plot,
+    curves,
+    diagnosis_plot,
+    phases,
+    plots,
+    scaling,
+)
+from nnbench.results.index import HISTORIES
 
 REPORT_FILES = frozenset({"results.csv", "results.json", "summary.md", "report.html",
                           "compare.md"})

@@ -16,14 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nnbench.report import pooling
-from nnbench.report.labels import CONFIG_KEYS, LABELLED, label, order_value, varying
-from nnbench.report.tables import DEFAULT_PAIR, config_columns
+from nnbench.report.render.tables import DEFAULT_PAIR, config_columns
+from nnbench.results import pooling
+from nnbench.results.labels import CONFIG_KEYS, LABELLED, label, order_value, varying
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from nnbench.report.collect import Collection
+    from nnbench.results.collect import Collection
 
 PER_PAGE = 8
 MAX_PAGES = 3

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnbench.report.labels import CONFIG_KEYS, LABELLED, label, varying
-from nnbench.report.pages import PER_PAGE, latest_ok
-from nnbench.report.tables import DEFAULT_PAIR
+from nnbench.report.render.pages import PER_PAGE, latest_ok
+from nnbench.report.render.tables import DEFAULT_PAIR
+from nnbench.results.labels import CONFIG_KEYS, LABELLED, label, varying
 from nnbench.stats import format_seconds
 
 PHASES = ("gather", "forward", "backward", "update", "rest")
@@ -149,7 +149,7 @@ def figure(records: list[dict], path: Path, pair: tuple[str, str] = DEFAULT_PAIR
     """Stacked bars of the phases, the frameworks of one configuration side by side, one panel
     per configuration (its own scale: a two-moons epoch and a large network's differ a
     thousandfold); the timed epoch's median as a black tick on each bar."""
-    from nnbench.report.plots import page_title, plt, save
+    from nnbench.report.render.plots import page_title, plt, save
 
     groups = by_config(records, pair)
     shown = groups[:PER_PAGE]
@@ -204,7 +204,7 @@ def _panel(ax, name: str, group: list[dict]) -> None:
     ax.set_title(name, fontsize=9)
     ax.margins(y=0.15)
     if floor:  # epochs a decade or more apart: a 0.2 ms bar stays visible beside a 2 ms one
-        from nnbench.report.plots import log_ticks
+        from nnbench.report.render.plots import log_ticks
 
         ax.set_yscale("log")
         ax.set_ylim(bottom=floor)

@@ -15,8 +15,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nnbench.report import pages, pooling  # noqa: E402
-from nnbench.report.tables import DEFAULT_PAIR  # noqa: E402
+from nnbench.report.render import pages  # noqa: E402
+from nnbench.report.render.tables import DEFAULT_PAIR  # noqa: E402
+from nnbench.results import pooling  # noqa: E402
 
 COLORS = {("numpy", "cpu"): "#1f77b4", ("torch", "cpu"): "#ff7f0e",
           ("torch", "cuda"): "#d62728", ("numpy", "cuda"): "#2ca02c",

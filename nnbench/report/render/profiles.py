@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from nnbench.report.labels import key_text
+from nnbench.results.labels import key_text
 
 TITLE = "Profiles (bench.profile)"
 NOTE = ("From a pass of each job's own, after its timed runs (the timed figures are from epochs "

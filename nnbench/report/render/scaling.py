@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnbench.report import pooling
-from nnbench.report.labels import IDENTITY, key_values
-from nnbench.report.plots import color, plt, save, seconds_axis
-from nnbench.report.tables import config_columns
+from nnbench.report.render.plots import color, plt, save, seconds_axis
+from nnbench.report.render.tables import config_columns
+from nnbench.results import pooling
+from nnbench.results.labels import IDENTITY, key_values
 
 # What a scaling line keeps fixed: a line joins the sizes of one family (an experiment's
 # dataset, batch and variant), never a two-moons point to a Fashion-MNIST one.

@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnbench.report import answer, cost_model, phases, pooling, profiles, tails, targets
-from nnbench.report.collect import Collection
-from nnbench.report.labels import key_text, key_values, varying
-from nnbench.report.pages import MAX_PAGES, PER_PAGE, latest_ok, left_out
-from nnbench.report.tables import (
+from nnbench.report.analyse import cost_model
+from nnbench.report.render import answer, phases, profiles, tails, targets
+from nnbench.report.render.pages import MAX_PAGES, PER_PAGE, latest_ok, left_out
+from nnbench.report.render.tables import (
     DEFAULT_PAIR,
     METRICS,
     comparison_with_marks,
@@ -21,6 +20,9 @@ from nnbench.report.tables import (
     fmt,
     rounds_table,
 )
+from nnbench.results import pooling
+from nnbench.results.collect import Collection
+from nnbench.results.labels import key_text, key_values, varying
 
 
 def per_class(record: dict) -> pd.DataFrame:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nnbench.report import pooling
-from nnbench.report.collect import CONFIG_KEYS
-from nnbench.report.labels import key_text, key_values, order_value
+from nnbench.results import pooling
+from nnbench.results.collect import CONFIG_KEYS
+from nnbench.results.labels import key_text, key_values, order_value
+from nnbench.results.verdict import HEADLINE_PAIR
 
-# The two frameworks whose ratio the tables show: the question nnbench exists to answer. Any
-# other pair can be asked for (python -m nnbench.report --pair A,B).
-DEFAULT_PAIR = ("numpy", "torch")
+# The two frameworks whose ratio the tables show: the question nnbench exists to answer, the
+# pair the verdicts say first. Any other pair can be asked for (python -m nnbench.report --pair
+# A,B).
+DEFAULT_PAIR = HEADLINE_PAIR
 
 # (column, title, how to compare the pair); all lower-is-better but accuracy
 METRICS = [

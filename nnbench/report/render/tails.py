@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nnbench.report.labels import LABELLED, key_text, varying
-from nnbench.report.pages import _order, latest_ok
+from nnbench.report.render.pages import _order, latest_ok
+from nnbench.results.labels import LABELLED, key_text, varying
 from nnbench.stats.samples import format_seconds
 
 TITLE = "Inference latency tails (newest run per configuration)"
