@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from helpers import REPO, run_cli
 
-import nnbench.report.__main__ as report_module
+import nnbench.report.commands.report as report_command
 from nnbench.record import write_result
 from nnbench.report.__main__ import main as report_main
 from nnbench.report.commands import aside
@@ -215,7 +215,7 @@ def test_reading_and_drawing_in_a_second_process_give_the_same_report(tree, tmp_
     one = tmp_path / "one"
     _report(tree, one, capsys)
     monkeypatch.setattr(collect_module, "PARALLEL_FROM", 1)  # 16 records: as if 2,000
-    monkeypatch.setattr(report_module, "ASIDE_FROM", 1)
+    monkeypatch.setattr(report_command, "ASIDE_FROM", 1)
 
     def broken(*args, **kwargs):
         raise ValueError("no curves")
