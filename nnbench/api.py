@@ -18,12 +18,13 @@ from pathlib import Path
 import pandas as pd
 
 from nnbench.errors import ConfigError
-from nnbench.record import RESULT_FILE, Record
+from nnbench.figures import BY_NAME, EPOCHS, PER_REPEAT, SERIES
+from nnbench.record import RESULT_FILE, Record, fields_of
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-# The record's per-epoch and per-sample series: list columns when asked for.
-HISTORIES = ("loss_history", "test_accuracy_history", "epoch_times_s", "inference_samples_s",
-             "loss_histories", "test_accuracy_histories", "phases_samples_s")
+# The record's per-epoch and per-sample series, as its schema declares them: list columns
+# when asked for (the per-epoch resource counters are no figure's series).
+HISTORIES = fields_of(SERIES, EPOCHS, PER_REPEAT, BY_NAME)
 # Hydra's state (GlobalHydra, HydraConfig) is one per process, and two jobs timed at once would
 # measure each other: calls from several threads run one after the other.
 _ONE_JOB = threading.Lock()

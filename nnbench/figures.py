@@ -13,9 +13,18 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from nnbench.bounds import Count, Finite, Fraction, NonNegative, Positive, Section, Stats, Tail
 
+# A field's role, declared with it, so that readers ask the schema rather than keep lists of
+# names: a series (per epoch or per call: left out of the flat table and of results.json
+# unless asked for, kept as arrays by the report) and its shape; a nested section (a table of
+# its own, not a column). ``nnbench.record.fields_of`` reads them.
+SERIES, NESTED = "series", "nested"
+EPOCHS, PER_REPEAT, BY_NAME, COUNTERS = "epochs", "per_repeat", "by_name", "counters"
 
-def _f(description: str, default: Any = None) -> Any:
-    return Field(default, description=description)
+
+def _f(description: str, default: Any = None, role: str | None = None,
+       shape: str | None = None) -> Any:
+    extra = {key: value for key, value in (("role", role), ("shape", shape)) if value}
+    return Field(default, description=description, json_schema_extra=extra or None)
 
 
 class AccuracyFigures(Section):
@@ -24,7 +33,7 @@ class AccuracyFigures(Section):
     final_train_loss: Finite | None = _f("training loss of the last epoch")
     train_accuracy: Fraction | None = _f("accuracy on the training set after training")
     test_accuracy: Fraction | None = _f("accuracy on the test set after training")
-    confusion_matrix: list[list[Count]] | None = _f("test set; rows: true class")
+    confusion_matrix: list[list[Count]] | None = _f("test set; rows: true class", role=NESTED)
 
     @field_validator("confusion_matrix")
     @classmethod
@@ -54,21 +63,25 @@ class TrainingFigures(Section):
     """The timed runs: per-epoch clocks of every repeat (top-up repeats included), and the
     first repeat's loss, test accuracy and resource counters epoch by epoch."""
 
-    loss_history: list[Finite | None] = _f("training loss per epoch (first repeat)", [])
+    loss_history: list[Finite | None] = _f("training loss per epoch (first repeat)", [],
+                                           role=SERIES, shape=EPOCHS)
     loss_histories: list[list[Finite | None]] = _f("training loss per epoch of every "
-                                                   "configured repeat (bench.repeats)", [])
+                                                   "configured repeat (bench.repeats)", [],
+                                                   role=SERIES, shape=PER_REPEAT)
     test_accuracy_histories: list[list[Fraction]] = _f("test accuracy per epoch of every "
-                                                       "configured repeat", [])
+                                                       "configured repeat", [],
+                                                       role=SERIES, shape=PER_REPEAT)
     test_accuracy_history: list[Fraction] = _f("test accuracy after each epoch (first repeat), "
                                                "from an untimed replay; empty with "
-                                               "bench.accuracy_per_epoch=false", [])
+                                               "bench.accuracy_per_epoch=false", [],
+                                               role=SERIES, shape=EPOCHS)
     epoch_times_s: list[list[Positive]] = _f("raw seconds of every epoch, per repeat (top-ups "
-                                             "included)", [])
+                                             "included)", [], role=SERIES, shape=PER_REPEAT)
     top_up_repeats: Count = _f("repeats timed beyond bench.repeats to reach bench.min_samples", 0)
     epoch_counters: dict[str, list[NonNegative]] = _f(
         "per epoch of the first repeat, from getrusage around the clock (whole process): "
         "minor_faults, major_faults, voluntary_switches, involuntary_switches, cpu_s (user + "
-        "system CPU seconds)", {})
+        "system CPU seconds)", {}, role=SERIES, shape=COUNTERS)
     counters_per_epoch: dict[str, NonNegative | None] = _f(
         "the same counters as means over the timed epochs of every repeat, and cpu_per_wall "
         "(CPU seconds over clock seconds)", {})
@@ -123,7 +136,7 @@ class InferenceFigures(Section):
     batch_throughput_samples_per_s: NonNegative | None = _f("samples per second in those batches")
     inference_samples_s: dict[str, list[NonNegative]] = _f(
         "raw seconds per call: batched_call (whole test set), batch1, batch_pass (one pass in "
-        "inference batches)", {})
+        "inference batches)", {}, role=SERIES, shape=BY_NAME)
 
 
 class PhaseFigures(Section):
@@ -137,7 +150,8 @@ class PhaseFigures(Section):
     phases_epoch_s: Stats | None = _f("the phased epochs' own time, marks included: against "
                                       "train_time_per_epoch_s, what the marks cost")
     phases_samples_s: dict[str, list[NonNegative]] = _f("raw seconds of each phase and of "
-                                                        "each phased epoch (epoch)", {})
+                                                        "each phased epoch (epoch)", {},
+                                                        role=SERIES, shape=BY_NAME)
     phases_unavailable: str | None = _f("why there are no phases (the framework cannot break "
                                         "its epoch down, or bench.phases=false)")
     layer_matmuls: list[dict[str, Any]] = _f(

@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from nnbench import bounds
 from nnbench.bounds import STORED, Count, Finite, NonNegative, Section
 from nnbench.figures import (
+    NESTED,
     AccuracyFigures,
     InferenceFigures,
     MemoryFigures,
@@ -26,6 +27,7 @@ from nnbench.figures import (
     TargetFigures,
     TimingFigures,
     TrainingFigures,
+    _f,
 )
 from nnbench.files import read_json, write_text
 
@@ -42,8 +44,6 @@ OK_REQUIRES = ("framework", "device", "precision", "dataset", "arch", "train_tim
                "test_accuracy")
 
 
-def _f(description: str, default: Any = None) -> Any:
-    return Field(default, description=description)
 
 
 class Identity(Section):
@@ -62,8 +62,8 @@ class Identity(Section):
     compile_mode: str | None = _f("compiler mode when the framework compiles the model")
     dataset: str | None = _f("dataset that ran (a stand-in says so in warnings)")
     arch: str | None = _f("layer sizes joined by x, e.g. 2x32x16x1")
-    layer_sizes: list[Count] = _f("input, hidden and output sizes", [])
-    activations: list[str] = _f("one activation per layer", [])
+    layer_sizes: list[Count] = _f("input, hidden and output sizes", [], role=NESTED)
+    activations: list[str] = _f("one activation per layer", [], role=NESTED)
     n_params: Count | None = _f("weights and biases")
     loss: str | None = _f("train.loss")
     epochs: Count | None = _f("train.epochs")
@@ -81,8 +81,8 @@ class Identity(Section):
     grad_scaler: bool | None = _f("a gradient scaler was used")
     n_train: Count | None = _f("training samples")
     n_test: Count | None = _f("test samples")
-    classes: list[str] = _f("class names, in label order", [])
-    config: dict[str, Any] = _f("the whole resolved configuration", {})
+    classes: list[str] = _f("class names, in label order", [], role=NESTED)
+    config: dict[str, Any] = _f("the whole resolved configuration", {}, role=NESTED)
     code_version: str | None = _f("git commit, plus -dirty-<hash of the changed files> when "
                                   "the package, its Hydra plugins or the trainer module differ "
                                   "from it; outside git: nnbench <version>+<hash>; then "
@@ -93,7 +93,8 @@ class Identity(Section):
     identity: dict[str, Any] = _f("what the figures measured: config (the measured keys; "
                                   "setting: less the framework's), code, data (its source) and "
                                   "environment (interpreter, library versions, NumPy's BLAS, "
-                                  "host), each a digest with its content (nnbench.identity)", {})
+                                  "host), each a digest with its content (nnbench.identity)", {},
+                                  role=NESTED)
     environment_name: str | None = _f("the Python environment the job ran in (bench.python): "
                                       "its venv folder's name, else its interpreter's path")
     interpreter: str | None = _f("the interpreter that ran the job (its sys.executable)")
@@ -110,8 +111,9 @@ class Identity(Section):
                                     "the sweep started (null: bench.threads gave the count)")
     scheduler: dict[str, Any] | None = _f("the scheduler's job: SLURM job id, array task, node, "
                                           "partition, CPUs and memory allocated, whether "
-                                          "exclusive and how that was determined (null: none)")
-    warnings: list[str] = _f("what a reader should know about these figures", [])
+                                          "exclusive and how that was determined (null: none)",
+                                          role=NESTED)
+    warnings: list[str] = _f("what a reader should know about these figures", [], role=NESTED)
 
     @field_validator("schema_version")
     @classmethod
@@ -149,8 +151,10 @@ class Record(PhaseFigures, MemoryFigures, InferenceFigures, TimingFigures, Train
                                           "loss curves of both")
     warmup_epochs: Count | None = _f("epochs of every repeat left out of the statistics")
     compile_time_s: NonNegative | None = _f("compiling every batch shape, timed apart")
-    matmul_peak: dict[str, Any] | None = _f("this host's measured matmul peak, and how")
-    environment: dict[str, Any] = _f("host, CPU, BLAS, threads, GPU, versions, commit, time", {})
+    matmul_peak: dict[str, Any] | None = _f("this host's measured matmul peak, and how",
+                                            role=NESTED)
+    environment: dict[str, Any] = _f("host, CPU, BLAS, threads, GPU, versions, commit, time", {},
+                                     role=NESTED)
     profile_files: list[str] = _f("files of the profiled pass (bench.profile), in the job folder",
                                   [])
     wall_time_s: NonNegative | None = _f("the whole job, set-up included")
@@ -167,6 +171,14 @@ class Record(PhaseFigures, MemoryFigures, InferenceFigures, TimingFigures, Train
             raise ValueError(f"{missing[0]}: required in a record of status {self.status}"
                              + (f", as are {', '.join(missing[1:])}" if missing[1:] else ""))
         return self
+
+
+def fields_of(role: str, *shapes: str) -> tuple[str, ...]:
+    """The record's fields declared with ``role`` (``figures.SERIES``, ``figures.NESTED``), of
+    one of ``shapes`` where given, in the schema's order."""
+    return tuple(name for name, info in Record.model_fields.items()
+                 if isinstance(extra := info.json_schema_extra, dict)
+                 and extra.get("role") == role and (not shapes or extra.get("shape") in shapes))
 
 
 def checked(data: Any) -> tuple[dict | None, str | None]:

@@ -16,18 +16,16 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from nnbench import unsaved
+from nnbench import figures, unsaved
 from nnbench.files import UnreadableFile
-from nnbench.record import RESULT_FILE, checked, read_result
+from nnbench.record import RESULT_FILE, checked, fields_of, read_result
 from nnbench.results.index import Index, compact, stat_key
 from nnbench.results.labels import CONFIG_KEYS, assign_variants, label_variants
 
-# Nested fields kept out of the flat table (they feed the figures; results.json has them, the
-# per-epoch and per-sample series only with --histories).
-NESTED = {"config", "environment", "identity", "scheduler", "loss_history", "epoch_times_s",
-          "confusion_matrix", "classes", "layer_sizes", "activations", "matmul_peak", "warnings",
-          "test_accuracy_history", "epoch_counters", "inference_samples_s", "loss_histories",
-          "test_accuracy_histories"}
+# Fields kept out of the flat table, as the record's schema declares them: its nested
+# sections and its series (they feed the figures; results.json has them, the per-epoch and
+# per-sample series only with --histories).
+NESTED = frozenset(fields_of(figures.NESTED) + fields_of(figures.SERIES))
 
 
 @dataclass

@@ -34,12 +34,18 @@ from collections.abc import Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
 
+from nnbench import figures
+from nnbench.figures import EPOCHS, SERIES
+from nnbench.record import fields_of
+
 FORMAT = 1
-# The per-epoch and per-sample series: out of results.json unless asked for (--histories).
-HISTORIES = ("loss_history", "test_accuracy_history", "epoch_times_s", "epoch_counters",
-             "inference_samples_s", "loss_histories", "test_accuracy_histories",
-             "phases_samples_s")
-PER_REPEAT = ("epoch_times_s", "loss_histories", "test_accuracy_histories")  # a series a repeat
+# The per-epoch and per-sample series, as the record's schema declares them: out of
+# results.json unless asked for (--histories), kept here as arrays by their shape.
+HISTORIES = fields_of(SERIES)
+EPOCH_SERIES = fields_of(SERIES, EPOCHS)  # one series
+PER_REPEAT = fields_of(SERIES, figures.PER_REPEAT)  # a series a repeat
+BY_NAME = fields_of(SERIES, figures.BY_NAME)  # a series per call or phase, by name
+COUNTERS = fields_of(SERIES, figures.COUNTERS)  # per-epoch counters: no figure reads them
 LIBRARIES = ("numpy", "pandas", "matplotlib", "scipy", "tabulate")  # what draws a report
 STALE_DAYS = 60  # an index no report has used for this long is removed
 SCHEMA = """
@@ -59,16 +65,17 @@ def _array(values: Iterable) -> array:
 
 def compact(record: dict) -> dict:
     """``record`` as the report keeps it: series as arrays, per-epoch counters dropped."""
-    for name in ("loss_history", "test_accuracy_history"):
+    for name in EPOCH_SERIES:
         if isinstance(record.get(name), list):
             record[name] = _array(record[name])
     for name in PER_REPEAT:
         if isinstance(record.get(name), list):
             record[name] = [_array(series) for series in record[name]]
-    if isinstance(record.get("inference_samples_s"), dict):
-        record["inference_samples_s"] = {k: _array(v)
-                                         for k, v in record["inference_samples_s"].items()}
-    record.pop("epoch_counters", None)
+    for name in BY_NAME:
+        if isinstance(record.get(name), dict):
+            record[name] = {k: _array(v) for k, v in record[name].items()}
+    for name in COUNTERS:
+        record.pop(name, None)
     return record
 
 
@@ -79,7 +86,7 @@ def _pack(record: dict) -> tuple[str, bytes]:
         if isinstance(value, array):
             layout.append([name, None, len(value)])
             chunks.append(value.tobytes())
-        elif name in (*PER_REPEAT, "inference_samples_s") and value:
+        elif name in (*PER_REPEAT, *BY_NAME) and value:
             light[name] = type(value)()
             for part, series in (enumerate(value) if isinstance(value, list) else value.items()):
                 layout.append([name, part, len(series)])
