@@ -53,8 +53,8 @@ def test_a_ratio_without_an_interval_is_not_settled():
 @pytest.mark.slow
 def test_an_auto_sweep_stops_and_says_why(tmp_path):
     done = run_cli("-m", "framework=numpy,torch", "bench.rounds=auto", "bench.max_rounds=5",
-                   "bench.budget_s=null", "train.epochs=3", "bench.warmup_epochs=1", "bench.mfu=false",
-                   "bench.memory_probe=false", f"runs_dir={tmp_path}")
+                   "bench.budget_s=null", "train.epochs=3", "bench.warmup_epochs=1",
+                   "bench.mfu=false", "bench.memory_probe=false", f"runs_dir={tmp_path}")
     assert done.returncode == 0, done.stderr
     (stop,) = tmp_path.rglob("rounds.json")
     why = json.loads(stop.read_text())
