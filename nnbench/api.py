@@ -108,7 +108,7 @@ def _run(words: list[str], runs_dir: str | Path | None) -> Record:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose("config", overrides=words, return_hydra_config=True)
         job = callbacks.check(cfg)  # the single run's checks, as the command line makes them
-        if job.bench.rounds != 1:
+        if job.bench.rounds not in (1, "auto"):  # auto: as many as a ratio needs; here one
             raise ConfigError(f"bench.rounds={job.bench.rounds} replicates a sweep in rounds of "
                               f"fresh processes: python -m nnbench -m bench.rounds=N ...")
         output_dir = Path(str(HydraConfig.get().run.dir))

@@ -240,6 +240,9 @@ def check_rounds(bench: Any) -> None:
         if not 0 < bench.target_ci < 1:
             raise ConfigError(f"bench.target_ci={bench.target_ci} must lie in (0, 1): the "
                               f"relative half-width of the ratio's interval, e.g. 0.05")
+        if bench.budget_s is not None and not bench.budget_s > 0:
+            raise ConfigError(f"bench.budget_s={bench.budget_s} must be a number of seconds "
+                              f"> 0, or null (no time limit on the rounds)")
         limit = bench.max_rounds
     elif isinstance(bench.rounds, bool) or not isinstance(bench.rounds, int):
         raise ConfigError(f"bench.rounds={bench.rounds!r} is not a number of rounds; allowed: "

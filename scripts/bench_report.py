@@ -34,8 +34,8 @@ def _make(records: Path) -> None:
     seed = records.parent / "seed"
     if not any(seed.rglob("result.json")):
         subprocess.run([sys.executable, "-m", "nnbench", "-m", "framework=numpy,torch",
-                        "train.epochs=200", f"runs_dir={seed}"], cwd=REPO, check=True,
-                       stdout=subprocess.DEVNULL)
+                        "train.epochs=200", "bench.rounds=1", f"runs_dir={seed}"],
+                       cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_records.py"), str(seed),
                     str(records)], check=True)
 

@@ -49,7 +49,9 @@ def main() -> None:
         for _ in range(args.rounds):
             times["import torch"].append(_seconds([sys.executable, "-c", "import torch"]))
             for name, overrides in SWEEPS.items():
+                # one round: the sweep machinery's cost per job, not the default's rounds
                 times[name].append(_seconds([sys.executable, "-m", "nnbench", "-m", *overrides,
+                                             "bench.rounds=1",
                                              f"runs_dir={runs}"]))
     unit = statistics.median(times["import torch"])
     print(f"{'command':<16} {'median s':>9} {'min s':>7} {'max s':>7} {'/ import torch':>15}")

@@ -15,6 +15,7 @@ two-moons and 3% on 784x256x128x10 means the figure a user gets from a job's own
 trainer's cost, not the harness's.
 
     python scripts/crosscheck.py [--passes 3] [--threads 1] [--pyperf-processes 6]
+                                 [--only 784] [--framework torch] [--sweep bench.isolate=false]
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ QUIET = ["bench.mfu=false", "bench.memory_probe=false", "bench.phases=false",
          "bench.accuracy_per_epoch=false"]
 
 
-def sweep_s(framework: str, overrides: list[str], threads: int) -> float:
+def sweep_s(framework: str, overrides: list[str], threads: int, extra: list[str]) -> float:
     """The median of round medians a 3-round sweep of this framework records."""
     runs = Path(tempfile.mkdtemp(prefix="nnbench-crosscheck-"))
     subprocess.run([sys.executable, "-m", "nnbench", "-m", f"framework={framework}",
-                    "bench.rounds=3", f"bench.threads={threads}", *QUIET, *overrides,
+                    "bench.rounds=3", f"bench.threads={threads}", *QUIET, *overrides, *extra,
                     f"runs_dir={runs}"], check=True, capture_output=True, text=True)
     medians = [json.loads(p.read_text())["train_time_per_epoch_s"]
                for p in runs.rglob("result.json")]
@@ -76,15 +77,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pyperf-processes", type=int, default=6)
     parser.add_argument("--only", default="", help="the networks whose name holds this")
+    parser.add_argument("--framework", default="numpy,torch", help="the frameworks, by comma")
+    parser.add_argument("--sweep", nargs="*", default=[], metavar="OVERRIDE",
+                        help="more overrides for the sweep's side, e.g. bench.isolate=false "
+                             "(its jobs in the sweep's own process): where its time goes")
     args = parser.parse_args()
-    print(f"host: {cpu()}; {args.threads} thread(s) for both harnesses")
+    print(f"host: {cpu()}; {args.threads} thread(s) for both harnesses"
+          f"{'; sweep with ' + ' '.join(args.sweep) if args.sweep else ''}")
     for name, overrides in NETWORKS.items():
         if args.only not in name:
             continue
-        for framework in ("numpy", "torch"):
+        for framework in args.framework.split(","):
             ratios = []
             for n in range(args.passes):
-                ours = sweep_s(framework, overrides, args.threads)
+                ours = sweep_s(framework, overrides, args.threads, args.sweep)
                 theirs = pyperf_s(framework, overrides, args.threads, args.pyperf_processes)
                 ratios.append(ours / theirs)
                 print(f"  pass {n + 1} {name} {framework}: sweep {ours * 1e3:.4f} ms, pyperf "

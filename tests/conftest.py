@@ -46,6 +46,9 @@ os.environ.setdefault("NNBENCH_REGISTRY_DIR", tempfile.mkdtemp(prefix="nnbench-t
 # must not turn into "cannot tell: host busy" because a build ran beside it. Jobs read no host
 # load (bench.threads=auto takes every core); tests/test_contention.py reads it on purpose.
 os.environ.setdefault("NNBENCH_CONTENTION", "off")
+# A sweep's default is bench.rounds=auto, five rounds and more of fresh processes: the suite's
+# sweeps test what a round does, once; tests/test_default_rounds.py runs the default itself.
+os.environ.setdefault("NNBENCH_ROUNDS", "1")
 
 
 @pytest.fixture

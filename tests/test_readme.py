@@ -73,8 +73,10 @@ PLAN: dict[str, list[str] | Skip] = {
     "python -m nnbench -m +experiment=case_study_moons bench.repeats=5 bench.vary_seed=true "
     "bench.target_accuracy=0.95": ["bench.accuracy_per_epoch=true"],  # what the target needs
     "python -m nnbench -m bench.rounds=5 framework=numpy,torch": [],
-    # five rounds, the fewest an auto sweep may stop at: what the command does, kept short
-    "python -m nnbench -m bench.rounds=auto framework=numpy,torch": ["bench.max_rounds=5"],
+    # the default rounds (auto): the suite runs one (NNBENCH_ROUNDS=1, tests/conftest.py);
+    # tests/test_default_rounds.py runs the default itself
+    "python -m nnbench -m framework=numpy,torch": [],
+    "python -m nnbench -m bench.budget_s=600 +experiment=compare_deep": SMALL_TEST,
     "python -m nnbench -m bench.rounds=5 +experiment=compare_deep": SMALL_TEST,
     "python -m nnbench -m +experiment=compare_784x64x10": SMALL_TEST,
     "python -m nnbench -m +experiment=compare_wide": SMALL_TEST,

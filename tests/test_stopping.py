@@ -53,8 +53,8 @@ def test_a_ratio_without_an_interval_is_not_settled():
 @pytest.mark.slow
 def test_an_auto_sweep_stops_and_says_why(tmp_path):
     done = run_cli("-m", "framework=numpy,torch", "bench.rounds=auto", "bench.max_rounds=5",
-                   "train.epochs=3", "bench.warmup_epochs=1", "bench.mfu=false",
-                   "bench.memory_probe=false", f"runs_dir={tmp_path}")
+                   "bench.budget_s=null", "train.epochs=3", "bench.warmup_epochs=1",
+                   "bench.mfu=false", "bench.memory_probe=false", f"runs_dir={tmp_path}")
     assert done.returncode == 0, done.stderr
     (stop,) = tmp_path.rglob("rounds.json")
     why = json.loads(stop.read_text())
@@ -84,8 +84,20 @@ def test_bad_round_settings_are_refused_in_one_line(tmp_path, overrides, line):
     assert not any(tmp_path.rglob("result.json"))
 
 
-def test_auto_rounds_need_a_sweep(tmp_path):
-    done = run_cli("bench.rounds=auto", f"runs_dir={tmp_path}")
-    assert done.returncode == 2
-    assert "bench.rounds=auto replicates a sweep in rounds of fresh processes: add -m" \
-        in done.stderr, done.stderr
+def test_the_budget_ends_rounds_only_after_the_minimum_or_at_once_when_it_would_not_fit():
+    wide = [0.2]
+    def reason(rounds, spent, budget, round_s=1.0, done=False):
+        return stopping.stop_reason(wide, rounds, 0.05, done, spent, budget, lambda: round_s)
+    assert reason(1, 2.0, 60) is None  # five rounds of ~1 s fit in 60 s
+    one = reason(1, 20.0, 60, round_s=15.0)  # 20 + 4 x 15 s would not
+    assert one and "would take about 80 s, past bench.budget_s=60" in one
+    assert reason(3, 50.0, 60) is None  # the minimum first, budget or not
+    assert reason(5, 40.0, 60) is None  # a sixth round ends at ~48 s
+    late = reason(5, 55.0, 60)
+    assert late and late.startswith("time budget of 60 s (bench.budget_s) reached after 5")
+    assert reason(7, 500.0, None) is None  # no budget: the target or the cap
+    assert stopping.stop_reason([0.01], 5, 0.05, False, 500.0, 60, lambda: 1.0).startswith(
+        "every ratio's interval within ±1.0% after 5 rounds")
+    assert stopping.stop_reason([], 1, 0.05, False, 1.0, 60, lambda: 1.0).startswith(
+        "no two frameworks ran")
+

@@ -65,7 +65,9 @@ class ConfigCheck(Callback):
         try:
             job = check(config)
             check_unused("hydra.run.dir", config.hydra.run.dir)
-            if job.bench.rounds != 1:  # a record would claim rounds that never ran
+            # a record would claim rounds that never ran; auto (the default) asks for as many
+            # rounds as the sweep's ratios need, and a single run has none: one
+            if job.bench.rounds not in (1, "auto"):
                 raise ConfigError(f"bench.rounds={job.bench.rounds} replicates a sweep in rounds "
                                   f"of fresh processes: add -m (python -m nnbench -m "
                                   f"bench.rounds={job.bench.rounds} ...)")

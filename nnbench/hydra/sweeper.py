@@ -32,6 +32,7 @@ import contextlib
 import copy
 import json
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,7 +232,9 @@ class RoundsFirst:
         if rounds == "auto":
             rounds = OmegaConf.select(self.config, "bench.max_rounds")
             self.auto = {"target": OmegaConf.select(self.config, "bench.target_ci"),
-                         "max_rounds": rounds, "dir": str(self.config.hydra.sweep.dir)}
+                         "max_rounds": rounds, "dir": str(self.config.hydra.sweep.dir),
+                         "budget": OmegaConf.select(self.config, "bench.budget_s"),
+                         "start": time.monotonic()}
         if isinstance(rounds, int) and rounds > 1:
             if any(o.key_or_group == ROUND_KEY for o in overrides):
                 raise HydraException(f"{ROUND_KEY} is set by the sweep when {ROUNDS_KEY} > 1; "
@@ -244,27 +247,35 @@ class RoundsFirst:
 
     def is_done(self) -> bool:
         done = super().is_done()  # type: ignore[misc]
-        if self.auto is None or self.batch_index < 2:
+        if self.auto is None or self.batch_index < 1:
             return done
         from nnbench.results.sweep_summary import interval_widths
-        from nnbench.stats.stopping import settled
+        from nnbench.stats.stopping import stop_reason, widest
 
         widths = interval_widths(self.auto["dir"])
-        target, rounds = self.auto["target"], self.batch_index
-        widest = max((w for _, w in widths), default=float("nan"))
-        shown = f"±{widest:.1%}" if widest == widest else "none yet"
-        print(f"nnbench: round {rounds}: widest ratio interval {shown} "
-              f"(target ±{target:.1%})", flush=True)
-        if not widths and rounds >= self.auto["max_rounds"] // 4:
-            reason = f"no NumPy/torch ratio to settle after {rounds} rounds"
-        elif settled([w for _, w in widths], rounds, target):
-            reason = f"every ratio's interval within {shown} after {rounds} rounds"
-        elif done:
-            reason = f"cap of {rounds} rounds reached at {shown}"
-        else:
+        rounds, spent = self.batch_index, time.monotonic() - self.auto["start"]
+        if rounds > 1:
+            print(f"nnbench: round {rounds}: widest ratio interval {widest(widths)} "
+                  f"(target ±{self.auto['target']:.1%}, {spent:.0f} s)", flush=True)
+        reason = stop_reason([w for _, w in widths], rounds, self.auto["target"], done,
+                             spent, self.auto["budget"],
+                             lambda: _round_s(self.auto["dir"], spent))  # type: ignore[index]
+        if reason is None:
             return False
-        _write_stop(Path(self.auto["dir"]), rounds, reason, widths, target)
+        _write_stop(Path(self.auto["dir"]), rounds, reason, widths, self.auto["target"])
         return True
+
+
+def _round_s(sweep_dir: str, spent: float) -> float:
+    """What a further round will take: the first round's jobs' own wall times, less than its
+    ``spent`` by the warm processes' start (imports, once a sweep); ``spent`` without them."""
+    total = 0.0
+    for path in Path(sweep_dir).glob("*/result.json"):
+        try:
+            total += float(json.loads(path.read_text()).get("wall_time_s") or 0)
+        except (OSError, ValueError, TypeError):
+            return spent
+    return min(total, spent) if total > 0 else spent
 
 
 def _write_stop(sweep_dir: Path, rounds: int, reason: str, widths: list, target: float) -> None:

@@ -37,16 +37,15 @@ def sweep_verdicts(sweep_dir: str | Path, pair: tuple[str, str] | None = None,
 
 def interval_widths(sweep_dir: str | Path,
                     pair: tuple[str, str] | None = None) -> list[tuple[str, float]]:
-    """(configuration, relative half-width of its ratio's interval over rounds; NaN without
-    one) for each ratio of ``pair`` (numpy and torch by default) in this sweep: what
-    ``bench.rounds=auto`` waits on."""
+    """(configuration and pair, relative half-width of its ratio's interval over rounds; NaN
+    without one) for each ratio of ``pair``, or of every two frameworks that ran a
+    configuration, in this sweep: what ``bench.rounds=auto`` waits on."""
     from nnbench.results import pooling
-    from nnbench.results.verdict import HEADLINE_PAIR as DEFAULT_PAIR
     from nnbench.stats.stopping import half_width
 
-    return [(v.condition, half_width(v.ratio, v.lo, v.hi)
+    return [(f"{v.a}/{v.b} on {v.condition}", half_width(v.ratio, v.lo, v.hi)
              if v.mark == pooling.ROUNDS_MARK and not v.unsure else float("nan"))
-            for v in sweep_verdicts(sweep_dir, pair or DEFAULT_PAIR)]
+            for v in sweep_verdicts(sweep_dir, pair)]
 
 
 def ratio_lines(sweep_dir: str | Path, pair: tuple[str, str] | None = None,

@@ -76,6 +76,12 @@ class Verdict:
             return 1 / self.ratio, 1 / self.hi, 1 / self.lo
         return self.ratio, self.lo, self.hi
 
+    @property
+    def one_run(self) -> bool:
+        """Whether the ratio rests on one process a side: its interval covers that process's
+        epochs, which the next run's need not repeat, so it is said as this run's, unbounded."""
+        return self.mark == "‡"
+
     def sentence(self) -> str:
         """The verdict in one sentence, with its interval and condition."""
         if self.unsure:
@@ -83,6 +89,14 @@ class Verdict:
         ratio = f"{self.a}/{self.b} time {number(self.ratio)}x"
         if self.kind == UNSURE:
             return f"cannot tell {self.a} from {self.b} on {self.condition}: {ratio}, no interval"
+        if self.one_run:
+            if self.kind == SAME:
+                return (f"in one run, no clear difference between {self.a} and {self.b} on "
+                        f"{self.condition}: {ratio}")
+            x, _, _ = self.factor()
+            slower = self.b if self.faster == self.a else self.a
+            return (f"in one run, {self.faster} was {number(x)}x faster than {slower} on "
+                    f"{self.condition}")
         interval = f"[{number(self.lo)}, {number(self.hi)}]"
         if self.kind == SAME:
             why = "their ratio's interval holds 1" if self.lo <= 1 <= self.hi else \
@@ -113,8 +127,8 @@ class Verdict:
                     f"processes{rough}")
         if self.mark == pooling.SAMPLES_MARK:
             # one process a side: its interval covers that process's epochs, not the next run's
-            return ("95% CI over the epochs of one process per side, which the next run need "
-                    "not repeat; bench.rounds=auto for an interval over fresh processes")
+            return ("one process per side, not yet an answer: the next run need not repeat it; "
+                    "bench.rounds=auto repeats it in fresh processes")
         return "one value a side; bench.rounds=5 gives an interval over rounds"
 
     def as_dict(self) -> dict[str, Any]:

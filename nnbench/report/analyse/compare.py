@@ -23,6 +23,7 @@ from nnbench import stats
 from nnbench.report.analyse.changes import said
 from nnbench.results.collect import CONFIG_KEYS, Collection
 from nnbench.results.labels import assign_variants
+from nnbench.stats import robust
 from nnbench.stats.equivalence import equivalence
 
 KEY = [*CONFIG_KEYS, "framework", "device"]
@@ -105,13 +106,16 @@ def compare(baseline: Collection, candidate: Collection, alpha: float = stats.AL
     base, cand = _by_key(baseline), _by_key(candidate)
     rows, results = [], []
     for key in sorted(set(base) & set(cand)):
-        a = [float(r[METRIC]) for r in base[key]]
-        b = [float(r[METRIC]) for r in cand[key]]
+        # the host's contention picks the figure both sides are compared on, or none
+        used, busy = robust.metric_for(base[key] + cand[key], METRIC)
+        a, b = ([float(r[used or METRIC]) for r in side if r.get(used or METRIC) is not None]
+                for side in (base[key], cand[key]))
         result = stats.compare_rounds(a, b, min_rounds=min_rounds, alpha=alpha,
                                       min_change=min_change)
         mixed = _mixed("baseline", base[key]) or _mixed("candidate", cand[key])
-        if mixed:  # rounds of several identities are no rounds of one: no verdict on them
-            result = {**result, "verdict": mixed, "p": float("nan")}
+        if mixed or used is None:  # rounds of several identities are no rounds of one, and
+            # a host whose threads waited throughout measured its load: no verdict on either
+            result = {**result, "verdict": mixed or busy, "p": float("nan")}
         hosts = {(r.get("environment") or {}).get("hostname") for r in base[key] + cand[key]}
         interval = f" [{result['lo']:.3f}, {result['hi']:.3f}]" \
             if np.isfinite(result["lo"]) else ""
@@ -121,7 +125,8 @@ def compare(baseline: Collection, candidate: Collection, alpha: float = stats.AL
         row.update({
             "baseline s/epoch": _fmt(result["baseline"]),
             "candidate s/epoch": _fmt(result["candidate"]),
-            RATIO: f"{result['ratio']:.3f}x{interval}",
+            RATIO: "cannot tell: host busy" if used is None
+            else f"{result['ratio']:.3f}x{interval}",
             "p (Mann-Whitney, rounds)": f"{result['p']:.2g}" if np.isfinite(result["p"])
             else "",
             "rounds": f"{len(a)}/{len(b)}", "verdict": result["verdict"],
@@ -130,7 +135,9 @@ def compare(baseline: Collection, candidate: Collection, alpha: float = stats.AL
             row["equivalence (90% CI)"] = equivalence(a, b, margin, min_rounds=min_rounds)[
                 "verdict"]
         row["what changed"] = said(base[key], cand[key])
-        row["note"] = "different hosts: the ratio mixes machines" if len(hosts) > 1 else ""
+        row["note"] = "; ".join(n for n in (
+            "different hosts: the ratio mixes machines" if len(hosts) > 1 else "",
+            busy if used == robust.LOW else "") if n)
         rows.append(row)
         results.append(result)
     table = pd.DataFrame(rows)

@@ -9,6 +9,7 @@ from nnbench.results import pooling
 from nnbench.results.collect import CONFIG_KEYS
 from nnbench.results.labels import key_text, key_values, order_value
 from nnbench.results.verdict import HEADLINE_PAIR
+from nnbench.stats import robust
 
 # The two frameworks whose ratio the tables show: the question nnbench exists to answer, the
 # pair the verdicts say first. Any other pair can be asked for (python -m nnbench.report --pair
@@ -88,6 +89,23 @@ def _side(runs: pd.DataFrame | None, metric: str, records: dict[str, dict]) -> p
     return pooling.Side(values, [None] * len(values))
 
 
+def _ratio_cell(runs: list[pd.DataFrame | None], sides: list[pooling.Side], metric: str,
+                records: dict[str, dict], marks: set[str]) -> str:
+    """The pair's ratio as the host's contention allows (``stats.robust``): on the medians,
+    on both sides' 10th percentiles where a host was busy, or "cannot tell: host busy"."""
+    recs = [[records[f] for f in r["result_file"] if f in records]
+            if r is not None and "result_file" in r else [] for r in runs]
+    used, _ = robust.metric_for([*recs[0], *recs[1]], metric)
+    if used is None:
+        return "cannot tell: host busy"
+    if used != metric:
+        sides = [pooling.Side.of(side, used) for side in recs]
+    result = pooling.ratio(*sides)
+    if result is not None:
+        marks.add(result[3])
+    return pooling.ratio_text(result) + (" (p10: host busy)" if used != metric else "")
+
+
 DISAGREE = "rounds disagree"
 
 
@@ -138,10 +156,9 @@ def comparison_with_marks(frame: pd.DataFrame, metric: str, compare: str | None,
             a, b = cells.get((pair[0], device)), cells.get((pair[1], device))
             if compare and isinstance(a, float) and isinstance(b, float) and b:
                 if compare == "ratio":
-                    result = pooling.ratio(sides[(pair[0], device)], sides[(pair[1], device)])
-                    row[f"{pair[0]}/{pair[1]} {device}"] = pooling.ratio_text(result)
-                    if result is not None:
-                        marks.add(result[3])
+                    row[f"{pair[0]}/{pair[1]} {device}"] = _ratio_cell(
+                        [runs_of.get((f, device)) for f in pair],
+                        [sides[(f, device)] for f in pair], metric, records, marks)
                 else:
                     row[f"{pair[0]}-{pair[1]} {device}"] = f"{a - b:+.4f}"
         rows.append((tuple(order_value(v) for v in values), row))
