@@ -11,7 +11,7 @@ rounds on a side the verdict is "cannot tell".
 
 With a margin, each row also gets an equivalence verdict (``stats.equivalence``: the 90%
 interval of the ratio inside ±margin), and every row says what differs between the two sides'
-records (``report.changes``). ``gate`` turns the table into the exit status of a CI job.
+records (``report.analyse.changes``). ``gate`` turns the table into the exit status of a CI job.
 """
 
 from __future__ import annotations

@@ -7,12 +7,12 @@ figures, what changed since the set before; then the steps found) and ``history.
 
 The sets are ordered by their records' times, so folders can be named anything and given in
 any order; where the times cannot tell the order, the history is refused unless the user gives
-it (``report.result_sets``). Sets are matched by configuration without the experiment's
+it (``results.sets``). Sets are matched by configuration without the experiment's
 name (each set is usually a sweep of its own). The figures: time per epoch per framework and
 device (its rounds), the ``pair`` ratio per device (per round where both frameworks ran that
 round, else the ratio of medians), test accuracy and peak RSS. Steps come from
 ``stats.steps.find_steps`` over each figure's rounds; a step says what changed between the set
-before it and the set it starts at (``report.changes``).
+before it and the set it starts at (``report.analyse.changes``).
 """
 
 from __future__ import annotations

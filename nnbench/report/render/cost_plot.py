@@ -1,4 +1,5 @@
-"""cost_model.png: each experiment's sweep with its fitted cost models (``report.cost_model``).
+"""cost_model.png: each experiment's sweep with its fitted cost models
+(``report.analyse.cost_model``).
 
 A column per experiment: time per epoch against FLOPs per epoch with the fitted lines and the
 crossings; the residuals of each fit (a model that misses a term shows it as a trend, not as
