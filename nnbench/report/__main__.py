@@ -1,9 +1,9 @@
 """``python -m nnbench.report [RUN_DIRS...]``: tables, figures and a page from result records.
 
-``compare --baseline DIR --candidate DIR`` (or ``compare BASELINE CANDIDATE``) compares two sets
+``compare BASELINE CANDIDATE``, or as before ``--baseline DIR --candidate DIR`` compares two sets
 of runs instead; ``compare RUN_DIRS --baseline-env A --candidate-env B`` two environments of one
-set (a sweep over ``bench.python``); ``history DIR DIR ...`` result sets in time order. The
-flags alone (``--baseline``, ``--baseline-env``, ``--history``) choose the same as before.
+set (a sweep over ``bench.python``); ``history DIR DIR ...`` (``--history DIR DIR ...``) result
+sets in time order. A command also takes the flags that chose it before.
 """
 
 from __future__ import annotations
