@@ -124,7 +124,7 @@ def parts(sets: list[ResultSet], pair: tuple[str, str], min_change: float = STEP
     out: list[Part] = []
     all_steps = {}
     for config, figures in sorted(data.items()):
-        rows, previous = [], None
+        rows, previous, shown = [], None, {}
         for i, result_set in enumerate(sets):
             recs = [r for r in result_set.records if _key(r, CONFIG) == config]
             if not recs:
@@ -134,9 +134,11 @@ def parts(sets: list[ResultSet], pair: tuple[str, str], min_change: float = STEP
                 value = "/".join(sorted({short(str(r.get(field) or (r.get("environment")
                                                                   or {}).get(field)))
                                          for r in recs}))
-                moved = previous is not None and any(c.startswith(f"{label} ")
-                                                     for c in changes(previous, recs))
-                row[label] = f"**{value}**" if moved else value
+                # bold where the value itself differs from the set before: matching the
+                # changes by name bolded torch's version when "torch threads" changed
+                row[label] = f"**{value}**" if label in shown and shown[label] != value \
+                    else value
+                shown[label] = value
             row.update({name: _cell(values[i]) for name, values in figures.items()})
             row["changed since the set before"] = "" if previous is None else \
                 "; ".join(changes(previous, recs))
