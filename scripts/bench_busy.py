@@ -6,7 +6,7 @@ where there are two) spin; the loops are started and stopped here, by pid. Print
 line's answer side by side with the wall time each sweep took, and whether the busy answer lies
 within 5% of the quiet ratio's interval or says "cannot tell".
 
-    .venv/bin/python scripts/bench_busy.py [--rounds 3] [--passes 1]
+    .venv/bin/python scripts/bench_busy.py [--rounds 3] [--passes 1] [--checkout OLD]
 """
 
 from __future__ import annotations
@@ -47,14 +47,17 @@ def busy(n: int):
             p.wait()
 
 
-def sweep(args: list[str], rounds: int) -> tuple[Verdict | None, str, float]:
+def sweep(args: list[str], rounds: int, checkout: str | None = None
+          ) -> tuple[Verdict | None, str, float]:
     """The sweep's numpy/torch verdict (read as data, not parsed from its closing line), that
-    line, and the sweep's wall time."""
+    line, and the sweep's wall time. ``checkout``: another checkout of nnbench whose code runs
+    the sweep (``python -m`` takes the package from its working folder); its records are read
+    by this one."""
     runs = tempfile.mkdtemp(prefix="nnbench-busy-")
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "nnbench", "-m", *args,
                            f"bench.rounds={rounds}", f"runs_dir={runs}", "bench.mfu=false"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=checkout)
     wall = time.perf_counter() - started
     said = next(iter(sweep_verdicts(runs, pair=("numpy", "torch"))), None)
     return said, (said.line() if said else f"no line (exit {done.returncode})"), wall
@@ -75,15 +78,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--passes", type=int, default=1)
+    parser.add_argument("--checkout", default=None,
+                        help="run the sweeps with the nnbench of this checkout (an older "
+                             "version, for comparison); records are read by this one")
     args = parser.parse_args()
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
                 .splitlines() if line.startswith("model name")), "unknown CPU")
     print(f"host: {cpu}, {len(os.sched_getaffinity(0))} cores")
     for n in range(args.passes):
         for name, sweep_args in SWEEPS.items():
-            quiet, quiet_line, quiet_s = sweep(sweep_args, args.rounds)
+            quiet, quiet_line, quiet_s = sweep(sweep_args, args.rounds, args.checkout)
             with busy(2):
-                loaded, loaded_line, loaded_s = sweep(sweep_args, args.rounds)
+                loaded, loaded_line, loaded_s = sweep(sweep_args, args.rounds, args.checkout)
             print(f"pass {n + 1}, {name}:\n  quiet ({quiet_s:.0f} s): {quiet_line}\n"
                   f"  busy  ({loaded_s:.0f} s): {loaded_line}\n  -> {verdict(quiet, loaded)}")
     return 0

@@ -105,3 +105,15 @@ def test_many_configurations_give_a_tally_first_and_the_console_stops_there(tmp_
     summary = (tmp_path / "r" / "summary.md").read_text()
     # in numeric order: threads 2 before threads 10
     assert summary.index("threads 2, cpu") < summary.index("threads 10, cpu")
+
+
+def test_a_tally_of_configurations_that_cannot_tell_says_why_once():
+    from nnbench.report.answer import tally
+
+    busy = [Verdict("numpy", "torch", f"moons 2x{w}x1, cpu", unsure="host busy (others used "
+                    "1.7 of 2 cores while this job ran (2 threads)); rerun with fewer threads")
+            for w in range(8, 108)]
+    quiet = _verdict(0.35, 0.33, 0.37)
+    (line,) = tally([*busy, quiet, _verdict(0.5, math.nan, math.nan)])
+    assert line == ("numpy against torch over 102 configurations: numpy faster in 1 (2.86x to "
+                    "2.86x), cannot tell in 101 (host busy: 100; no interval: 1)"), line

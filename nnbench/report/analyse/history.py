@@ -124,7 +124,7 @@ def parts(sets: list[ResultSet], pair: tuple[str, str], min_change: float = STEP
     out: list[Part] = []
     all_steps = {}
     for config, figures in sorted(data.items()):
-        rows, previous = [], None
+        rows, previous, shown = [], None, {}
         for i, result_set in enumerate(sets):
             recs = [r for r in result_set.records if _key(r, CONFIG) == config]
             if not recs:
@@ -134,9 +134,11 @@ def parts(sets: list[ResultSet], pair: tuple[str, str], min_change: float = STEP
                 value = "/".join(sorted({short(str(r.get(field) or (r.get("environment")
                                                                   or {}).get(field)))
                                          for r in recs}))
-                moved = previous is not None and any(c.startswith(f"{label} ")
-                                                     for c in changes(previous, recs))
-                row[label] = f"**{value}**" if moved else value
+                # bold where the value itself differs from the set before: matching the
+                # changes by name bolded torch's version when "torch threads" changed
+                row[label] = f"**{value}**" if label in shown and shown[label] != value \
+                    else value
+                shown[label] = value
             row.update({name: _cell(values[i]) for name, values in figures.items()})
             row["changed since the set before"] = "" if previous is None else \
                 "; ".join(changes(previous, recs))
@@ -169,17 +171,41 @@ def _markdown(heading: str, rule: str, found: list[Part]) -> str:
 
 def figure(sets: list[ResultSet], pair: tuple[str, str], all_steps: dict[tuple, list[dict]],
            path: Path, most: int = 8) -> Path | None:
-    """Time per epoch and the pair's ratio across the sets, per configuration (the first
-    ``most``), each set's rounds as a range around their median; steps drawn and labelled."""
-    import matplotlib
+    """``draw``, saved as ``path``."""
+    from nnbench.report.plots import plt
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = draw(sets, pair, all_steps, most)
+    if fig is None:
+        return None
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def draw(sets: list[ResultSet], pair: tuple[str, str], all_steps: dict[tuple, list[dict]],
+         most: int = 8):
+    """Time per epoch and the pair's ratio across the sets, per configuration (the first
+    ``most``), each set's rounds as a range around their median; each step a dashed line
+    with a short numbered label, what changed in the key below the panels (a change said in
+    full runs wider than a panel: it was cut off there, or ran into the next one)."""
+    import textwrap
+
+    from nnbench.report.plots import plt
 
     data = dict(sorted(series(sets, pair).items())[:most])
     if not data:
         return None
-    fig, axes = plt.subplots(len(data), 2, figsize=(13, 3.2 * len(data)), squeeze=False)
+    keyed: dict[tuple, int] = {}  # (configuration, set, what changed) -> its number in the key
+    key: list[str] = []
+    for config in data:
+        for step in all_steps.get(config, []):
+            if (config, step["set"], step["changed"]) not in keyed:
+                keyed[config, step["set"], step["changed"]] = len(keyed) + 1
+                key += textwrap.wrap(f"[{len(keyed)}] {_title(config)}, at set "
+                                     f"{step['set'] + 1}: {step['changed']}", 190,
+                                     subsequent_indent="      ")  # 190 characters: 13 in at 7 pt
+    room = 0.14 * (len(key) + 1) + 0.1 if key else 0.0  # inches: 7 pt lines, a heading
+    fig, axes = plt.subplots(len(data), 2, figsize=(13, 3.2 * len(data) + room), squeeze=False)
     ticks = [f"{i + 1}\n{s.time[5:16].replace('T', ' ')}" for i, s in enumerate(sets)]
     for (config, figures), (left, right) in zip(data.items(), axes, strict=True):
         for ax, suffix in ((left, " s/epoch"), (right, "")):
@@ -192,12 +218,18 @@ def figure(sets: list[ResultSet], pair: tuple[str, str], all_steps: dict[tuple, 
                 high = [max(figures[name][i]) - m for m, i in zip(mid, x, strict=True)]
                 ax.errorbar(x, mid, yerr=[low, high], marker="o", capsize=3,
                             label=name.removesuffix(suffix))
+            ax.set_xlim(-0.5, len(sets) - 0.5)
+            ax.margins(y=0.2)  # room above the data for the steps' labels
             for step in all_steps.get(config, []):
                 if step["figure"] in names:
+                    # the label on the side of the line that has room: it stays in its panel
+                    right_half = step["set"] > len(sets) / 2
                     ax.axvline(step["set"] - 0.5, color="red", linestyle="--", linewidth=1)
-                    ax.annotate(f"{step['ratio']:.2f}x: {step['changed'][:40]}",
-                                (step["set"] - 0.45, 0.92), xycoords=("data", "axes fraction"),
-                                fontsize=7, color="red")
+                    ax.annotate(f"[{keyed[config, step['set'], step['changed']]}] "
+                                f"{step['ratio']:.2f}x", (step["set"] - 0.5, 0.97),
+                                xycoords=("data", "axes fraction"), va="top",
+                                xytext=(-3 if right_half else 3, 0), textcoords="offset points",
+                                ha="right" if right_half else "left", fontsize=7, color="red")
             ax.set_xticks(range(len(sets)), ticks, fontsize=7)
             ax.set_ylabel("time per epoch (s)" if suffix else f"{pair[0]}/{pair[1]} time")
             if names:
@@ -206,10 +238,11 @@ def figure(sets: list[ResultSet], pair: tuple[str, str], all_steps: dict[tuple, 
                 ax.text(0.5, 0.5, f"no {pair[0]} and {pair[1]} of one round in these sets",
                         ha="center", transform=ax.transAxes, fontsize=8)
         left.set_title(_title(config), fontsize=9, loc="left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    if key:
+        fig.text(0.01, 0.1 / fig.get_figheight(), "steps (what changed):\n" + "\n".join(key),
+                 fontsize=7, color="red", va="bottom")
+    fig.tight_layout(rect=(0, (room + 0.1) / fig.get_figheight(), 1, 1))
+    return fig
 
 
 def run(folders: list[Path], out: Path, pair: tuple[str, str], min_change: float,

@@ -6,6 +6,7 @@ tally per pair of frameworks first, then the sentences by dataset and architectu
 from __future__ import annotations
 
 import html
+from collections import Counter
 from itertools import groupby
 
 from nnbench.results.collect import Collection
@@ -47,12 +48,20 @@ def tally(said: list[Verdict]) -> list[str]:
             if won:
                 parts.append(f"{name} faster in {len(won)} ({number(min(won))}x to "
                              f"{number(max(won))}x)")
-        for kind in (SAME, UNSURE):
-            n = sum(v.kind == kind for v in mine)
-            if n:
-                parts.append(f"{kind} in {n}")
+        same = sum(v.kind == SAME for v in mine)
+        if same:
+            parts.append(f"{SAME} in {same}")
+        unsure = Counter(_why(v) for v in mine if v.kind == UNSURE)
+        if unsure:  # why, once per reason: a sentence each would repeat it a hundred times
+            parts.append(f"{UNSURE} in {sum(unsure.values())} (" + "; ".join(
+                f"{why}: {n}" for why, n in unsure.most_common()) + ")")
         out.append(f"{a} against {b} over {len(mine)} configurations: {', '.join(parts)}")
     return out
+
+
+def _why(v: Verdict) -> str:
+    """A "cannot tell"'s reason in a few words: "host busy", "no interval"."""
+    return v.unsure.split(" (", 1)[0].split(";", 1)[0] if v.unsure else "no interval"
 
 
 def _families(said: list[Verdict]) -> list[tuple[str, list[Verdict]]]:

@@ -36,6 +36,16 @@ def _path(sizes: list[cm.Size], per_segment: int = 24) -> list[cm.Size]:
     return [*out, order[-1]]
 
 
+def _families(sizes: list[cm.Size]) -> list[list[cm.Size]]:
+    """The sizes by steps per epoch (one batch size over one data set): a drawn line joins
+    only sizes of one family; from a full-batch size to a batch-64 one of the same FLOPs
+    it would draw a jump that no network between them has."""
+    out: dict[float, list[cm.Size]] = {}
+    for size in dict.fromkeys(sizes):
+        out.setdefault(size.steps, []).append(size)
+    return list(out.values())
+
+
 def _ticks(ax) -> None:
     """``ratio_ticks``, with 1-2-5 steps where its decades alone would leave one label."""
     ratio_ticks(ax)
@@ -71,13 +81,17 @@ def _column(axes, experiment: str, found: cost_model.Experiment,
         flops, mid, low, high = _medians(line)
         top.errorbar(flops, mid, yerr=[mid - low, high - mid], fmt="o", ms=4, capsize=2,
                      color=style["color"], label=f"{line.name}: median, range over rounds")
-        path = _path(line.sizes)
         m = line.model.fit
-        top.plot([s.flops for s in path], m.predict(path), **style, lw=1.2, alpha=0.8,
-                 label=f"{line.name} fit: a {m.a * 1e6:.3g} µs/step, b {m.b / 1e9:.3g} GFLOP/s"
-                       + (f", c {m.c * 1e9:.2g} ns/value" if m.c is not None else ""))
+        label = (f"{line.name} fit: a {m.a * 1e6:.3g} µs/step, b {m.b / 1e9:.3g} GFLOP/s"
+                 + (f", c {m.c * 1e9:.2g} ns/value" if m.c is not None else ""))
+        for family in _families(line.sizes):
+            path = _path(family)
+            top.plot([s.flops for s in path], m.predict(path), **style, lw=1.2, alpha=0.8,
+                     marker="_" if len(path) == 1 else None, label=label)
+            label = None  # one legend entry per line
         order = np.argsort([s.flops for s in line.sizes])
-        middle.plot(flops, 1 + m.residuals[order], marker="o", ms=4, lw=0.8, **style,
+        # points only: several configurations (learning rates, batch sizes) share a size
+        middle.plot(flops, 1 + m.residuals[order], marker="o", ms=4, lw=0, **style,
                     label=f"{line.name}: R² (log time) {m.r2_log:.3f}")
     _ratios(bottom, fitted, pair)
     for cross in found.crossings:
@@ -113,12 +127,14 @@ def _ratios(ax, lines: list[cost_model.Line], pair: tuple[str, str]) -> None:
         common = [s for s in dict.fromkeys(line.sizes) if s in set(base.sizes)]
         if len(common) < 2:
             continue
-        common.sort(key=lambda s: (s.flops, s.steps))
         style = _style(line)
-        path = _path(common)
-        fitted = line.model.fit.predict(path) / base.model.fit.predict(path)
-        ax.plot([s.flops for s in path], fitted, **style, lw=1.2,
-                label=f"{line.name} / {base.name}: fitted")
+        label = f"{line.name} / {base.name}: fitted"
+        for family in _families(common):
+            path = _path(family)
+            fitted = line.model.fit.predict(path) / base.model.fit.predict(path)
+            ax.plot([s.flops for s in path], fitted, **style, lw=1.2,
+                    marker="_" if len(path) == 1 else None, label=label)
+            label = None
         rounds = dict(zip(line.sizes, line.rounds, strict=True))
         rounds_base = dict(zip(base.sizes, base.rounds, strict=True))
         for size in common:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from nnbench.report.render.pages import PER_PAGE, latest_ok
@@ -39,6 +40,16 @@ KERNELS_NOTE = ("Each layer's work called on its own at the job's batch size (me
                 "of calls). matmul: x W^T; bias: + b; matmul+bias: torch's fused addmm (what "
                 "nn.Linear runs); weight grad: dz^T x; input grad: dz W; bias grad: the batch "
                 "sum of dz. FLOPs from the shapes (one per element for bias work).")
+# A kernel this far below its framework's median GFLOP/s in its configuration, or this many times
+# slower than its layer's matmul while doing less work, is no measure of that kernel's speed
+SLOWER_THAN_MEDIAN, SLOWER_THAN_MATMUL = 100.0, 10.0
+OUT_OF_LINE = "(out of line)"
+OUT_OF_LINE_NOTE = (f" {OUT_OF_LINE}: its GFLOP/s is more than {SLOWER_THAN_MEDIAN:.0f}x below the "
+                    "median of its framework's kernels in this configuration, or it took more "
+                    f"than {SLOWER_THAN_MATMUL:.0f}x its layer's matmul for less work: most likely "
+                    "a one-off stall (other work on the host), a first call, or a tiny op whose "
+                    "call overhead dwarfs its work; read its time with care, not as the "
+                    "kernel's speed.")
 
 
 def by_config(records: list[dict], pair: tuple[str, str] = DEFAULT_PAIR) -> list[list[dict]]:
@@ -116,20 +127,39 @@ def kernels_table(records: list[dict], pair: tuple[str, str] = DEFAULT_PAIR) -> 
     for name, group in zip(_names(groups), groups, strict=True):
         for rec in group:
             column = f"{rec['framework']} {rec.get('device')}"
-            for k in rec["layer_matmuls"]:
+            odd = _out_of_line(rec["layer_matmuls"])
+            for i, k in enumerate(rec["layer_matmuls"]):
                 key = (name, k["layer"], k["direction"], k["op"])
                 row = rows.setdefault(key, {"configuration": name, "layer": k["layer"],
                                             "direction": k["direction"], "op": k["op"],
                                             "FLOPs": f"{k['flops']:.3g}"})
                 gflops = k.get("gflops")
                 row[column] = f"{format_seconds(k['seconds'])} · " + \
-                    (f"{gflops:.3g} GFLOP/s" if gflops else "")
+                    (f"{gflops:.3g} GFLOP/s" if gflops else "") + \
+                    (f" {OUT_OF_LINE}" if i in odd else "")
     names = list(dict.fromkeys(k[0] for k in rows))  # the configurations' order
     order = sorted(rows, key=lambda k: (names.index(k[0]), k[1],
                                         OPS.index(k[3]) if k[3] in OPS else len(OPS)))
     frame = pd.DataFrame([rows[k] for k in order])
     head = [c for c in frame.columns if c not in columns]
     return frame[head + list(dict.fromkeys(columns))].fillna("") if rows else frame
+
+
+def _out_of_line(kernels: list[dict]) -> set[int]:
+    """The indexes of one record's kernels whose time is far out of line with their work: a
+    bias that took 8 ms beside an 8 µs matmul of its layer reads as 0.006 GFLOP/s, a
+    thousandfold outlier that would otherwise pass for that kernel's speed."""
+    rates = [k["gflops"] for k in kernels if k.get("gflops")]
+    median = float(np.median(rates)) if rates else 0.0
+    matmul = {k["layer"]: k for k in kernels if k["op"] == "matmul" and k.get("seconds")}
+    odd = set()
+    for i, k in enumerate(kernels):
+        mm = matmul.get(k["layer"])
+        if (k.get("gflops") and k["gflops"] * SLOWER_THAN_MEDIAN < median) or (
+                mm is not None and k["flops"] < mm["flops"]
+                and k["seconds"] > SLOWER_THAN_MATMUL * mm["seconds"]):
+            odd.add(i)
+    return odd
 
 
 def sections(records: list[dict], pair: tuple[str, str] = DEFAULT_PAIR) -> list[tuple]:
@@ -140,7 +170,9 @@ def sections(records: list[dict], pair: tuple[str, str] = DEFAULT_PAIR) -> list[
         out.append((2, TITLE, phases, NOTE))
     kernels = kernels_table(records, pair)
     if not kernels.empty:
-        out.append((2, KERNELS_TITLE, kernels, KERNELS_NOTE))
+        flagged = kernels.map(lambda cell: OUT_OF_LINE in str(cell)).to_numpy().any()
+        out.append((2, KERNELS_TITLE, kernels,
+                    KERNELS_NOTE + (OUT_OF_LINE_NOTE if flagged else "")))
     return out
 
 
