@@ -3,7 +3,7 @@ one-off stall, a first call), and says what the flag means; kernels in line are 
 
 from __future__ import annotations
 
-from nnbench.report import phases
+from nnbench.report.render import phases
 
 # A torch record's kernels as a real job measured them (moons 2x32x16x1, full batch), but for
 # the first layer's bias: 7.98 ms for 51,200 FLOPs, a thousand times its neighbours' time.

@@ -108,7 +108,7 @@ def test_many_configurations_give_a_tally_first_and_the_console_stops_there(tmp_
 
 
 def test_a_tally_of_configurations_that_cannot_tell_says_why_once():
-    from nnbench.report.answer import tally
+    from nnbench.report.render.answer import tally
 
     busy = [Verdict("numpy", "torch", f"moons 2x{w}x1, cpu", unsure="host busy (others used "
                     "1.7 of 2 cores while this job ran (2 threads)); rerun with fewer threads")

@@ -172,7 +172,7 @@ def _markdown(heading: str, rule: str, found: list[Part]) -> str:
 def figure(sets: list[ResultSet], pair: tuple[str, str], all_steps: dict[tuple, list[dict]],
            path: Path, most: int = 8) -> Path | None:
     """``draw``, saved as ``path``."""
-    from nnbench.report.plots import plt
+    from nnbench.report.render.plots import plt
 
     fig = draw(sets, pair, all_steps, most)
     if fig is None:
@@ -190,7 +190,7 @@ def draw(sets: list[ResultSet], pair: tuple[str, str], all_steps: dict[tuple, li
     full runs wider than a panel: it was cut off there, or ran into the next one)."""
     import textwrap
 
-    from nnbench.report.plots import plt
+    from nnbench.report.render.plots import plt
 
     data = dict(sorted(series(sets, pair).items())[:most])
     if not data:
