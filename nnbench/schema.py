@@ -82,7 +82,7 @@ class BenchConfig:
     target_ci: float = not_measured(0.05)  # when rounds=auto stops
     max_rounds: int = not_measured(20)
     # with rounds=auto: the sweep's time (s) past which no further round starts (null: none)
-    budget_s: float | None = not_measured(60.0)
+    budget_s: float | None = not_measured(90.0)
     # Test accuracy after every epoch, from an untimed replay of the training (training.py).
     accuracy_per_epoch: bool = True
     # One epoch timed by phase (batch gathering, forward, backward, update), in a pass of its own.

@@ -14,7 +14,7 @@ the true ratio in 93.5-98% of them, against 95% nominal and a 90%-of-nominal flo
   narrower than asked for.
 
 ``bench.rounds=auto`` is the default, so the rule also keeps the command's time bounded
-(``bench.budget_s``, 60 s by default): no round starts that would end past the budget once
+(``bench.budget_s``, 90 s by default): no round starts that would end past the budget once
 ``MIN_ROUNDS`` have run, and a sweep whose first round shows the minimum would not fit stops
 after it, said as one run (``stop_reason``).
 """
