@@ -53,7 +53,7 @@ def test_rounds_that_would_not_fit_the_budget_leave_one_run_said_as_one(tmp_path
     assert len(list(tmp_path.rglob("result.json"))) == 2
     (line,) = _closing(done.stdout)
     assert line.startswith("nnbench: in one run, ") and "[" not in line, line
-    assert "not yet an answer" in line and "bench.rounds=auto" in line
+    assert "not yet an answer" in line and "bench.rounds=5 repeats it" in line
 
 
 def test_a_sweep_that_compares_nothing_runs_once(tmp_path):

@@ -128,7 +128,7 @@ class Verdict:
         if self.mark == pooling.SAMPLES_MARK:
             # one process a side: its interval covers that process's epochs, not the next run's
             return ("one process per side, not yet an answer: the next run need not repeat it; "
-                    "bench.rounds=auto repeats it in fresh processes")
+                    "bench.rounds=5 repeats it in fresh processes")
         return "one value a side; bench.rounds=5 gives an interval over rounds"
 
     def as_dict(self) -> dict[str, Any]:
