@@ -70,7 +70,7 @@ def load(paths: str | Path | Iterable[str | Path], *, histories: bool = False) -
     frame = to_frame(found.records)
     if histories and not frame.empty:
         for name in HISTORIES:
-            frame[name] = [rec.get(name) for rec in found.records]
+            frame[name] = [rec.stored().get(name) for rec in found.records]  # None: absent
     return frame
 
 

@@ -33,6 +33,7 @@ from scipy.stats import mannwhitneyu
 
 from nnbench.report.analyse.compare import compare
 from nnbench.results.collect import Collection, collect
+from nnbench.results.read import ReadRecord
 
 REPO = Path(__file__).resolve().parent.parent
 # job folders named by number: the GEMM sweep's overrides make a name too long for the disk
@@ -57,9 +58,9 @@ def sweep(runs_dir: Path, name: str, args: list[str], reuse: bool) -> tuple[Coll
     return collect([out], progress=False), time.perf_counter() - started
 
 
-def _epochs(rec: dict) -> list[float]:
-    warmup = rec.get("warmup_epochs") or 0
-    return [t for times in rec["epoch_times_s"] for t in times[warmup:]]
+def _epochs(rec: ReadRecord) -> list[float]:
+    warmup = rec.warmup_epochs or 0
+    return [t for times in rec.epoch_times_s for t in times[warmup:]]
 
 
 def _row(table, framework: str) -> dict:
@@ -70,21 +71,21 @@ def _row(table, framework: str) -> dict:
 
 def aa(collection: Collection, repeats: int, seed: int = 0) -> list[str]:
     """Verdicts of ``repeats`` random A/B deals of each configuration's rounds."""
-    ok = [r for r in collection.records if r["status"] == "ok"]
-    rounds = sorted({r["round"] for r in ok})
-    frameworks = sorted({r["framework"] for r in ok})
+    ok = [r for r in collection.records if r.status == "ok"]
+    rounds = sorted({r.round for r in ok})
+    frameworks = sorted({r.framework for r in ok})
     rng = np.random.default_rng(seed)
     verdicts = []
     for i in range(repeats):
         deal = rng.permutation(rounds)
         a_rounds = sorted(int(x) for x in deal[:len(deal) // 2])
-        a = Collection([r for r in ok if r["round"] in a_rounds])
-        b = Collection([r for r in ok if r["round"] not in a_rounds])
+        a = Collection([r for r in ok if r.round in a_rounds])
+        b = Collection([r for r in ok if r.round not in a_rounds])
         table = compare(a, b)
         parts = []
         for framework in frameworks:
             row = _row(table, framework)
-            first = [next(r for r in side.records if r["framework"] == framework)
+            first = [next(r for r in side.records if r.framework == framework)
                      for side in (a, b)]
             old = mannwhitneyu(*(_epochs(r) for r in first)).pvalue
             parts.append(f"{framework} {row['candidate/baseline (95% CI over rounds)']} "
@@ -113,13 +114,13 @@ def main() -> int:
           f"(other: {sorted(set(verdicts) - {'no significant change'}) or 'none'})", flush=True)
 
     gemm, seconds = sweep(args.out, "aa_gemm", GEMM_SWEEP, args.reuse)
-    ok = [r for r in gemm.records if r["status"] == "ok"]
+    ok = [r for r in gemm.records if r.status == "ok"]
     print(f"GEMM sweep: numpy 1024x1024x1024x10, 5 interleaved rounds of bench.threads=1,2 x "
           f"dataset.n_train=1000,2000 ({len(ok)} fresh processes, {seconds:.0f} s)", flush=True)
 
     def side(threads: int, n_train: int) -> Collection:
-        return Collection([r for r in ok if r["threads"] == threads
-                           and r["n_train"] == n_train])
+        return Collection([r for r in ok if r.threads == threads
+                           and r.n_train == n_train])
 
     found = []
     for label, base, cand in (("2 threads -> 1", side(2, 1000), side(1, 1000)),
@@ -130,7 +131,7 @@ def main() -> int:
               f"s/epoch, {row['candidate/baseline (95% CI over rounds)']} "
               f"p={row['p (Mann-Whitney, rounds)']} -> {row['verdict']}", flush=True)
         for name, coll in (("baseline", base), ("candidate", cand)):
-            rounds = sorted(coll.records, key=lambda r: r["round"])
+            rounds = sorted(coll.records, key=lambda r: r.round)
             print(f"    {name:9s} round medians (s/epoch): "
                   + "  ".join(f"{r['train_time_per_epoch_s']:.3g}" for r in rounds)
                   + "   involuntary switches/epoch: "

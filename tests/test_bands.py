@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nnbench.report.render import curves, targets  # noqa: E402
+from nnbench.results.read import ReadRecord  # noqa: E402
 
 
 def test_repeats_that_differ_are_drawn_as_a_median_line_and_a_min_max_band():
@@ -36,15 +37,16 @@ def test_replicas_of_one_start_are_one_line_without_a_band():
     plt.close(fig)
 
 
-def _record(framework: str, per_repeat: list[float | None]) -> dict:
+def _record(framework: str, per_repeat: list[float | None]) -> ReadRecord:
     reached = [t for t in per_repeat if t is not None]
-    return {"status": "ok", "experiment_name": "e", "dataset": "moons", "arch": "2x32x16x1",
-            "precision": "float32", "batch_size": None, "framework": framework, "device": "cpu",
-            "target_accuracy": 0.95, "epochs_to_target": 130,
-            "time_to_target_s": float(np.median(reached)) if reached else None,
-            "target_reached_in_repeats": f"{len(reached)}/{len(per_repeat)}",
-            "time_to_target_per_repeat_s": per_repeat,
-            "environment": {"time_utc": "2026-11-29T00:00:00"}}
+    return ReadRecord.of({
+        "status": "ok", "experiment_name": "e", "dataset": "moons", "arch": "2x32x16x1",
+        "precision": "float32", "batch_size": None, "framework": framework, "device": "cpu",
+        "target_accuracy": 0.95, "epochs_to_target": 130,
+        "time_to_target_s": float(np.median(reached)) if reached else None,
+        "target_reached_in_repeats": f"{len(reached)}/{len(per_repeat)}",
+        "time_to_target_per_repeat_s": per_repeat,
+        "environment": {"time_utc": "2026-11-29T00:00:00"}})
 
 
 def test_time_to_target_is_a_median_with_the_repeats_spread():

@@ -187,7 +187,7 @@ def test_sweep_killed_outright_leaves_an_incomplete_folder_the_report_lists(tmp_
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=60)
     collection = collect([tmp_path], progress=False)
-    assert [r["status"] for r in collection.records] == ["ok"]
+    assert [r.status for r in collection.records] == ["ok"]
     assert len(collection.incomplete) == 1 and "train.epochs=1000000" in collection.incomplete[0]
 
 
@@ -209,7 +209,7 @@ def test_killing_the_command_alone_stops_its_job(tmp_path, sig):
     assert alive == [], f"left running after {sig.name}: {[p.pid for p in alive]}"
     time.sleep(1)
     collection = collect([tmp_path], progress=False)
-    assert [r["status"] for r in collection.records] == ["ok"]  # the finished job is intact
+    assert [r.status for r in collection.records] == ["ok"]  # the finished job is intact
     assert len(collection.incomplete) == 1  # the killed one left no result, then or later
     if sig == signal.SIGTERM:
         assert proc.returncode == 143

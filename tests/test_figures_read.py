@@ -12,6 +12,7 @@ from test_identity import _record
 
 from nnbench.report.render import curves, pages, phases, plots, scaling
 from nnbench.results.collect import Collection
+from nnbench.results.read import as_records
 
 
 @pytest.fixture
@@ -108,13 +109,13 @@ def test_phases_of_epochs_a_decade_apart_are_on_a_log_axis(tmp_path, drawn):
         rec["train_time_per_epoch_s"] = epoch
         rec["phases_epoch_s"] = {"median": epoch}
         rec["phases_s"] = {p: {"median": epoch / len(phases.PHASES)} for p in phases.PHASES}
-    phases.figure(records, tmp_path / "p.png")
+    phases.figure(as_records(records), tmp_path / "p.png")
     assert drawn["p.png"].axes[0].get_yscale() == "log"
     for rec in records:  # within a decade: linear, stacked from 0
         rec["phases_s"] = {p: {"median": 0.001} for p in phases.PHASES}
         rec["phases_epoch_s"] = {"median": 0.005}
         rec["train_time_per_epoch_s"] = 0.005
-    phases.figure(records, tmp_path / "q.png")
+    phases.figure(as_records(records), tmp_path / "q.png")
     assert drawn["q.png"].axes[0].get_yscale() == "linear"
 
 
@@ -122,7 +123,7 @@ def test_one_configurations_loss_curves_use_the_whole_canvas(tmp_path, drawn):
     records = _configs(["2x16x1"])
     for rec in records:
         rec["loss_history"] = [0.7, 0.5, 0.4]
-    curves.loss_curves(records, tmp_path / "l.png")
+    curves.loss_curves(as_records(records), tmp_path / "l.png")
     fig = drawn["l.png"]
     renderer = fig.canvas.get_renderer()
     widest = max(ax.get_window_extent(renderer).width for ax in fig.axes)
@@ -136,7 +137,7 @@ def test_a_pages_legend_stays_clear_of_its_title(tmp_path, drawn):
     for rec in records:
         rec["phases_epoch_s"] = {"median": 0.001}
         rec["phases_s"] = {p: {"median": 0.0002} for p in phases.PHASES}
-    phases.figure(records, tmp_path / "p.png")
+    phases.figure(as_records(records), tmp_path / "p.png")
     fig = drawn["p.png"]
     renderer = fig.canvas.get_renderer()
     assert "not drawn" in fig._suptitle.get_text()

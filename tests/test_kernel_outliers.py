@@ -4,6 +4,7 @@ one-off stall, a first call), and says what the flag means; kernels in line are 
 from __future__ import annotations
 
 from nnbench.report.render import phases
+from nnbench.results.read import ReadRecord
 
 # A torch record's kernels as a real job measured them (moons 2x32x16x1, full batch), but for
 # the first layer's bias: 7.98 ms for 51,200 FLOPs, a thousand times its neighbours' time.
@@ -26,16 +27,17 @@ NUMPY = [(1, "forward", "matmul", 1.51e-05, 204800),
          (3, "backward", "bias grad", 6.12e-07, 1600)]
 
 
-def record(framework: str, kernels: list[tuple]) -> dict:
-    return {"status": "ok", "experiment_name": "default", "dataset": "moons",
-            "arch": "2x32x16x1", "precision": "float32", "loss": "bce", "batch_size": None,
-            "epochs": 10, "lr": 0.5, "init": "he_normal", "framework": framework,
-            "device": "cpu", "train_time_per_epoch_s": 1e-3,
-            "environment": {"time_utc": "2026-01-01T00:00:00"},
-            "phases_epoch_s": {"n": 1, "median": 1e-3},
-            "layer_matmuls": [{"layer": layer, "direction": direction, "op": op,
-                               "seconds": s, "flops": f, "gflops": f / s / 1e9}
-                              for layer, direction, op, s, f in kernels]}
+def record(framework: str, kernels: list[tuple]) -> ReadRecord:
+    return ReadRecord.of({
+        "status": "ok", "experiment_name": "default", "dataset": "moons",
+        "arch": "2x32x16x1", "precision": "float32", "loss": "bce", "batch_size": None,
+        "epochs": 10, "lr": 0.5, "init": "he_normal", "framework": framework,
+        "device": "cpu", "train_time_per_epoch_s": 1e-3,
+        "environment": {"time_utc": "2026-01-01T00:00:00"},
+        "phases_epoch_s": {"n": 1, "median": 1e-3},
+        "layer_matmuls": [{"layer": layer, "direction": direction, "op": op,
+                           "seconds": s, "flops": f, "gflops": f / s / 1e9}
+                          for layer, direction, op, s, f in kernels]})
 
 
 def test_a_kernel_a_thousand_times_out_of_line_is_flagged_and_its_neighbours_are_not():

@@ -21,6 +21,7 @@ from nnbench.frameworks.torch import TorchTrainer
 from nnbench.measure import flops, phases
 from nnbench.params import init_params
 from nnbench.report.render import phases as report_phases
+from nnbench.results.read import ReadRecord
 from nnbench.spec import ModelSpec
 from nnbench.training import epoch_orders
 
@@ -196,13 +197,14 @@ def test_no_pass_when_switched_off_or_diverged():
     assert phases.measure(pytest.fail, None, DS, *_settings(), True, lambda: iter(())) is None
 
 
-def _record(framework: str, figures: PhaseFigures | None, timed: float = 2e-3) -> dict:
-    return {"status": "ok", "experiment_name": "default", "dataset": "moons",
-            "arch": "2x32x16x1", "precision": "float32", "loss": "bce", "batch_size": None,
-            "epochs": 10, "lr": 0.5, "init": "he_normal", "framework": framework,
-            "device": "cpu", "train_time_per_epoch_s": timed,
-            "environment": {"time_utc": "2026-01-01T00:00:00"},
-            **(figures.model_dump() if figures else {})}
+def _record(framework: str, figures: PhaseFigures | None, timed: float = 2e-3) -> ReadRecord:
+    return ReadRecord.of({
+        "status": "ok", "experiment_name": "default", "dataset": "moons",
+        "arch": "2x32x16x1", "precision": "float32", "loss": "bce", "batch_size": None,
+        "epochs": 10, "lr": 0.5, "init": "he_normal", "framework": framework,
+        "device": "cpu", "train_time_per_epoch_s": timed,
+        "environment": {"time_utc": "2026-01-01T00:00:00"},
+        **(figures.model_dump() if figures else {})})
 
 
 def _phased(split: dict[str, float]) -> PhaseFigures:

@@ -104,10 +104,10 @@ def test_a_compiled_job_records_its_compile_time_apart(make_cfg, tmp_path):
 def test_report_labels_compiled_and_tf32_runs_as_their_own_contenders():
     rec = label_variants({"framework": "torch", "compile_mode": "max-autotune",
                           "precision": "float32", "tf32": True})
-    assert (rec["framework"], rec["precision"]) == ("torch+compile:max-autotune", "float32+tf32")
+    assert (rec.framework, rec.precision) == ("torch+compile:max-autotune", "float32+tf32")
     plain = label_variants({"framework": "numpy", "compile_mode": None, "precision": "float64",
                             "tf32": False})
-    assert (plain["framework"], plain["precision"]) == ("numpy", "float64")
+    assert (plain.framework, plain.precision) == ("numpy", "float64")
 
 
 def test_numpy_on_cuda_without_cupy_or_gpu_is_skipped_with_the_reason(make_cfg, tmp_path):

@@ -7,8 +7,8 @@ from nnbench.results.labels import label_variants
 
 def console_line(record: dict) -> str:
     """The one line a job prints: what ran, how fast, how well, how it ended."""
-    shown = label_variants(dict(record))  # torch+compile, float32+tf32
-    head = f"{shown['framework']!s:>6} {shown['device']!s:<4} {shown['precision']!s:<8}"
+    shown = label_variants(record)  # torch+compile, float32+tf32 (the record left as it was)
+    head = f"{shown.framework!s:>6} {shown.device!s:<4} {shown.precision!s:<8}"
     if record["status"] == "ok":
         line = (
             f"{head} ok       {record['train_time_per_epoch_s']:.3e} s/epoch  "

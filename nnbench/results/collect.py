@@ -1,4 +1,5 @@
-"""Every result record under some folders, as one DataFrame, with what could not be read."""
+"""Every result record under some folders, as typed records (``read.ReadRecord``) and one
+DataFrame, with what could not be read."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from nnbench.files import UnreadableFile
 from nnbench.record import RESULT_FILE, checked, fields_of, read_result
 from nnbench.results.index import Index, compact, stat_key
 from nnbench.results.labels import CONFIG_KEYS, assign_variants, label_variants
+from nnbench.results.read import ReadRecord, as_records
 
 # Fields kept out of the flat table, as the record's schema declares them: its nested
 # sections and its series (they feed the figures; results.json has them, the per-epoch and
@@ -30,13 +32,17 @@ NESTED = frozenset(fields_of(figures.NESTED) + fields_of(figures.SERIES))
 
 @dataclass
 class Collection:
-    records: list[dict] = field(default_factory=list)
+    records: list[ReadRecord] = field(default_factory=list)
     unreadable: list[dict] = field(default_factory=list)  # {"path", "error"}
     invalid: list[dict] = field(default_factory=list)  # read, but not a valid record
     incomplete: list[str] = field(default_factory=list)  # job folders with no result
     digest: str = ""  # of what it was read from: every file's path, size and times
     _frame: tuple | None = field(default=None, repr=False, compare=False)
     _made: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # records given as dicts (a script's, a test's) are read as ``collect`` reads a file's
+        self.records = as_records(self.records)
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -55,9 +61,9 @@ class Collection:
         return self._made[key]
 
 
-def _flat(record: dict) -> dict:
+def _flat(record: ReadRecord) -> dict:
     row = {}
-    for key, value in record.items():
+    for key, value in record.stored().items():  # the fields the file had: older ones lack some
         if key in NESTED:
             continue
         if isinstance(value, dict):  # statistics blocks: keep them as prefixed columns
@@ -69,24 +75,25 @@ def _flat(record: dict) -> dict:
                     row[f"{key}.{sub}"] = inner
         elif not isinstance(value, list):
             row[key] = value
-    env = record.get("environment") or {}
-    row["host"] = env.get("hostname")
-    row["node"] = (record.get("scheduler") or {}).get("node")  # a scheduler's name for it
-    row["cpu_model"] = env.get("cpu_model")
-    row["gpu"] = (env.get("gpu") or {}).get("name") if isinstance(env.get("gpu"), dict) else None
-    row["git_commit"] = env.get("git_commit")
+    row["host"] = record.env("hostname")
+    row["node"] = record.node  # a scheduler's name for it
+    row["cpu_model"] = record.env("cpu_model")
+    row["gpu"] = record.gpu.get("name")
+    row["git_commit"] = record.env("git_commit")
     # the libraries a figure depends on: rounds pool only within one (results.pooling.separate)
-    row["numpy_version"], row["torch_version"] = env.get("numpy"), env.get("torch")
-    parts = record.get("identity") or {}  # an older record has none: its names stand alone
-    row["setting"] = (parts.get("config") or {}).get("setting")
-    row["data_id"] = (parts.get("data") or {}).get("digest")
-    row["environment_id"] = (parts.get("environment") or {}).get("digest")
-    row["warnings"] = "; ".join(record.get("warnings") or []) or None
+    row["numpy_version"], row["torch_version"] = record.env("numpy"), record.env("torch")
+    # an older record has no identity: its names stand alone
+    row["setting"] = record.setting
+    row["data_id"] = record.digest("data")
+    row["environment_id"] = record.digest("environment")
+    row["warnings"] = "; ".join(record.warnings or []) or None
     return row
 
 
-def to_frame(records: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame([_flat(r) for r in records])
+def to_frame(records: list[ReadRecord] | list[dict]) -> pd.DataFrame:
+    """One row per record: its scalar fields, its statistics blocks as dotted columns, and what
+    the tables group by from its nested sections."""
+    frame = pd.DataFrame([_flat(r) for r in as_records(records)])
     if frame.empty:
         return frame
     first = ["status", "reason", *CONFIG_KEYS, "framework", "device"]
@@ -194,8 +201,10 @@ def collect(roots: list[str | Path], exclude: list[Path] | None = None,
         if kind != "record":
             getattr(out, kind).append({"path": name, "error": error})
             continue
-        record["result_file"] = name
-        out.records.append(label_variants(record))
+        # typed without a second validation: ``_read`` checked it, the index keeps only checked
+        read = ReadRecord.of(record)
+        read.result_file = name
+        out.records.append(label_variants(read))
     assign_variants(out.records)
     if index is not None and not keep_lists:
         index.drop(set(known) - set(kept) - stored)  # removed, or no longer read the same way

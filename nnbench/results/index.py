@@ -64,16 +64,15 @@ def _array(values: Iterable) -> array:
 
 
 def compact(record: dict) -> dict:
-    """``record`` as the report keeps it: series as arrays, per-epoch counters dropped."""
-    for name in EPOCH_SERIES:
-        if isinstance(record.get(name), list):
-            record[name] = _array(record[name])
-    for name in PER_REPEAT:
-        if isinstance(record.get(name), list):
-            record[name] = [_array(series) for series in record[name]]
-    for name in BY_NAME:
-        if isinstance(record.get(name), dict):
-            record[name] = {k: _array(v) for k, v in record[name].items()}
+    """``record`` (checked, not yet typed) as the report keeps it: series as arrays, per-epoch
+    counters dropped."""
+    for name, value in record.items():  # replacing values only: the keys stay as they are
+        if name in EPOCH_SERIES and isinstance(value, list):
+            record[name] = _array(value)
+        elif name in PER_REPEAT and isinstance(value, list):
+            record[name] = [_array(series) for series in value]
+        elif name in BY_NAME and isinstance(value, dict):
+            record[name] = {k: _array(v) for k, v in value.items()}
     for name in COUNTERS:
         record.pop(name, None)
     return record

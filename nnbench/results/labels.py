@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from nnbench.record import Record
+from nnbench.results.read import ReadRecord
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,28 +37,31 @@ SHOWN = {"dataset.name", "dataset._target_", "arch.layer_sizes", "precision.name
          "train.init", "device.name"}
 
 
-def assign_variants(records: list[dict]) -> None:
+def assign_variants(records: list[ReadRecord]) -> None:
     """Set each record's ``variant``: the measured keys beyond ``CONFIG_KEYS`` whose values
     differ among records that CONFIG_KEYS and the device alone would pool (``bench.threads
     1``), as ``threads 1 n_samples 500``; empty where none differ. A record without an
     identity (an older one) has none."""
-    def content(rec: dict) -> dict:
-        return ((rec.get("identity") or {}).get("config") or {}).get("content") or {}
+    def named(rec: ReadRecord) -> tuple:
+        return (*(str(getattr(rec, k)) for k in CONFIG_KEYS if k != "variant"), rec.device)
 
-    def named(rec: dict) -> tuple:
-        return (*(str(rec.get(k)) for k in CONFIG_KEYS if k != "variant"), rec.get("device"))
-
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[ReadRecord]] = {}
     for rec in records:
         groups.setdefault(named(rec), []).append(rec)
     for group in groups.values():
-        keys = sorted({k for rec in group for k in content(rec)
+        keys = sorted({k for rec in group for k in rec.measured
                        if k not in SHOWN and not k.startswith("framework.")})
-        differ = [k for k in keys if len({repr(content(r).get(k)) for r in group}) > 1]
+        differ = [k for k in keys if len({repr(r.measured.get(k)) for r in group}) > 1]
         for rec in group:
-            values = content(rec)
-            rec["variant"] = " ".join(f"{k.rsplit('.', 1)[-1]} {_value(values.get(k))}"
-                                      for k in differ)
+            values = rec.measured
+            rec.variant = " ".join(f"{k.rsplit('.', 1)[-1]} {_value(values.get(k))}"
+                                   for k in differ)
+
+
+def value_of(row: Record | dict | pd.Series, key: str) -> Any:
+    """A configuration key's value in a record (its field; None where a record has no such
+    field: ``host``, the versions) or in a table's row (its column)."""
+    return getattr(row, key, None) if isinstance(row, Record) else row.get(key)
 
 
 def order_value(value: object) -> tuple:
@@ -98,13 +104,13 @@ def key_text(key: str, value: object) -> object:
     return value
 
 
-def varying(rows: list[dict], shown: tuple[str, ...]) -> list[str]:
+def varying(rows: list[Record | dict], shown: tuple[str, ...]) -> list[str]:
     """The configuration keys (then the host and the versions), other than those a label always
     ``shown``, that tell apart rows whose ``shown`` keys and the keys added before are the same:
     what a label must add so that no two read alike, and no more (a code version that differs
     only where the learning rate differs too is not added)."""
-    def text(row: dict, key: str) -> str:
-        return str(key_text(key, row.get(key)))
+    def text(row: Record | dict, key: str) -> str:
+        return str(key_text(key, value_of(row, key)))
 
     added: list[str] = []
     for key in [*CONFIG_KEYS, "host", *IDENTITY]:
@@ -125,20 +131,21 @@ SHORT = {"batch_size": "batch", "experiment_name": "experiment", "code_version":
          "data_id": "data", "environment_id": "environment"}
 
 
-def key_values(row: dict, keys: list[str]) -> str:
+def key_values(row: Record | dict, keys: list[str]) -> str:
     """``epochs 200 lr 0.5``: the values of ``keys`` in a label (a variant says its own keys)."""
-    return " ".join(str(key_text(k, row.get(k))) if k == "variant"
-                    else f"{SHORT.get(k, k)} {key_text(k, row.get(k))}" for k in keys)
+    return " ".join(str(key_text(k, value_of(row, k))) if k == "variant"
+                    else f"{SHORT.get(k, k)} {key_text(k, value_of(row, k))}" for k in keys)
 
 
-def label(row: pd.Series | dict, wrap: bool = True, extra: list[str] | None = None) -> str:
+def label(row: Record | pd.Series | dict, wrap: bool = True,
+          extra: list[str] | None = None) -> str:
     """dataset, architecture, precision and batch, a line each (a tick label of eight side by
     side stays within its own width), then a line per ``extra`` key, those that tell this
     configuration from others in the figure (see ``varying``)."""
-    row = dict(row)
-    arch = str(row.get("arch"))
-    lines = [str(row.get("dataset")), wrap_arch(arch) if wrap else arch,
-             str(row.get("precision")), key_values(row, ["batch_size"])]
+    row = row if isinstance(row, Record) else dict(row)
+    arch = str(value_of(row, "arch"))
+    lines = [str(value_of(row, "dataset")), wrap_arch(arch) if wrap else arch,
+             str(value_of(row, "precision")), key_values(row, ["batch_size"])]
     for key in extra or []:  # a code version or a long experiment name: on lines of its own
         text = key_values(row, [key])
         lines += wrap_lines(text, 10) if wrap else [text]
@@ -167,14 +174,15 @@ def wrap_lines(text: str, width: int, after: str = " -_+:") -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
-def label_variants(record: dict) -> dict:
+def label_variants(record: ReadRecord | Record | dict) -> ReadRecord:
     """Fold the settings that make a different contender into the labels the report groups by:
     a compiled model is its own framework column ("torch+compile"), TF32 its own precision
-    ("float32+tf32"). The result file keeps the settings as they were."""
-    mode = record.get("compile_mode")
-    if mode and record.get("framework"):
-        record["framework"] = f"{record['framework']}+compile" + \
-            ("" if mode == "default" else f":{mode}")
-    if record.get("tf32") and record.get("precision"):
-        record["precision"] = f"{record['precision']}+tf32"
-    return record
+    ("float32+tf32"). The result file keeps the settings as they were; a read record is
+    labelled in place, a job's record or a dict is left as it was and read into a new one."""
+    rec = ReadRecord.of(record)
+    if rec.compile_mode and rec.framework:
+        rec.framework = f"{rec.framework}+compile" + \
+            ("" if rec.compile_mode == "default" else f":{rec.compile_mode}")
+    if rec.tf32 and rec.precision:
+        rec.precision = f"{rec.precision}+tf32"
+    return rec

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from nnbench import stats
+from nnbench.record import Record
 from nnbench.results.labels import IDENTITY
 
 DIGESTS = ("data_id", "environment_id")
@@ -85,17 +86,17 @@ def versions(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame | None:
     return counts
 
 
-def samples(record: dict, metric: str) -> list[float] | None:
+def samples(record: Record, metric: str) -> list[float] | None:
     """The raw samples behind ``metric`` in one record, or None where it keeps none."""
     if metric == "train_time_per_epoch_s":
-        warmup = record.get("warmup_epochs") or 0
-        out = [t for times in record.get("epoch_times_s") or [] for t in times[warmup:]]
+        warmup = record.warmup_epochs or 0
+        out = [t for times in record.epoch_times_s or [] for t in times[warmup:]]
     elif metric == "inference_latency_per_sample_s":
-        n = record.get("n_test")
-        calls = (record.get("inference_samples_s") or {}).get("batched_call") or []
+        n = record.n_test
+        calls = (record.inference_samples_s or {}).get("batched_call") or []
         out = [t / n for t in calls] if n else []
     elif metric == "inference_latency_batch1_s":
-        out = list((record.get("inference_samples_s") or {}).get("batch1") or [])
+        out = list((record.inference_samples_s or {}).get("batch1") or [])
     else:
         return None
     return out or None
@@ -109,9 +110,9 @@ class Side:
     samples: list[list[float] | None]
 
     @classmethod
-    def of(cls, records: list[dict], metric: str) -> Side:
-        kept = [r for r in records if r.get(metric) is not None]
-        return cls([float(r[metric]) for r in kept], [samples(r, metric) for r in kept])
+    def of(cls, records: list[Record], metric: str) -> Side:
+        kept = [r for r in records if getattr(r, metric) is not None]
+        return cls([float(getattr(r, metric)) for r in kept], [samples(r, metric) for r in kept])
 
     @property
     def rounds(self) -> int:

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from nnbench.results.collect import collect
+from nnbench.results.read import ReadRecord
 
 ORDERS = ("time", "given")  # --history-order: by the records' times, or as given
 
@@ -27,17 +28,16 @@ class OrderUnknown(ValueError):
 @dataclass
 class ResultSet:
     folder: Path
-    records: list[dict]  # ok records only
+    records: list[ReadRecord]  # ok records only
     time: str  # the earliest environment.time_utc ("" when none says)
     span: tuple[datetime, datetime] | None = None  # first and last record's time, when all say
     untimed: int = 0  # records without a readable environment.time_utc
 
 
-def _when(rec: dict) -> datetime | None:
+def _when(rec: ReadRecord) -> datetime | None:
     """A record's ``environment.time_utc`` as an aware datetime (naive ones read as UTC)."""
-    text = (rec.get("environment") or {}).get("time_utc")
     try:
-        when = datetime.fromisoformat(str(text))
+        when = datetime.fromisoformat(rec.started)
     except ValueError:
         return None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
@@ -71,11 +71,11 @@ def load(folders: list[Path], progress: bool = False,
     out (no ok record). ``OrderUnknown`` when the records' times cannot tell the order."""
     sets, skipped = [], []
     for folder in folders:
-        ok = [r for r in collect([folder], progress=progress).records if r.get("status") == "ok"]
+        ok = [r for r in collect([folder], progress=progress).records if r.status == "ok"]
         if not ok:
             skipped.append(f"{folder}: no ok record, left out of the history")
             continue
-        times = [str((r.get("environment") or {}).get("time_utc") or "") for r in ok]
+        times = [r.started for r in ok]
         whens = [_when(r) for r in ok]
         known = [w for w in whens if w is not None]
         span = (min(known), max(known)) if len(known) == len(ok) else None

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nnbench.results.read import ReadRecord
 from nnbench.results.verdict import Verdict, verdicts
 
 
-def _records(sweep_dir: str | Path) -> list[dict]:
+def _records(sweep_dir: str | Path) -> list[ReadRecord]:
     """The sweep's records, and the earlier results of the jobs it resumed."""
     from nnbench.results.collect import collect
 

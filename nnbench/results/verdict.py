@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nnbench.results.labels import CONFIG_KEYS, key_text, key_values, order_value, varying
+from nnbench.results.read import ReadRecord, as_records
 from nnbench.stats import format_seconds, robust
 
 METRIC = "train_time_per_epoch_s"
@@ -140,15 +141,15 @@ class Verdict:
 SHOWN = ("experiment_name", "dataset", "arch", "precision", "batch_size", "variant")
 
 
-def condition(rec: dict, environment: str = "", extra: list[str] | None = None) -> str:
+def condition(rec: ReadRecord, environment: str = "", extra: list[str] | None = None) -> str:
     """The configuration in a few words: dataset and architecture, precision, batch, the
     ``extra`` keys that tell it from the others said (lr 0.5), its variant (the measured keys
     that tell it from its namesakes), device, and ``environment`` where a sweep ran several
     (``bench.python``)."""
-    batch = rec.get("batch_size")
-    parts = [f"{rec.get('dataset')} {rec.get('arch')}", rec.get("precision"),
+    batch = rec.batch_size
+    parts = [f"{rec.dataset} {rec.arch}", rec.precision,
              f"batch {key_text('batch_size', batch)}" if batch else "full batch",
-             key_values(rec, extra or []), rec.get("variant"), rec.get("device")]
+             key_values(rec, extra or []), rec.variant, rec.device]
     return ", ".join(str(p) for p in parts if p) + (f" in {environment}" if environment else "")
 
 
@@ -165,21 +166,16 @@ def pairs_of(present: set[str], pair: tuple[str, str] | None = None,
     return list(itertools.combinations(order, 2))
 
 
-def _part(rec: dict, name: str) -> str | None:
-    return ((rec.get("identity") or {}).get(name) or {}).get("digest")
-
-
-def group_key(rec: dict) -> tuple:
+def group_key(rec: ReadRecord) -> tuple:
     """What records must share to be rounds of one configuration, or two frameworks compared
     on it: the names a table splits rows by, and the identity's setting, data and environment
     (the code is checked per pair, so that a mixture is said, not dropped); the environment
     last."""
-    names = tuple(str(rec.get(k)) for k in [*CONFIG_KEYS, "device"])  # what the tables split
-    setting = ((rec.get("identity") or {}).get("config") or {}).get("setting")
-    if setting is None:
-        return (*names, str(rec.get("environment_name")))
-    return (*names, setting, _part(rec, "data"),
-            _part(rec, "environment") or rec.get("environment_name"))
+    names = tuple(str(getattr(rec, k)) for k in [*CONFIG_KEYS, "device"])  # the tables' split
+    if rec.setting is None:
+        return (*names, str(rec.environment_name))
+    return (*names, rec.setting, rec.digest("data"),
+            rec.digest("environment") or rec.environment_name)
 
 
 def _package_code(version: object) -> str:
@@ -188,11 +184,11 @@ def _package_code(version: object) -> str:
     return str(version).split("+", 1)[0]
 
 
-def _mixture(by_framework: dict[str, list[dict]], pair: tuple[str, str]) -> tuple[str, str]:
+def _mixture(by_framework: dict[str, list[ReadRecord]], pair: tuple[str, str]) -> tuple[str, str]:
     """(why no ratio, what the ratio's records do not share), each "" where nothing: one
     framework's rounds ran several code versions (they cannot pool), or the two ran
     different code (said after the line)."""
-    codes = {f: sorted({str(r.get("code_version")) for r in by_framework[f]}) for f in pair}
+    codes = {f: sorted({str(r.code_version) for r in by_framework[f]}) for f in pair}
     for framework, versions in codes.items():
         if len(versions) > 1:
             return (f"{framework}'s rounds ran {len(versions)} code versions "
@@ -210,30 +206,30 @@ def environment_names(groups: dict[tuple, Any]) -> dict[Any, str]:
     recs = {key[-1]: next(iter(group.values()))[0] for key, group in groups.items()}
     if len(recs) <= 1:
         return {}
-    named = {env: str(rec.get("environment_name") or "an unnamed environment")
+    named = {env: str(rec.environment_name or "an unnamed environment")
              for env, rec in recs.items()}
     clash = {n for n in named.values() if list(named.values()).count(n) > 1}
     return {env: f"{name} ({str(env)[:8]})" if name in clash else name
             for env, name in named.items()}
 
 
-def order(rec: dict) -> tuple:
+def order(rec: ReadRecord) -> tuple:
     """Configurations in a reader's order: 2x64 before 2x256 before 2x1024, batch 16 before
     128 (``labels.order_value``)."""
-    return tuple(order_value(rec.get(k)) for k in [*CONFIG_KEYS, "device"])
+    return tuple(order_value(getattr(rec, k)) for k in [*CONFIG_KEYS, "device"])
 
 
-def verdicts(records: list[dict], pair: tuple[str, str] | None = None,
+def verdicts(records: list[ReadRecord], pair: tuple[str, str] | None = None,
              baseline: str | None = None) -> list[Verdict]:
     """A verdict per configuration (and experiment, and environment) and pair of frameworks
     that ran it ok, in a reader's order."""
     from nnbench.results import pooling
 
-    groups: dict[tuple, dict[str, list[dict]]] = {}
-    for rec in records:
-        if rec.get("status") == "ok" and rec.get(METRIC) is not None:
-            key = (str(rec.get("experiment_name")), *group_key(rec))
-            groups.setdefault(key, {}).setdefault(rec["framework"], []).append(rec)
+    groups: dict[tuple, dict[str, list[ReadRecord]]] = {}
+    for rec in as_records(records):
+        if rec.status == "ok" and getattr(rec, METRIC) is not None:
+            key = (str(rec.experiment_name), *group_key(rec))
+            groups.setdefault(key, {}).setdefault(rec.framework, []).append(rec)
     names = environment_names(groups)
     extra = [k for k in varying([next(iter(g.values()))[0] for g in groups.values()], SHOWN)
              if k not in ("environment_name", "environment_id")]  # said as "in <name>"

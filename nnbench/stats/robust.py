@@ -24,6 +24,9 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from nnbench.record import Record
+from nnbench.results.read import as_records
+
 LOW_QUANTILE = 10
 MEDIAN, LOW = "train_time_per_epoch_s", "train_time_per_epoch_low_s"
 
@@ -33,21 +36,21 @@ def low(samples: Sequence[float]) -> float | None:
     return float(np.percentile(samples, LOW_QUANTILE)) if len(samples) else None
 
 
-def choice(records: Iterable[dict]) -> tuple[str | None, str]:
+def choice(records: Iterable[Record | dict]) -> tuple[str | None, str]:
     """(the time-per-epoch field to compare ``records`` on, or None: cannot tell; and why, in
     words). Records without a contention reading (older ones, off Linux) count as quiet."""
-    readings = [r.get("contention") for r in records]
-    worst = [c for c in readings if c and c.get("level") == "oversubscribed"]
+    records = as_records(records)
+    worst = [r.contention for r in records if r.contention_level == "oversubscribed"]
     if worst:
         return None, (f"cannot tell: host busy ({worst[0]['text']}); rerun with fewer "
                       f"threads (bench.threads=auto or 1), fewer parallel jobs, or other work "
                       f"closed")
-    if any(c and c.get("level") == "busy" for c in readings):
+    if any(r.contention_level == "busy" for r in records):
         return LOW, f"{LOW_QUANTILE}th percentile of epochs: the host was busy"
     return MEDIAN, ""
 
 
-def metric_for(records: Iterable[dict], metric: str) -> tuple[str | None, str]:
+def metric_for(records: Iterable[Record | dict], metric: str) -> tuple[str | None, str]:
     """The figure a comparison of ``metric`` over ``records`` may use, and why (``choice``'s
     words): the time per epoch as the host's contention allows; any other figure as asked
     (its samples carry no contention reading of their own)."""

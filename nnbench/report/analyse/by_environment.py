@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nnbench.results.collect import Collection
+from nnbench.results.read import ReadRecord
 
 FLAGS = ("--baseline-env", "--candidate-env")
 
@@ -50,25 +51,24 @@ def _is_path(name: str) -> bool:
     return os.sep in name
 
 
-def _ran_in(record: dict, name: str) -> bool:
+def _ran_in(record: ReadRecord, name: str) -> bool:
     """A path names an interpreter, and only that one; a bare name a venv's folder."""
     if _is_path(name):
-        interpreter = record.get("interpreter")
+        interpreter = record.interpreter
         return interpreter is not None and interpreter in (name, os.path.abspath(name))
-    return record.get("environment_name") == name
+    return record.environment_name == name
 
 
-def _environment(record: dict) -> str:
+def _environment(record: ReadRecord) -> str:
     """One environment, told apart from another of the same name: its interpreter and what
     it held (the identity's environment digest)."""
-    digest = ((record.get("identity") or {}).get("environment") or {}).get("digest")
-    return f"{record.get('interpreter')} ({digest[:8]})" if digest else \
-        str(record.get("interpreter"))
+    digest = record.digest("environment")
+    return f"{record.interpreter} ({digest[:8]})" if digest else str(record.interpreter)
 
 
 def present(collection: Collection) -> str:
     """The environments a set of records ran in, with their counts."""
-    counts = Counter(str(r.get("environment_name") or "unnamed (an older record)")
+    counts = Counter(str(r.environment_name or "unnamed (an older record)")
                      for r in collection.records)
     return ", ".join(f"{name} ({n} record{'s' * (n != 1)})" for name, n in sorted(counts.items()))
 
@@ -116,8 +116,8 @@ def sides(args: argparse.Namespace,
 
 def hint(collection: Collection) -> str | None:
     """For a report whose records ran in several environments: which, and how to compare them."""
-    names = sorted({str(r["environment_name"]) for r in collection.records
-                    if r.get("status") == "ok" and r.get("environment_name")})
+    names = sorted({str(r.environment_name) for r in collection.records
+                    if r.status == "ok" and r.environment_name})
     if len(names) < 2:
         return None
     return (f"environments: {present(collection)}; compare two with --baseline-env "

@@ -15,46 +15,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from nnbench.results.read import ReadRecord, as_records
+
 # Configuration entries that differ between any two sweeps without changing what ran; and
 # bench.python, whose environment and versions are named above it.
 IGNORED_CONFIG = {"experiment_name", "runs_dir", "bench.round", "bench.rounds",
                   "bench.max_rounds", "bench.target_ci", "bench.resume", "bench.python"}
 
 
-def _env(rec: dict) -> dict:
-    env = rec.get("environment")
-    return env if isinstance(env, dict) else {}
-
-
-def _blas(rec: dict) -> str | None:
-    libraries = _env(rec).get("blas")
+def _blas(rec: ReadRecord) -> str | None:
+    libraries = rec.env("blas")
     if not isinstance(libraries, list) or not libraries:
         return None
     return ", ".join(sorted({f"{b.get('internal_api')} {b.get('version')}"
                              for b in libraries if isinstance(b, dict)})) or None
 
 
-def _gpu(rec: dict) -> str | None:
-    gpu = _env(rec).get("gpu")
-    return gpu.get("name") if isinstance(gpu, dict) else None
-
-
 # name shown -> how a record says it; the order is the order of the sentence
-FIELDS: list[tuple[str, Callable[[dict], object]]] = [
-    ("code", lambda r: r.get("code_version")),
-    ("commit", lambda r: _env(r).get("git_commit")),
-    ("environment", lambda r: r.get("environment_name")),
-    ("python", lambda r: _env(r).get("python")),
-    ("numpy", lambda r: _env(r).get("numpy")),
-    ("torch", lambda r: _env(r).get("torch")),
-    ("nnbench", lambda r: _env(r).get("nnbench")),
+FIELDS: list[tuple[str, Callable[[ReadRecord], object]]] = [
+    ("code", lambda r: r.code_version),
+    ("commit", lambda r: r.env("git_commit")),
+    ("environment", lambda r: r.environment_name),
+    ("python", lambda r: r.env("python")),
+    ("numpy", lambda r: r.env("numpy")),
+    ("torch", lambda r: r.env("torch")),
+    ("nnbench", lambda r: r.env("nnbench")),
     ("BLAS", _blas),
-    ("threads", lambda r: r.get("threads") if r.get("threads") is not None
-     else _env(r).get("threads")),
-    ("torch threads", lambda r: _env(r).get("torch_threads")),
-    ("CPU", lambda r: _env(r).get("cpu_model")),
-    ("GPU", _gpu),
-    ("host", lambda r: _env(r).get("hostname")),
+    ("threads", lambda r: r.threads if r.threads is not None else r.env("threads")),
+    ("torch threads", lambda r: r.env("torch_threads")),
+    ("CPU", lambda r: r.env("cpu_model")),
+    ("GPU", lambda r: r.gpu.get("name")),
+    ("host", lambda r: r.env("hostname")),
 ]
 
 
@@ -71,7 +62,7 @@ def _flat(config: object, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def _values(records: Iterable[dict], read: Callable[[dict], object]) -> list[str]:
+def _values(records: Iterable[ReadRecord], read: Callable[[ReadRecord], object]) -> list[str]:
     return sorted({str(v) for r in records if (v := read(r)) is not None})
 
 
@@ -83,16 +74,16 @@ def short(value: str) -> str:
     return value
 
 
-def changes(before: list[dict], after: list[dict]) -> list[str]:
+def changes(before: list[ReadRecord], after: list[ReadRecord]) -> list[str]:
     """Each difference between the records ``before`` and ``after``, as ``name a → b``:
     environment and code first, then configuration entries that are one value on each side."""
-    out = []
+    before, after, out = as_records(before), as_records(after), []
     for name, read in FIELDS:
         a, b = _values(before, read), _values(after, read)
         if a != b:
             out.append(f"{name} {'/'.join(map(short, a)) or '?'} → "
                        f"{'/'.join(map(short, b)) or '?'}")
-    configs = [[_flat(r.get("config")) for r in side] for side in (before, after)]
+    configs = [[_flat(r.config) for r in side] for side in (before, after)]
     if all(configs):
         keys = sorted(set().union(*configs[0], *configs[1]) - IGNORED_CONFIG)
         for key in keys:
@@ -103,6 +94,6 @@ def changes(before: list[dict], after: list[dict]) -> list[str]:
     return out
 
 
-def said(before: list[dict], after: list[dict]) -> str:
+def said(before: list[ReadRecord], after: list[ReadRecord]) -> str:
     """``changes`` in one line; "nothing recorded" when the records tell no difference."""
     return "; ".join(changes(before, after)) or "nothing recorded"

@@ -23,6 +23,7 @@ from nnbench import stats
 from nnbench.report.analyse.changes import said
 from nnbench.results.collect import CONFIG_KEYS, Collection
 from nnbench.results.labels import assign_variants
+from nnbench.results.read import ReadRecord
 from nnbench.stats import robust
 from nnbench.stats.equivalence import equivalence
 
@@ -37,26 +38,26 @@ EXIT_NOT_OK = 5
 RATIO = "candidate/baseline (95% CI over rounds)"
 
 
-def _by_key(collection: Collection) -> dict[tuple, list[dict]]:
-    out: dict[tuple, list[dict]] = {}
+def _timed(rec: ReadRecord) -> bool:
+    return rec.status == "ok" and getattr(rec, METRIC) is not None
+
+
+def _by_key(collection: Collection) -> dict[tuple, list[ReadRecord]]:
+    out: dict[tuple, list[ReadRecord]] = {}
     for rec in collection.records:
-        if rec.get("status") == "ok" and rec.get(METRIC) is not None:
-            out.setdefault(tuple(str(rec.get(k)) for k in KEY), []).append(rec)
+        if _timed(rec):
+            out.setdefault(tuple(str(getattr(rec, k)) for k in KEY), []).append(rec)
     return out
-
-
-def _digest(record: dict, part: str) -> str | None:
-    return ((record.get("identity") or {}).get(part) or {}).get("digest")
 
 
 # What one side's rounds of a configuration must share (the identity's parts but the
 # configuration, which the row's key already holds).
-SHARED = (("code versions", lambda r: r.get("code_version")),
-          ("environments", lambda r: _digest(r, "environment") or r.get("environment_name")),
-          ("data sources", lambda r: _digest(r, "data")))
+SHARED = (("code versions", lambda r: r.code_version),
+          ("environments", lambda r: r.digest("environment") or r.environment_name),
+          ("data sources", lambda r: r.digest("data")))
 
 
-def _mixed(side: str, records: list[dict]) -> str | None:
+def _mixed(side: str, records: list[ReadRecord]) -> str | None:
     """"cannot tell: the baseline's rounds ran 3 code versions", where one side's records of
     a configuration are of several identities; else None."""
     found = [(len({str(get(r)) for r in records}), name) for name, get in SHARED]
@@ -69,21 +70,20 @@ def not_ok(baseline: Collection, candidate: Collection) -> list[str]:
     the configuration, then what the candidate holds for it instead (its statuses and first
     reason), or that it holds no record of it."""
     base, cand = _by_key(baseline), _by_key(candidate)
-    others = [r for r in candidate.records if not (r.get("status") == "ok"
-                                                   and r.get(METRIC) is not None)]
+    others = [r for r in candidate.records if not _timed(r)]
     lines = []
     for key in sorted(set(base) - set(cand)):
         # a record that failed before its config resolved says only some keys: it matches
         # where every key it does say agrees
-        mine = [r for r in others if all(r.get(k) is None or str(r.get(k)) == v
+        mine = [r for r in others if all(getattr(r, k) is None or str(getattr(r, k)) == v
                                          for k, v in zip(KEY, key, strict=True))]
         row = dict(zip(KEY, key, strict=True))
         row["batch_size"] = "full" if row["batch_size"] == "None" else row["batch_size"]
         counts: dict[str, int] = {}
         for rec in mine:
-            counts[str(rec.get("status"))] = counts.get(str(rec.get("status")), 0) + 1
+            counts[rec.status] = counts.get(rec.status, 0) + 1
         held = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        reason = next((str(r["reason"]) for r in mine if r.get("reason")), "")
+        reason = next((str(r.reason) for r in mine if r.reason), "")
         said_ = f"{held}: {reason}" if held and reason else held or "no record of it"
         lines.append(f"not ok in the candidate ({said_}; ok in {len(base[key])} baseline "
                      f"rounds): {_name(pd.Series(row))}")
@@ -108,7 +108,7 @@ def compare(baseline: Collection, candidate: Collection, alpha: float = stats.AL
     for key in sorted(set(base) & set(cand)):
         # the host's contention picks the figure both sides are compared on, or none
         used, busy = robust.metric_for(base[key] + cand[key], METRIC)
-        a, b = ([float(r[used or METRIC]) for r in side if r.get(used or METRIC) is not None]
+        a, b = ([float(v) for r in side if (v := getattr(r, used or METRIC)) is not None]
                 for side in (base[key], cand[key]))
         result = stats.compare_rounds(a, b, min_rounds=min_rounds, alpha=alpha,
                                       min_change=min_change)
@@ -116,7 +116,7 @@ def compare(baseline: Collection, candidate: Collection, alpha: float = stats.AL
         if mixed or used is None:  # rounds of several identities are no rounds of one, and
             # a host whose threads waited throughout measured its load: no verdict on either
             result = {**result, "verdict": mixed or busy, "p": float("nan")}
-        hosts = {(r.get("environment") or {}).get("hostname") for r in base[key] + cand[key]}
+        hosts = {r.env("hostname") for r in base[key] + cand[key]}
         interval = f" [{result['lo']:.3f}, {result['hi']:.3f}]" \
             if np.isfinite(result["lo"]) else ""
         row = dict(zip(KEY, key, strict=True))
@@ -225,7 +225,7 @@ def pair_equivalence(collection: Collection, pair: tuple[str, str],
         row = dict(zip(KEY, key, strict=True))
         if row["framework"] in sides:
             rest = tuple(v for k, v in row.items() if k != "framework")
-            sides[row["framework"]][rest] = [float(r[METRIC]) for r in recs]
+            sides[row["framework"]][rest] = [float(getattr(r, METRIC)) for r in recs]
     rows = []
     for rest in sorted(set(sides[pair[0]]) & set(sides[pair[1]])):
         a, b = sides[pair[0]][rest], sides[pair[1]][rest]

@@ -25,6 +25,7 @@ import pandas as pd
 
 from nnbench.report.analyse.changes import changes, said, short
 from nnbench.report.analyse.compare import KEY, METRIC
+from nnbench.results.read import ReadRecord
 from nnbench.results.sets import ORDERS, OrderUnknown, ResultSet, load
 from nnbench.stats.steps import STEP_MIN_CHANGE, find_steps
 from nnbench.stats.verdicts import ALPHA
@@ -34,18 +35,18 @@ MARKED = [("code", "code_version"), ("numpy", "numpy"), ("torch", "torch")]
 __all__ = ["ORDERS", "OrderUnknown", "ResultSet", "load", "markdown", "parts", "run", "series"]
 
 
-def _key(rec: dict, keys: list[str]) -> tuple:
-    return tuple(str(rec.get(k)) for k in keys)
+def _key(rec: ReadRecord, keys: list[str]) -> tuple:
+    return tuple(str(getattr(rec, k)) for k in keys)
 
 
-def _values(recs: list[dict], field: str) -> list[float]:
-    return [float(r[field]) for r in recs if isinstance(r.get(field), (int, float))]
+def _values(recs: list[ReadRecord], field: str) -> list[float]:
+    return [float(v) for r in recs if isinstance(v := getattr(r, field), (int, float))]
 
 
-def _ratio_rounds(recs: list[dict], device: str, pair: tuple[str, str]) -> list[float]:
-    sides = [{int(r.get("round") or 0): float(r[METRIC]) for r in recs
-              if r.get("framework") == name and str(r.get("device")) == device
-              and r.get(METRIC)} for name in pair]
+def _ratio_rounds(recs: list[ReadRecord], device: str, pair: tuple[str, str]) -> list[float]:
+    sides = [{int(r.round or 0): float(getattr(r, METRIC)) for r in recs
+              if r.framework == name and str(r.device) == device
+              and getattr(r, METRIC)} for name in pair]
     common = sorted(set(sides[0]) & set(sides[1]))
     if common:
         return [sides[0][k] / sides[1][k] for k in common]
@@ -62,14 +63,13 @@ def series(sets: list[ResultSet], pair: tuple[str, str]) -> dict[tuple, dict[str
         for config in {_key(r, CONFIG) for r in result_set.records}:
             recs = [r for r in result_set.records if _key(r, CONFIG) == config]
             figures = out.setdefault(config, {})
-            for fw, dev in sorted({(str(r.get("framework")), str(r.get("device"))) for r in recs}):
-                mine = [r for r in recs if str(r.get("framework")) == fw
-                        and str(r.get("device")) == dev]
+            for fw, dev in sorted({(str(r.framework), str(r.device)) for r in recs}):
+                mine = [r for r in recs if str(r.framework) == fw and str(r.device) == dev]
                 for name, field in ((f"{fw} {dev} s/epoch", METRIC),
                                     (f"{fw} {dev} accuracy", "test_accuracy"),
                                     (f"{fw} {dev} peak RSS MB", "peak_rss_mb")):
                     figures.setdefault(name, [[] for _ in sets])[i] = _values(mine, field)
-            for dev in sorted({str(r.get("device")) for r in recs}):
+            for dev in sorted({str(r.device) for r in recs}):
                 figures.setdefault(f"{pair[0]}/{pair[1]} {dev}", [[] for _ in sets])[i] = \
                     _ratio_rounds(recs, dev, pair)
     for figures in out.values():  # a figure no set has (no peak RSS probe) is no column
@@ -131,8 +131,8 @@ def parts(sets: list[ResultSet], pair: tuple[str, str], min_change: float = STEP
                 continue
             row = {"set": _set_label(i, result_set), "started (UTC)": result_set.time}
             for label, field in MARKED:
-                value = "/".join(sorted({short(str(r.get(field) or (r.get("environment")
-                                                                  or {}).get(field)))
+                # the code version is the record's own; the versions its environment's
+                value = "/".join(sorted({short(str(getattr(r, field, None) or r.env(field)))
                                          for r in recs}))
                 # bold where the value itself differs from the set before: matching the
                 # changes by name bolded torch's version when "torch threads" changed

@@ -20,7 +20,7 @@ def run(out: Path, args: argparse.Namespace) -> int:
                                                                progress=not args.no_progress))
     empty = [f"{flag} {folder} has no ok record ({_found(c)})"
              for flag, (folder, c) in sides.items()
-             if not any(r.get("status") == "ok" for r in c.records)]
+             if not any(r.status == "ok" for r in c.records)]
     if empty:
         print(f"nnbench.report: error: nothing to compare: {'; '.join(empty)}",
               file=sys.stderr)
@@ -62,7 +62,7 @@ def _narrow(table) -> str:
 
 def _found(collection: Collection) -> str:
     """What a side holds instead of ok records, in a few words."""
-    counts = Counter(r.get("status") for r in collection.records)
+    counts = Counter(r.status for r in collection.records)
     parts = [f"{n} {status}" for status, n in sorted(counts.items())]
     parts += [f"{len(collection.unreadable)} unreadable"] if collection.unreadable else []
     parts += [f"{len(collection.invalid)} invalid"] if collection.invalid else []

@@ -70,7 +70,7 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
         print(f"unreadable: {item['path']}: {item['error']}", file=sys.stderr)
     for item in collection.invalid:
         print(f"invalid: {item['path']}: {item['error']}", file=sys.stderr)
-    ran = {r.get("framework") for r in collection.records if r.get("status") == "ok"}
+    ran = {r.framework for r in collection.records if r.status == "ok"}
     option = f"--baseline-framework {baseline_framework}" if baseline_framework and not pair \
         else f"--pair {','.join(pair or DEFAULT_PAIR)}"
     absent = [name for name in ((baseline_framework,) if option.startswith("--baseline")

@@ -30,10 +30,10 @@ def confusion_matrices(records: list[dict], path: Path,
     for row, both in enumerate(pairs):
         for col, rec in enumerate(both):
             ax = axes[row, col]
-            cm = np.asarray(rec["confusion_matrix"])
+            cm = np.asarray(rec.confusion_matrix)
             k = cm.shape[0]
             ax.imshow(cm, cmap="Blues")
-            classes = rec.get("classes") or [str(i) for i in range(k)]
+            classes = rec.classes or [str(i) for i in range(k)]
             short = [str(c)[:12] for c in classes]
             ax.set_xticks(range(k), short, rotation=60, ha="right", fontsize=8)
             ax.set_yticks(range(k), short, fontsize=8)
@@ -48,9 +48,9 @@ def confusion_matrices(records: list[dict], path: Path,
                                 color="white" if cm[i, j] > cm.max() / 2 else "black")
             note = f"; never predicted: {', '.join(np.array(short)[never])}" if never.any() \
                 else ""
-            ax.set_title(f"{rec['framework']} {rec['device']} · {rec['dataset']} {rec['arch']} "
-                         f"{rec['precision']} {key_values(rec, ['batch_size', *extra])}"
-                         f"\ntest accuracy {rec['test_accuracy']:.4f}{note}",
+            ax.set_title(f"{rec.framework} {rec.device} · {rec.dataset} {rec.arch} "
+                         f"{rec.precision} {key_values(rec, ['batch_size', *extra])}"
+                         f"\ntest accuracy {rec.test_accuracy:.4f}{note}",
                          fontsize=9, color="red" if never.any() else "black")
             ax.set_xlabel("predicted")
             ax.set_ylabel("true")

@@ -15,12 +15,13 @@ import numpy as np
 
 from nnbench.report.render import pages
 from nnbench.report.render.plots import DEFAULT_PAIR, color, log_ticks, page_title, plt
+from nnbench.results.read import ReadRecord
 
 COLUMNS = 4
 FLOOR = 1e-18  # where an exact 0 difference is drawn on the log axis
 
 
-def loss_curves(records: list[dict], path: Path,
+def loss_curves(records: list[ReadRecord], path: Path,
                 pair: tuple[str, str] = DEFAULT_PAIR) -> list[Path] | None:
     """The pages written (``path``, then ``<stem>_2.png``, ...), or None without a pair of
     loss histories."""
@@ -28,7 +29,7 @@ def loss_curves(records: list[dict], path: Path,
     if not pairs:
         return None
     titles = [t.replace("\n", " ") for t in pages.labels([a for a, _ in pairs], wrap=False)]
-    with_accuracy = any(a.get("test_accuracy_history") or b.get("test_accuracy_history")
+    with_accuracy = any(len(a.test_accuracy_history) or len(b.test_accuracy_history)
                         for a, b in pairs)
     chunks, _ = pages.split(list(range(len(pairs))))
     where = ("loss_history of each record in its result.json (and in results.json with "
@@ -39,7 +40,7 @@ def loss_curves(records: list[dict], path: Path,
             for number, chunk in enumerate(chunks, 1)]
 
 
-def _page(pairs: list[tuple[dict, dict]], titles: list[str], pair: tuple[str, str],
+def _page(pairs: list[tuple[ReadRecord, ReadRecord]], titles: list[str], pair: tuple[str, str],
           with_accuracy: bool, path: Path, note: str) -> Path:
     ratios = [2, 1, 1.3] if with_accuracy else [2, 1]
     columns = min(len(pairs), COLUMNS)  # one configuration: one panel the canvas's width
@@ -64,18 +65,18 @@ def _page(pairs: list[tuple[dict, dict]], titles: list[str], pair: tuple[str, st
     return path
 
 
-def _curves(panels: list, first: dict, second: dict, pair: tuple[str, str],
+def _curves(panels: list, first: ReadRecord, second: ReadRecord, pair: tuple[str, str],
             first_column: bool) -> None:
     """One configuration: the loss of each, their absolute difference, their accuracy."""
-    a = np.asarray(first["loss_history"], dtype=float)
-    b = np.asarray(second["loss_history"], dtype=float)
+    a = np.asarray(first.loss_history, dtype=float)
+    b = np.asarray(second.loss_history, dtype=float)
     n = min(a.size, b.size)
     epochs = np.arange(1, n + 1)
     top, middle = panels[0], panels[1]
-    colors = (color(pair[0], first["device"]), color(pair[1], second["device"]))
+    colors = (color(pair[0], first.device), color(pair[1], second.device))
     for rec, series, line, style, name in ((first, a, colors[0], "-", pair[0]),
                                            (second, b, colors[1], "--", pair[1])):
-        _band(top, rec.get("loss_histories"), series[:n], line, style, name)
+        _band(top, rec.loss_histories, series[:n], line, style, name)
     top.set_yscale("log")
     log_ticks(top)
     top.legend(fontsize=8)
@@ -100,9 +101,9 @@ def _curves(panels: list, first: dict, second: dict, pair: tuple[str, str],
     bottom = panels[2]
     for rec, line, style, name in ((first, colors[0], "-", pair[0]),
                                    (second, colors[1], "--", pair[1])):
-        acc = np.asarray(rec.get("test_accuracy_history") or [], dtype=float)
+        acc = np.asarray(rec.test_accuracy_history, dtype=float)
         if acc.size:
-            _band(bottom, rec.get("test_accuracy_histories"), acc, line, style, name)
+            _band(bottom, rec.test_accuracy_histories, acc, line, style, name)
     if first_column:
         bottom.set_ylabel("test accuracy\n(after each epoch)")
     bottom.grid(alpha=0.3)

@@ -10,19 +10,24 @@ from pathlib import Path
 import numpy as np
 
 from nnbench.report.render.plots import color, page_title, plt
+from nnbench.results.read import ReadRecord
 
 MAX_PANELS = 8
 COLUMNS = 4
 
 
-def _drawn(records: list[dict]) -> list[dict]:
-    found = [r for r in records if ((r.get("diagnosis") or {}).get("loss_curves") or {})
-             .get("epochs")]
-    found.sort(key=lambda r: (r.get("environment") or {}).get("time_utc") or "", reverse=True)
+def _curves(rec: ReadRecord) -> dict:
+    """The diagnosis's loss curves (epochs, mine, torch, parted_at_epoch); {} without."""
+    return (rec.diagnosis or {}).get("loss_curves") or {}
+
+
+def _drawn(records: list[ReadRecord]) -> list[ReadRecord]:
+    found = [r for r in records if _curves(r).get("epochs")]
+    found.sort(key=lambda r: r.started, reverse=True)
     return found[:MAX_PANELS]
 
 
-def diagnosis_curves(records: list[dict], path: Path) -> Path | None:
+def diagnosis_curves(records: list[ReadRecord], path: Path) -> Path | None:
     """The figure, or None without a diagnosis that trained."""
     drawn = _drawn(records)
     if not drawn:
@@ -32,10 +37,9 @@ def diagnosis_curves(records: list[dict], path: Path) -> Path | None:
     fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.4 * rows + 1.0),
                              squeeze=False, layout="constrained")
     for ax, rec in zip(axes.flat, drawn, strict=False):
-        found = rec["diagnosis"]
-        curves = found["loss_curves"]
+        found, curves = rec.diagnosis, _curves(rec)
         epochs = np.arange(1, curves["epochs"] + 1)
-        ax.plot(epochs, curves["mine"], "-", color=color(str(rec.get("framework")), "cpu"),
+        ax.plot(epochs, curves["mine"], "-", color=color(str(rec.framework), "cpu"),
                 label="yours")
         ax.plot(epochs, curves["torch"], "--", color=color("torch", "cpu"), label="torch")
         if curves.get("parted_at_epoch"):
@@ -45,7 +49,7 @@ def diagnosis_curves(records: list[dict], path: Path) -> Path | None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         ax.set_xlabel("epoch")
-        head = f"{rec.get('status')} · {rec.get('dataset')} {rec.get('arch')}"
+        head = f"{rec.status} · {rec.dataset} {rec.arch}"
         ax.set_title(head + "\n" + textwrap.fill(found.get("summary", ""), 56), fontsize=8)
     for ax in list(axes.flat)[len(drawn):]:
         ax.set_visible(False)

@@ -13,6 +13,7 @@ from nnbench.report.render import answer, profiles
 from nnbench.report.render.sections import PARALLEL_NOTE, headline, sections
 from nnbench.report.render.tables import DEFAULT_PAIR, DISAGREE
 from nnbench.results.collect import Collection
+from nnbench.results.read import ReadRecord
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -35,12 +36,12 @@ window.addEventListener("load", () => {
 """
 
 
-def _blas(rec: dict) -> tuple[str, str]:
+def _blas(rec: ReadRecord) -> tuple[str, str]:
     """(BLAS, LAPACK) as the record's framework calls them (``Trainer.blas``, recorded by the
     job); "not recorded" for an older record: threadpoolctl's list of the libraries loaded in
     its process (a torch process holds NumPy's OpenBLAS beside torch's MKL) cannot say which
     one its framework called."""
-    said = (rec.get("environment") or {}).get("framework_blas")
+    said = rec.env("framework_blas")
     if not said:
         return "not recorded", ""
     extra = f"; oneDNN {said['onednn']}" if said.get("onednn") else ""
@@ -57,24 +58,23 @@ def _whole(value: object) -> str | None:
 def _environment(collection: Collection) -> pd.DataFrame:
     rows = {}
     for rec in collection.records:
-        env = rec.get("environment") or {}
-        gpu = env.get("gpu") or {}
+        env, gpu = rec.env, rec.gpu
         blas, lapack = _blas(rec)
-        scheduler = rec.get("scheduler") or {}
-        threads = next((t for t in (env.get("threads"), rec.get("threads"),
-                                    env.get("torch_threads")) if t is not None), None)
-        row = {"host": env.get("hostname"), "node": scheduler.get("node"),
-               "scheduler job": scheduler.get("job"), "cpu": env.get("cpu_model"),
-               "cores": _whole(env.get("cpu_cores_available")),
-               "framework": rec.get("framework"), "threads": _whole(threads),
+        threads = next((t for t in (env("threads"), rec.threads, env("torch_threads"))
+                        if t is not None), None)
+        lock = env("lock") or {}  # the lock file's digest, and whether the venv still matches
+        row = {"host": env("hostname"), "node": rec.node,
+               "scheduler job": (rec.scheduler or {}).get("job"), "cpu": env("cpu_model"),
+               "cores": _whole(env("cpu_cores_available")),
+               "framework": rec.framework, "threads": _whole(threads),
                "BLAS it calls": blas, "LAPACK it calls": lapack,
                "gpu": gpu.get("name"), "driver": gpu.get("driver"),
-               "environment": rec.get("environment_name"),  # bench.python's, by name
-               "python": env.get("python"), "numpy": env.get("numpy"),
-               "torch": env.get("torch"), "hydra": env.get("hydra"),
-               "commit": (env.get("git_commit") or "")[:12],
-               "lock": ((env.get("lock") or {}).get("pins_sha256") or "")
-               + ("" if (env.get("lock") or {}).get("matches", True) else " (drifted)")}
+               "environment": rec.environment_name,  # bench.python's, by name
+               "python": env("python"), "numpy": env("numpy"),
+               "torch": env("torch"), "hydra": env("hydra"),
+               "commit": (env("git_commit") or "")[:12],
+               "lock": (lock.get("pins_sha256") or "")
+               + ("" if lock.get("matches", True) else " (drifted)")}
         key = {k: v for k, v in row.items() if k != "scheduler job"}  # a row per machine and
         rows[tuple(map(str, key.values()))] = row  # framework, as each calls its libraries
     frame = pd.DataFrame(list(rows.values()))

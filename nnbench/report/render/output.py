@@ -39,6 +39,7 @@ from nnbench.report.render import (
     scaling,
 )
 from nnbench.results.index import HISTORIES
+from nnbench.results.read import ReadRecord
 
 REPORT_FILES = frozenset({"results.csv", "results.json", "summary.md", "report.html",
                           "compare.md"})
@@ -136,24 +137,24 @@ def figures(collection, out: Path, pair: tuple[str, str],
     return drawn
 
 
-def _exported(record: dict, histories: bool) -> dict:
+def _exported(record: ReadRecord, histories: bool) -> dict:
     """The record as results.json gives it: its series only when asked for, as read again from
     its file (with what the report's compact copy leaves out: per-epoch counters, nulls)."""
-    out = {k: v for k, v in record.items() if k not in HISTORIES}
+    out = {k: v for k, v in record.stored().items() if k not in HISTORIES}
     if not histories:
         return out
     try:
-        full, wrong = checked(read_result(record["result_file"]))
+        full, wrong = checked(read_result(record.result_file))
     except (OSError, ValueError) as err:
         full, wrong = None, f"{type(err).__name__}: {err}"
     if full is None:
-        print(f"nnbench.report: warning: results.json: no histories of {record['result_file']}"
+        print(f"nnbench.report: warning: results.json: no histories of {record.result_file}"
               f" ({wrong})", file=sys.stderr)
         return out
     return {**out, **{k: full[k] for k in HISTORIES if k in full}}
 
 
-def write_records(path: Path, records: list[dict], histories: bool = False) -> Path:
+def write_records(path: Path, records: list[ReadRecord], histories: bool = False) -> Path:
     """results.json: a JSON list of the records, written one record at a time (null for what
     is not finite: a free-form field may hold one, and NaN is not JSON)."""
     with open(path, "w", encoding="utf-8") as f:

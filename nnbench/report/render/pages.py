@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nnbench.results.collect import Collection
+    from nnbench.results.read import ReadRecord
 
 PER_PAGE = 8
 MAX_PAGES = 3
@@ -31,46 +32,46 @@ CONFUSION_PAIRS = 4  # two matrices each, the classes readable
 TABLES = "every configuration is in the tables of summary.md and report.html"
 
 
-def latest_ok(frame_records: list[dict]) -> list[dict]:
+def latest_ok(records: list[ReadRecord]) -> list[ReadRecord]:
     """The newest ok record per configuration, framework and device."""
-    newest: dict[tuple, dict] = {}
-    for rec in frame_records:
-        if rec.get("status") != "ok":
+    newest: dict[tuple, ReadRecord] = {}
+    for rec in records:
+        if rec.status != "ok":
             continue
-        key = tuple(str(rec.get(k)) for k in [*CONFIG_KEYS, "framework", "device"])
-        when = (rec.get("environment") or {}).get("time_utc") or ""
-        if key not in newest or when >= (newest[key].get("environment") or {}).get("time_utc", ""):
+        key = tuple(str(getattr(rec, k)) for k in [*CONFIG_KEYS, "framework", "device"])
+        if key not in newest or rec.started >= newest[key].started:
             newest[key] = rec
     return list(newest.values())
 
 
-def pairs_by_config(records: list[dict], need: str,
-                    pair: tuple[str, str]) -> list[tuple[dict, dict]]:
+def pairs_by_config(records: list[ReadRecord], need: str,
+                    pair: tuple[str, str]) -> list[tuple[ReadRecord, ReadRecord]]:
     """(first record, second record) of the pair per configuration, on the same device where
     possible."""
-    by_key: dict[tuple, dict[str, dict]] = {}
+    by_key: dict[tuple, dict[str, ReadRecord]] = {}
     for rec in latest_ok(records):
-        if not rec.get(need):
+        if not getattr(rec, need):
             continue
-        key = tuple(str(rec.get(k)) for k in CONFIG_KEYS)
+        key = tuple(str(getattr(rec, k)) for k in CONFIG_KEYS)
         slot = by_key.setdefault(key, {})
-        current = slot.get(rec["framework"])
-        if current is None or rec.get("device") == "cpu":
-            slot[rec["framework"]] = rec
+        current = slot.get(rec.framework)
+        if current is None or rec.device == "cpu":
+            slot[rec.framework] = rec
     first, second = pair
     both = [(s[first], s[second]) for s in by_key.values() if first in s and second in s]
     return sorted(both, key=lambda p: _order(p[0]))  # as the tables order them
 
 
-def _order(record: dict) -> tuple:
+def _order(record: ReadRecord) -> tuple:
     """Numbers by value (batch 16 before 128, 2x64 before 2x1024), then text; a missing value
     (full batch) last."""
-    return tuple(order_value(record.get(k)) for k in CONFIG_KEYS)
+    return tuple(order_value(getattr(record, k)) for k in CONFIG_KEYS)
 
 
-def confusion_pairs(records: list[dict], pair: tuple[str, str]) -> list[tuple[dict, dict]]:
+def confusion_pairs(records: list[ReadRecord],
+                    pair: tuple[str, str]) -> list[tuple[ReadRecord, ReadRecord]]:
     return [p for p in pairs_by_config(records, "confusion_matrix", pair)
-            if len(p[0]["confusion_matrix"]) <= 20]
+            if len(p[0].confusion_matrix) <= 20]
 
 
 def comparison_configs(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:

@@ -18,6 +18,7 @@ import pandas as pd
 from nnbench.report.render.pages import PER_PAGE, latest_ok
 from nnbench.report.render.tables import DEFAULT_PAIR
 from nnbench.results.labels import CONFIG_KEYS, LABELLED, label, varying
+from nnbench.results.read import ReadRecord
 from nnbench.stats import format_seconds
 
 PHASES = ("gather", "forward", "backward", "update", "rest")
@@ -52,83 +53,84 @@ OUT_OF_LINE_NOTE = (f" {OUT_OF_LINE}: its GFLOP/s is more than {SLOWER_THAN_MEDI
                     "kernel's speed.")
 
 
-def by_config(records: list[dict], pair: tuple[str, str] = DEFAULT_PAIR) -> list[list[dict]]:
+def by_config(records: list[ReadRecord],
+              pair: tuple[str, str] = DEFAULT_PAIR) -> list[list[ReadRecord]]:
     """The newest ok records of each configuration that has phase figures or a reason for
     none, the pair first, then the other frameworks by name."""
-    groups: dict[tuple, list[dict]] = {}
+    groups: dict[tuple, list[ReadRecord]] = {}
     for rec in latest_ok(records):
-        if rec.get("phases_epoch_s") or rec.get("phases_unavailable"):
-            groups.setdefault(tuple(str(rec.get(k)) for k in CONFIG_KEYS), []).append(rec)
+        if rec.phases_epoch_s or rec.phases_unavailable:
+            groups.setdefault(tuple(str(getattr(rec, k)) for k in CONFIG_KEYS), []).append(rec)
     return [sorted(g, key=lambda r: _contender(r, pair))
             for _, g in sorted(groups.items(), key=_size)]
 
 
-def _contender(rec: dict, pair: tuple[str, str]) -> tuple:
+def _contender(rec: ReadRecord, pair: tuple[str, str]) -> tuple:
     """The pair first, then the other frameworks by name; CPU before CUDA."""
-    rank = pair.index(rec["framework"]) if rec["framework"] in pair else len(pair)
-    return rank, rec["framework"], str(rec.get("device"))
+    rank = pair.index(rec.framework) if rec.framework in pair else len(pair)
+    return rank, rec.framework, str(rec.device)
 
 
-def _size(item: tuple[tuple, list[dict]]) -> tuple:
+def _size(item: tuple[tuple, list[ReadRecord]]) -> tuple:
     """Configurations by experiment, then by the work of an epoch (the scaling networks
     smallest first), then by their keys."""
     key, group = item
-    work = max((r.get("train_flops_per_epoch") or 0 for r in group), default=0)
+    work = max((r.train_flops_per_epoch or 0 for r in group), default=0)
     return key[0], work, key
 
 
 def _median(stats: dict | None) -> float | None:
-    return (stats or {}).get("median")
+    return (stats or {}).get("median")  # a block of statistics, as read
 
 
-def ratio(rec: dict) -> float | None:
+def ratio(rec: ReadRecord) -> float | None:
     """The phased epoch over the timed one, both medians."""
-    phased, timed = _median(rec.get("phases_epoch_s")), rec.get("train_time_per_epoch_s")
+    phased, timed = _median(rec.phases_epoch_s), rec.train_time_per_epoch_s
     return phased / timed if phased and timed else None
 
 
-def _names(groups: list[list[dict]]) -> list[str]:
+def _names(groups: list[list[ReadRecord]]) -> list[str]:
     firsts = [g[0] for g in groups]
     extra = varying(firsts, LABELLED)
     return [label(r, wrap=False, extra=extra).replace("\n", " ") for r in firsts]
 
 
-def table(records: list[dict], pair: tuple[str, str] = DEFAULT_PAIR) -> pd.DataFrame:
+def table(records: list[ReadRecord], pair: tuple[str, str] = DEFAULT_PAIR) -> pd.DataFrame:
     groups = by_config(records, pair)
     rows = []
     for name, group in zip(_names(groups), groups, strict=True):
         for rec in group:
-            row = {"experiment": rec.get("experiment_name"), "configuration": name,
-                   "framework": rec["framework"], "device": rec.get("device")}
-            epoch = _median(rec.get("phases_epoch_s"))
+            row = {"experiment": rec.experiment_name, "configuration": name,
+                   "framework": rec.framework, "device": rec.device}
+            epoch = _median(rec.phases_epoch_s)
             for phase in PHASES:
-                seconds = _median((rec.get("phases_s") or {}).get(phase))
+                seconds = _median((rec.phases_s or {}).get(phase))
                 row[phase] = "" if seconds is None or not epoch else \
                     f"{format_seconds(seconds)} ({seconds / epoch:.0%})"
             share = ratio(rec)
             row.update({
                 "phased epoch": format_seconds(epoch) if epoch else "",
-                "timed epoch": format_seconds(rec["train_time_per_epoch_s"])
-                if rec.get("train_time_per_epoch_s") else "",
+                "timed epoch": format_seconds(rec.train_time_per_epoch_s)
+                if rec.train_time_per_epoch_s else "",
                 "phased / timed": "" if share is None else
                 f"{share:.2f}" + ("" if abs(share - 1) <= AGREE else " (differs > 10%)"),
-                "phases": rec.get("phases_unavailable") or
-                f"{(rec.get('phases_epoch_s') or {}).get('n')} phased epochs"})
+                "phases": rec.phases_unavailable or
+                f"{(rec.phases_epoch_s or {}).get('n')} phased epochs"})
             rows.append(row)
     return pd.DataFrame(rows)
 
 
-def kernels_table(records: list[dict], pair: tuple[str, str] = DEFAULT_PAIR) -> pd.DataFrame:
+def kernels_table(records: list[ReadRecord], pair: tuple[str, str] = DEFAULT_PAIR) -> pd.DataFrame:
     """One row per configuration, layer and kernel; a column per framework and device."""
-    groups = by_config([r for r in records if r.get("layer_matmuls")], pair)
+    groups = by_config([r for r in records if r.layer_matmuls], pair)
     rows: dict[tuple, dict] = {}
-    columns = [f"{r['framework']} {r.get('device')}" for r in
+    columns = [f"{r.framework} {r.device}" for r in
                sorted((r for g in groups for r in g), key=lambda r: _contender(r, pair))]
     for name, group in zip(_names(groups), groups, strict=True):
         for rec in group:
-            column = f"{rec['framework']} {rec.get('device')}"
-            odd = _out_of_line(rec["layer_matmuls"])
-            for i, k in enumerate(rec["layer_matmuls"]):
+            column = f"{rec.framework} {rec.device}"
+            odd = _out_of_line(rec.layer_matmuls)
+            for i, k in enumerate(rec.layer_matmuls):  # each kernel's figures, a dict
                 key = (name, k["layer"], k["direction"], k["op"])
                 row = rows.setdefault(key, {"configuration": name, "layer": k["layer"],
                                             "direction": k["direction"], "op": k["op"],
@@ -162,7 +164,7 @@ def _out_of_line(kernels: list[dict]) -> set[int]:
     return odd
 
 
-def sections(records: list[dict], pair: tuple[str, str] = DEFAULT_PAIR) -> list[tuple]:
+def sections(records: list[ReadRecord], pair: tuple[str, str] = DEFAULT_PAIR) -> list[tuple]:
     """The report's sections of this module: (level, title, table, note)."""
     out = []
     phases = table(records, pair)
@@ -176,7 +178,7 @@ def sections(records: list[dict], pair: tuple[str, str] = DEFAULT_PAIR) -> list[
     return out
 
 
-def figure(records: list[dict], path: Path, pair: tuple[str, str] = DEFAULT_PAIR
+def figure(records: list[ReadRecord], path: Path, pair: tuple[str, str] = DEFAULT_PAIR
            ) -> Path | None:
     """Stacked bars of the phases, the frameworks of one configuration side by side, one panel
     per configuration (its own scale: a two-moons epoch and a large network's differ a
@@ -185,7 +187,7 @@ def figure(records: list[dict], path: Path, pair: tuple[str, str] = DEFAULT_PAIR
 
     groups = by_config(records, pair)
     shown = groups[:PER_PAGE]
-    if not any(r.get("phases_s") for g in shown for r in g):
+    if not any(r.phases_s for g in shown for r in g):
         return None
     cols = 1 if len(shown) == 1 else 2
     rows = -(-len(shown) // cols)
@@ -209,28 +211,27 @@ def figure(records: list[dict], path: Path, pair: tuple[str, str] = DEFAULT_PAIR
     return save(fig, path, 100, rect=(0, 0, 1, top - room))
 
 
-def _panel(ax, name: str, group: list[dict]) -> None:
-    epochs = [_median(r.get("phases_epoch_s")) or r.get("train_time_per_epoch_s") or 0
-              for r in group]
+def _panel(ax, name: str, group: list[ReadRecord]) -> None:
+    epochs = [_median(r.phases_epoch_s) or r.train_time_per_epoch_s or 0 for r in group]
     scale, unit = next(((s, u) for s, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"))
                         if max(epochs, default=0) >= s), (1e-6, "µs"))
     floor = _log_floor(group, epochs, scale)
     for x, rec in enumerate(group):
-        phases = rec.get("phases_s") or {}
+        phases = rec.phases_s or {}
         bottom = floor or 0.0
         for phase in PHASES if phases else ():
             top = bottom + (_median(phases.get(phase)) or 0) / scale
             ax.bar(x, top - bottom, 0.6, bottom=bottom, color=COLORS[phase])
             bottom = top
-        timed = rec.get("train_time_per_epoch_s")
+        timed = rec.train_time_per_epoch_s
         if timed and phases:
             ax.plot([x - 0.35, x + 0.35], [timed / scale] * 2, color="black", lw=2)
             ax.annotate(f"phased / timed {ratio(rec):.2f}", (x, max(bottom, timed / scale)),
                         xytext=(0, 4), textcoords="offset points", ha="center", fontsize=8)
         if not phases:
-            ax.text(x, 0, "no phases:\n" + _wrap(rec.get("phases_unavailable") or ""),
+            ax.text(x, 0, "no phases:\n" + _wrap(rec.phases_unavailable or ""),
                     ha="center", va="bottom", fontsize=7, color="#b00")
-    ax.set_xticks(range(len(group)), [f"{r['framework']}\n{r.get('device')}" for r in group])
+    ax.set_xticks(range(len(group)), [f"{r.framework}\n{r.device}" for r in group])
     ax.set_xlim(-0.6, len(group) - 0.4)
     ax.set_ylabel(f"time per epoch ({unit})")
     ax.set_title(name, fontsize=9)
@@ -246,7 +247,7 @@ def _panel(ax, name: str, group: list[dict]) -> None:
         ax.set_ylim(bottom=0)
 
 
-def _log_floor(group: list[dict], epochs: list[float], scale: float) -> float | None:
+def _log_floor(group: list[ReadRecord], epochs: list[float], scale: float) -> float | None:
     """Where a log axis starts (in the panel's unit): a third of the smallest epoch, where
     the panel's epochs span ``DECADE`` or more; None for a linear axis, the bars stacked from
     0. On a log axis the stack's boundaries sit at the running sums from that floor: the

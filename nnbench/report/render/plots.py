@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 from nnbench.report.render import pages  # noqa: E402
 from nnbench.report.render.tables import DEFAULT_PAIR  # noqa: E402
 from nnbench.results import pooling  # noqa: E402
+from nnbench.results.read import ReadRecord, as_records  # noqa: E402
 from nnbench.stats import robust  # noqa: E402
 
 COLORS = {("numpy", "cpu"): "#1f77b4", ("torch", "cpu"): "#ff7f0e",
@@ -85,7 +86,7 @@ def _bars(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, pairs: list, me
 
 
 def _ratio_points(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, metric: str,
-                  pair: tuple[str, str], records: dict[str, dict]) -> None:
+                  pair: tuple[str, str], records: dict[str, ReadRecord]) -> None:
     """The pair's ratio per configuration and device with its 95% interval: filled markers
     over rounds, open ones over the samples of one process per side."""
     devices = sorted(set(ok["device"]))
@@ -110,7 +111,7 @@ def _ratio_points(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, metric:
                         fontsize=8, color="dimgray", transform=ax.get_xaxis_transform())
                 continue
             if used != metric:
-                sides = [pooling.Side.of([r for r in both if r.get("framework") == f], used)
+                sides = [pooling.Side.of([r for r in both if r.framework == f], used)
                          for f in pair]
             result = pooling.ratio(*sides)
             if result is None:
@@ -159,13 +160,13 @@ def log_ticks(ax: plt.Axes, unit: str = "") -> None:
 
 
 def comparison_summary(frame: pd.DataFrame, path: Path, pair: tuple[str, str] = DEFAULT_PAIR,
-                       records: list[dict] | None = None) -> list[Path] | None:
+                       records: list[ReadRecord] | None = None) -> list[Path] | None:
     """Every configuration's figures, ``pages.PER_PAGE`` to a page (``path``, then
     ``<stem>_2.png``, ...); the pages written, or None without an ok record."""
     ok, configs = pages.comparison_configs(frame)
     if not configs:
         return None
-    by_file = {r["result_file"]: r for r in records or [] if r.get("result_file")}
+    by_file = {r.result_file: r for r in as_records(records or []) if r.result_file}
     pairs = sorted({(f, d) for f, d in zip(ok["framework"], ok["device"], strict=True)},
                    key=lambda p: (p[1], p[0]))
     names = pages.labels(configs)  # over all pages: a key that varies across pages is shown
@@ -204,7 +205,7 @@ def tick_labels(wrapped: list[str], flat: list[str], first: int) -> tuple[list[s
 
 
 def _summary_page(ok: pd.DataFrame, configs: pd.DataFrame, labels: list[str], pairs: list,
-                  pair: tuple[str, str], by_file: dict[str, dict], path: Path,
+                  pair: tuple[str, str], by_file: dict[str, ReadRecord], path: Path,
                   note: str, key: list[str]) -> Path:
     ratio = f"{pair[0]}/{pair[1]}"
     panels = [

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from nnbench.results.labels import key_text
+from nnbench.results.read import ReadRecord, as_records
 
 TITLE = "Profiles (bench.profile)"
 NOTE = ("From a pass of each job's own, after its timed runs (the timed figures are from epochs "
@@ -21,15 +22,14 @@ NOTE = ("From a pass of each job's own, after its timed runs (the timed figures 
 COLUMNS = ("experiment_name", "framework", "device", "dataset", "arch", "precision", "batch_size")
 
 
-def profiled(records: list[dict]) -> list[tuple[dict, list[Path]]]:
+def profiled(records: list[ReadRecord]) -> list[tuple[ReadRecord, list[Path]]]:
     """(the record, its profile files) for each record that lists some, in a stable order."""
     out = []
-    for rec in records:
-        names = rec.get("profile_files") or []
-        if names and rec.get("result_file"):
-            folder = Path(rec["result_file"]).parent
-            out.append((rec, [folder / name for name in names]))
-    return sorted(out, key=lambda item: tuple(str(item[0].get(k)) for k in COLUMNS))
+    for rec in as_records(records):
+        if rec.profile_files and rec.result_file:
+            folder = Path(rec.result_file).parent
+            out.append((rec, [folder / name for name in rec.profile_files]))
+    return sorted(out, key=lambda item: tuple(str(getattr(item[0], k)) for k in COLUMNS))
 
 
 def href(path: Path, base: Path | None) -> str:
@@ -39,11 +39,11 @@ def href(path: Path, base: Path | None) -> str:
     return quote(Path(os.path.relpath(path.resolve(), base.resolve())).as_posix())
 
 
-def _cells(rec: dict) -> list[str]:
-    return [str(key_text(key, rec.get(key))) for key in COLUMNS]
+def _cells(rec: ReadRecord) -> list[str]:
+    return [str(key_text(key, getattr(rec, key))) for key in COLUMNS]
 
 
-def html_section(records: list[dict], base: Path | None = None) -> list[str]:
+def html_section(records: list[ReadRecord], base: Path | None = None) -> list[str]:
     """The page's section: a table, a row per profiled job, its files as links (none: [])."""
     found = profiled(records)
     if not found:
@@ -59,7 +59,7 @@ def html_section(records: list[dict], base: Path | None = None) -> list[str]:
             f'<p class="note">{html.escape(NOTE)}</p>']
 
 
-def markdown_section(records: list[dict], base: Path | None = None) -> list[str]:
+def markdown_section(records: list[ReadRecord], base: Path | None = None) -> list[str]:
     """summary.md's section, as lines (none: [])."""
     found = profiled(records)
     if not found:

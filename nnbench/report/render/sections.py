@@ -23,18 +23,19 @@ from nnbench.report.render.tables import (
 from nnbench.results import pooling
 from nnbench.results.collect import Collection
 from nnbench.results.labels import key_text, key_values, varying
+from nnbench.results.read import ReadRecord
 
 
-def per_class(record: dict) -> pd.DataFrame:
+def per_class(record: ReadRecord) -> pd.DataFrame:
     """Precision and recall per class from the confusion matrix; a class never predicted is
     marked, because overall accuracy can hide it (seed 002's digit 9)."""
-    cm = np.asarray(record["confusion_matrix"], dtype=float)
+    cm = np.asarray(record.confusion_matrix, dtype=float)
     predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
     diag = np.diag(cm)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(predicted > 0, diag / predicted, np.nan)
         recall = np.where(actual > 0, diag / actual, np.nan)
-    classes = record.get("classes") or [str(i) for i in range(len(cm))]
+    classes = record.classes or [str(i) for i in range(len(cm))]
     return pd.DataFrame({
         "class": classes,
         "precision": [fmt(p) if not np.isnan(p) else "n/a" for p in precision],
@@ -65,16 +66,15 @@ def not_ok(collection: Collection) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def gradient_checks(records: list[dict]) -> pd.DataFrame:
+def gradient_checks(records: list[ReadRecord]) -> pd.DataFrame:
     """One row per configuration and precision with a gradient comparison (both frameworks'
     jobs compute the same comparison; the newest is shown)."""
     rows = {}
     for rec in latest_ok(records):
-        check = rec.get("gradient_check")
+        check = rec.gradient_check
         if not check:
             continue
-        key = (rec.get("experiment_name"), rec.get("dataset"), rec.get("arch"),
-               rec.get("precision"))
+        key = (rec.experiment_name, rec.dataset, rec.arch, rec.precision)
         diffs = check["max_rel_diff"]
         rows[key] = {"experiment": key[0], "dataset": key[1], "arch": key[2],
                      "precision": key[3], "seed": check["seed"],
@@ -82,25 +82,24 @@ def gradient_checks(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
-def diagnoses(records: list[dict]) -> pd.DataFrame:
+def diagnoses(records: list[ReadRecord]) -> pd.DataFrame:
     """One row per job of your own network (framework=mine): what its diagnosis found, newest
     first, failed ones too (a wrong network is exactly what this table is for)."""
-    newest = sorted(records, key=lambda r: (r.get("environment") or {}).get("time_utc") or "",
-                    reverse=True)
+    newest = sorted(records, key=lambda r: r.started, reverse=True)
     rows = []
     for rec in newest:
-        found = rec.get("diagnosis")
+        found = rec.diagnosis  # the job's own dict: summary, lines, loss curves
         if not found:
             continue
         curves = found.get("loss_curves") or {}
         part = curves.get("parted_at_epoch")
-        rows.append({"experiment": rec.get("experiment_name"), "dataset": rec.get("dataset"),
-                     "arch": rec.get("arch"), "precision": rec.get("precision"),
-                     "status": rec.get("status"), "diagnosis": found.get("summary"),
+        rows.append({"experiment": rec.experiment_name, "dataset": rec.dataset,
+                     "arch": rec.arch, "precision": rec.precision,
+                     "status": rec.status, "diagnosis": found.get("summary"),
                      "loss curves (float64)": (f"part at epoch {part}" if part else
                                                f"agree for {curves['epochs']} epochs"
                                                if curves.get("epochs") else "not trained"),
-                     "where": rec.get("result_file")})
+                     "where": rec.result_file})
     return pd.DataFrame(rows)
 
 
@@ -174,7 +173,7 @@ def sections(collection: Collection, pair: tuple[str, str] = DEFAULT_PAIR) -> li
 
 def _sections(collection: Collection, pair: tuple[str, str]) -> list[Section]:
     frame = collection.frame
-    records = {r["result_file"]: r for r in collection.records if r.get("result_file")}
+    records = {r.result_file: r for r in collection.records if r.result_file}
     out: list[Section] = []
     if not frame.empty:
         for experiment, part in frame.groupby("experiment_name", dropna=False, sort=True):
@@ -189,11 +188,11 @@ def _sections(collection: Collection, pair: tuple[str, str]) -> list[Section]:
                     table, marks = comparison_with_marks(part, metric, compare, pair, records)
                     out.append((3, title, table, pooling.notes(marks)))
             latency = tails.table([r for r in collection.records
-                                   if r.get("experiment_name") == experiment])
+                                   if r.experiment_name == experiment])
             if not latency.empty:
                 out.append((3, tails.TITLE, latency, tails.NOTE))
             reached = targets.table([r for r in collection.records
-                                     if r.get("experiment_name") == experiment])
+                                     if r.experiment_name == experiment])
             if not reached.empty:
                 out.append((3, targets.TITLE, reached, targets.NOTE))
             spread, flagged = rounds_table(part, records)
@@ -216,16 +215,16 @@ def _sections(collection: Collection, pair: tuple[str, str]) -> list[Section]:
     if not found.empty:
         out.append((2, "Your network against torch (framework=mine)", found, DIAGNOSES_NOTE))
     out.append((2, "Runs that did not end ok", not_ok(collection), None))
-    classes = [r for r in latest_ok(collection.records) if r.get("confusion_matrix")
-               and len(r["confusion_matrix"]) <= 20]
+    classes = [r for r in latest_ok(collection.records) if r.confusion_matrix
+               and len(r.confusion_matrix) <= 20]
     if classes:
         out.append((2, "Per-class precision and recall (test set, newest run per "
                        "configuration)", None, None))
         extra = varying(classes, ("experiment_name", "dataset", "arch", "precision"))
         for rec in classes:
             what = f" {key_values(rec, extra)}" if extra else ""
-            out.append((3, f"{rec['experiment_name']} · {rec['dataset']} {rec['arch']} "
-                           f"{rec['precision']}{what} · {rec['framework']} {rec['device']}",
+            out.append((3, f"{rec.experiment_name} · {rec.dataset} {rec.arch} "
+                           f"{rec.precision}{what} · {rec.framework} {rec.device}",
                         per_class(rec), None))
     missing = left_out(collection, pair)
     if missing:

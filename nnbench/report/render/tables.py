@@ -8,6 +8,7 @@ import pandas as pd
 from nnbench.results import pooling
 from nnbench.results.collect import CONFIG_KEYS
 from nnbench.results.labels import key_text, key_values, order_value
+from nnbench.results.read import ReadRecord
 from nnbench.results.verdict import HEADLINE_PAIR
 from nnbench.stats import robust
 
@@ -79,7 +80,7 @@ def _cells(group: pd.DataFrame, metric: str
     return cells, shared, runs_of
 
 
-def _side(runs: pd.DataFrame | None, metric: str, records: dict[str, dict]) -> pooling.Side:
+def _side(runs: pd.DataFrame | None, metric: str, records: dict[str, ReadRecord]) -> pooling.Side:
     """A cell's rounds: the records behind its rows (by result file), else the rows' values."""
     if runs is None:
         return pooling.Side([], [])
@@ -90,7 +91,7 @@ def _side(runs: pd.DataFrame | None, metric: str, records: dict[str, dict]) -> p
 
 
 def _ratio_cell(runs: list[pd.DataFrame | None], sides: list[pooling.Side], metric: str,
-                records: dict[str, dict], marks: set[str]) -> str:
+                records: dict[str, ReadRecord], marks: set[str]) -> str:
     """The pair's ratio as the host's contention allows (``stats.robust``): on the medians,
     on both sides' 10th percentiles where a host was busy, or "cannot tell: host busy"."""
     recs = [[records[f] for f in r["result_file"] if f in records]
@@ -123,7 +124,7 @@ def _cell_text(value: float, side: pooling.Side, spread_shown: bool) -> str:
 
 def comparison(frame: pd.DataFrame, metric: str, compare: str | None,
                pair: tuple[str, str] = DEFAULT_PAIR,
-               records: dict[str, dict] | None = None) -> pd.DataFrame:
+               records: dict[str, ReadRecord] | None = None) -> pd.DataFrame:
     """One row per configuration, a column per framework and device, and the pair's ratio
     (with its interval) or difference. ``records`` (by result file) give the raw samples an
     interval over one process per side needs; without them only rounds give intervals."""
@@ -132,7 +133,7 @@ def comparison(frame: pd.DataFrame, metric: str, compare: str | None,
 
 def comparison_with_marks(frame: pd.DataFrame, metric: str, compare: str | None,
                           pair: tuple[str, str] = DEFAULT_PAIR,
-                          records: dict[str, dict] | None = None
+                          records: dict[str, ReadRecord] | None = None
                           ) -> tuple[pd.DataFrame, set[str]]:
     """``comparison``, and the interval marks its ratios use (for the table's footnote)."""
     records = records or {}
@@ -170,7 +171,7 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
-def rounds_table(frame: pd.DataFrame, records: dict[str, dict],
+def rounds_table(frame: pd.DataFrame, records: dict[str, ReadRecord],
                  metric: str = "train_time_per_epoch_s") -> tuple[pd.DataFrame, list[dict]]:
     """Per configuration, framework and device: the rounds' medians and their spread beside
     the spread within a run, and whether the rounds disagree beyond that noise. Also returns
@@ -212,23 +213,22 @@ def rounds_table(frame: pd.DataFrame, records: dict[str, dict],
     return pd.DataFrame(rows), flagged
 
 
-def counters_table(recs: list[dict]) -> pd.DataFrame:
+def counters_table(recs: list[ReadRecord]) -> pd.DataFrame:
     """Per round of one configuration: its median epoch beside the process's page faults,
     context switches and CPU use per timed epoch: what a slow round did differently."""
     rows = []
-    for rec in sorted(recs, key=lambda r: (r.get("round") or 0,
-                                           (r.get("environment") or {}).get("time_utc") or "")):
-        c = rec.get("counters_per_epoch") or {}
+    for rec in sorted(recs, key=lambda r: (r.round, r.started)):
+        c = rec.counters_per_epoch or {}  # counter name -> mean per epoch
         rows.append({
-            "round": rec.get("round"),
-            "started": (rec.get("environment") or {}).get("time_utc"),
-            "s/epoch (median)": fmt(rec.get("train_time_per_epoch_s")),
+            "round": rec.round,  # a record from before rounds were counted: round 0
+            "started": rec.env("time_utc"),
+            "s/epoch (median)": fmt(rec.train_time_per_epoch_s),
             "minor faults/epoch": fmt(c.get("minor_faults")),
             "major faults/epoch": fmt(c.get("major_faults")),
             "voluntary switches/epoch": fmt(c.get("voluntary_switches")),
             "involuntary switches/epoch": fmt(c.get("involuntary_switches")),
             "CPU s / wall s": fmt(c.get("cpu_per_wall")),
-            "threads": rec.get("threads"),
-            "warnings": len(rec.get("warnings") or []),
+            "threads": rec.threads,
+            "warnings": len(rec.warnings or []),
         })
     return pd.DataFrame(rows)

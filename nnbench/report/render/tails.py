@@ -7,7 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from nnbench.report.render.pages import _order, latest_ok
-from nnbench.results.labels import LABELLED, key_text, varying
+from nnbench.results.labels import LABELLED, key_text, value_of, varying
+from nnbench.results.read import ReadRecord
 from nnbench.stats.samples import format_seconds
 
 TITLE = "Inference latency tails (newest run per configuration)"
@@ -29,20 +30,20 @@ def _cell(tail: dict, name: str) -> str:
     return text if bound is None else f"{text} (≤ {format_seconds(bound)})"
 
 
-def table(records: list[dict]) -> pd.DataFrame:
+def table(records: list[ReadRecord]) -> pd.DataFrame:
     """A row per configuration, framework, device and kind of call that recorded a tail."""
-    recs = sorted((r for r in latest_ok(records) if any(r.get(f) for f, _ in CALLS)),
-                  key=lambda r: (_order(r), str(r.get("framework")), str(r.get("device"))))
+    recs = sorted((r for r in latest_ok(records) if any(getattr(r, f) for f, _ in CALLS)),
+                  key=lambda r: (_order(r), str(r.framework), str(r.device)))
     extra = varying(recs, LABELLED)
     rows = []
     for rec in recs:
         # batch_size is training's; what tells configurations apart beyond it, a column each
-        config = {k: key_text(k, rec.get(k)) for k in [*LABELLED, *extra]}
+        config = {k: key_text(k, value_of(rec, k)) for k in [*LABELLED, *extra]}
         for field, call in CALLS:
-            tail = rec.get(field)
+            tail = getattr(rec, field)  # a dict of figures, as read
             if not tail:
                 continue
-            rows.append({**config, "framework": rec.get("framework"), "device": rec.get("device"),
+            rows.append({**config, "framework": rec.framework, "device": rec.device,
                          "call": call, "calls": tail.get("calls"),
                          **{name: _cell(tail, name) for name in ("p50", "p90", "p99")},
                          "max": format_seconds(tail["max"]) if tail.get("max") is not None
