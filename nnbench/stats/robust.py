@@ -25,7 +25,6 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from nnbench.record import Record
-from nnbench.results.read import as_records
 
 LOW_QUANTILE = 10
 MEDIAN, LOW = "train_time_per_epoch_s", "train_time_per_epoch_low_s"
@@ -39,15 +38,22 @@ def low(samples: Sequence[float]) -> float | None:
 def choice(records: Iterable[Record | dict]) -> tuple[str | None, str]:
     """(the time-per-epoch field to compare ``records`` on, or None: cannot tell; and why, in
     words). Records without a contention reading (older ones, off Linux) count as quiet."""
-    records = as_records(records)
-    worst = [r.contention for r in records if r.contention_level == "oversubscribed"]
+    readings = [_contention(r) for r in records]
+    worst = [c for c in readings if c.get("level") == "oversubscribed"]
     if worst:
         return None, (f"cannot tell: host busy ({worst[0]['text']}); rerun with fewer "
                       f"threads (bench.threads=auto or 1), fewer parallel jobs, or other work "
                       f"closed")
-    if any(r.contention_level == "busy" for r in records):
+    if any(c.get("level") == "busy" for c in readings):
         return LOW, f"{LOW_QUANTILE}th percentile of epochs: the host was busy"
     return MEDIAN, ""
+
+
+def _contention(record: Record | dict) -> dict:
+    """A record's contention reading ({} where none was taken): a typed record's field, or a
+    script's dict's key (this module sits below the readers of result files)."""
+    reading = record.get("contention") if isinstance(record, dict) else record.contention
+    return reading or {}
 
 
 def metric_for(records: Iterable[Record | dict], metric: str) -> tuple[str | None, str]:
