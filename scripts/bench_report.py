@@ -1,6 +1,6 @@
 """The report at the scale of a real study: wall time and peak memory over 2,000 records.
 
-Issue 22's budget on a 2-core machine: the first report of 2,000 records (~470 MB) in at most
+The budget on a 2-core machine: the first report of 2,000 records (~470 MB) in at most
 15 s and 1 GB, a second one over the same unchanged records in at most 3 s, and no export
 larger than its input. Each round measures, each in a fresh process (peak RSS from wait4):
 

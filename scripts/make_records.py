@@ -10,7 +10,7 @@ record is its seed record (of the same framework) with the configuration's field
 list stretched to ``--epochs`` (epoch times, loss and accuracy histories, per-epoch counters)
 and its statistics recomputed, so it passes the record schema and reads like a real run. At
 the default 1,300 epochs a record is about 230 KB: 2,000 records (100 configurations x 2
-frameworks x 10 rounds) are about 470 MB, the size of the body issue 22 measured.
+frameworks x 10 rounds) are about 470 MB, the size of a large study's runs.
 
     python scripts/make_records.py /tmp/seed /tmp/records            # 2,000 records
     python scripts/make_records.py /tmp/seed /tmp/small --configs 4 --rounds 2 --epochs 50

@@ -1,4 +1,4 @@
-"""Bad result files beside good ones (issue 22, families 4 and 6): nonsense values are invalid
+"""Bad result files beside good ones: nonsense values are invalid
 with their field named, and no file (a FIFO, a 200,000-deep one, a record with nothing in it, a
 ragged matrix) hangs or ends the report or a resumed run; results.json stays valid JSON."""
 

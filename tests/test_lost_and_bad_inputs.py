@@ -1,4 +1,4 @@
-"""Measurements never lost, bad inputs refused before they hurt (issue 22, families 5 and 8-11).
+"""Measurements never lost, bad inputs refused before they hurt.
 
 Each test injects the real fault: a runs_dir path too long for the system, a small tmpfs that
 is full or fills up while a job trains, IDX files of the wrong shape, a job too large for this
