@@ -6,6 +6,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,3 +102,30 @@ def pytest_xdist_make_scheduler(config, log):
             return nodeid if path.endswith(SPREAD) else path
 
     return ByFile(config, log)
+
+
+@pytest.fixture
+def drawn(monkeypatch) -> dict[str, Any]:
+    """Each figure the code saves, by file name, drawn and kept open so that a test can read
+    its layout (text boxes, axes, lines); closed after the test."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    figures: dict[str, Any] = {}
+    save = Figure.savefig
+
+    def keep(fig, path, *args, **kwargs):
+        figures[Path(str(path)).name] = fig
+        fig.canvas.draw()
+        return save(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    monkeypatch.setattr(plt, "close", lambda *args, **kwargs: None)
+    yield figures
+    monkeypatch.undo()  # the real close again
+    for fig in figures.values():
+        plt.close(fig)
+

@@ -3,33 +3,10 @@ fitted curve per batch size, not one that jumps between them at the same FLOPs."
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
-import pytest
 import test_cost_model
 
 from nnbench.report.__main__ import main as report_main
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-
-@pytest.fixture
-def drawn(monkeypatch) -> list[Figure]:
-    """The figures the report saves, kept open to be read."""
-    figures: list[Figure] = []
-    save = Figure.savefig
-
-    def keep(fig, *args, **kwargs):
-        figures.append(fig)
-        return save(fig, *args, **kwargs)
-
-    monkeypatch.setattr(Figure, "savefig", keep)
-    monkeypatch.setattr(plt, "close", lambda *args, **kwargs: None)
-    yield figures
-    for fig in figures:
-        plt.close(fig)
 
 
 def test_no_drawn_line_of_the_cost_model_joins_two_batch_sizes(tmp_path, drawn, monkeypatch):
@@ -39,7 +16,7 @@ def test_no_drawn_line_of_the_cost_model_joins_two_batch_sizes(tmp_path, drawn, 
         monkeypatch.setattr(test_cost_model, "BATCH", batch)
         test_cost_model.sweep_tree(runs / f"batch{batch}", 2, models)
     assert report_main([str(runs), "--out", str(tmp_path / "report"), "--no-progress"]) == 0
-    [fig] = [f for f in drawn if "Cost model" in (f._suptitle.get_text() if f._suptitle
+    [fig] = [f for f in drawn.values() if "Cost model" in (f._suptitle.get_text() if f._suptitle
                                                   else "")]
     for ax in fig.axes:
         for line in ax.get_lines():

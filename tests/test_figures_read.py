@@ -4,31 +4,12 @@ log axes where values span decades."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from matplotlib.figure import Figure
 from test_identity import _record
 
 from nnbench.report.render import curves, pages, phases, plots, scaling
 from nnbench.results.collect import Collection
 from nnbench.results.read import as_records
-
-
-@pytest.fixture
-def drawn(monkeypatch):
-    """Each figure saved, by file name, kept open so that its layout can be read."""
-    figures: dict[str, Figure] = {}
-    real = Figure.savefig
-
-    def keep(fig, path, *args, **kwargs):
-        figures[Path(path).name] = fig
-        fig.canvas.draw()
-        return real(fig, path, *args, **kwargs)
-
-    monkeypatch.setattr(Figure, "savefig", keep)
-    monkeypatch.setattr(plots.plt, "close", lambda fig=None: None)
-    return figures
 
 
 def _configs(archs: list[str], frameworks=("numpy", "torch"), **extra) -> list[dict]:

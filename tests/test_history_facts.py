@@ -6,15 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
 import pytest
 from test_gate_and_history import result_set
 
 from nnbench.report.__main__ import main as report_main
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
 
 
 def threads_sets(root: Path, step_at: int) -> list[Path]:
@@ -47,22 +42,6 @@ def test_only_values_that_changed_from_the_set_before_are_bold(tmp_path):
     assert "**" not in row, row  # ...but torch's version and numpy's did not change
 
 
-@pytest.fixture
-def drawn(monkeypatch) -> list[Figure]:
-    """The figures the report saves, kept open to be measured."""
-    figures: list[Figure] = []
-    save = Figure.savefig
-
-    def keep(fig, *args, **kwargs):
-        figures.append(fig)
-        return save(fig, *args, **kwargs)
-
-    monkeypatch.setattr(Figure, "savefig", keep)
-    monkeypatch.setattr(plt, "close", lambda *args, **kwargs: None)
-    yield figures
-    for fig in figures:
-        plt.close(fig)  # the patch is undone by now: the real close
-
 
 def inside(inner, outer, slack: float = 1.0) -> bool:
     return (inner.x0 >= outer.x0 - slack and inner.x1 <= outer.x1 + slack
@@ -75,8 +54,7 @@ def test_each_step_annotation_lies_within_its_panel_and_the_key_within_the_figur
     out = tmp_path / "history"
     assert report_main(["--history", *map(str, threads_sets(tmp_path / "runs", step_at)),
                         "--out", str(out), "--no-progress"]) == 0
-    assert len(drawn) == 1
-    fig = drawn[0]
+    [fig] = drawn.values()
     renderer = fig.canvas.get_renderer()
     annotated = [ax for ax in fig.axes if ax.texts]
     assert annotated  # each step is marked
