@@ -155,6 +155,23 @@ def ratio(a: Side, b: Side) -> tuple[float, float, float, str] | None:
     return _once(("ratio", a.key(), b.key()), lambda: _ratio(a, b))
 
 
+def host_ratio(a_recs: list, b_recs: list, metric: str,
+               sides: tuple[Side, Side] | None = None
+               ) -> tuple[tuple[float, float, float, str] | None, str | None]:
+    """The two sides' ratio of ``metric`` as the host's contention allows (``stats.robust``):
+    on ``sides`` (or the records' ``metric``) where every host was quiet, on both sides' 10th
+    percentiles where one was busy; (None, None) where one was oversubscribed. Returns the
+    ratio and the field it used."""
+    from nnbench.stats import robust
+
+    used, _ = robust.metric_for([*a_recs, *b_recs], metric)
+    if used is None:
+        return None, None
+    if used != metric or sides is None:
+        sides = (Side.of(a_recs, used), Side.of(b_recs, used))
+    return ratio(*sides), used
+
+
 def _ratio(a: Side, b: Side) -> tuple[float, float, float, str]:
     if a.rounds >= 2 and b.rounds >= 2:
         r, lo, hi, _ = stats.ratio_interval(a.values, b.values, rounds=True)

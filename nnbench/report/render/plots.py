@@ -19,7 +19,6 @@ from nnbench.report.render import pages  # noqa: E402
 from nnbench.report.render.tables import DEFAULT_PAIR  # noqa: E402
 from nnbench.results import pooling  # noqa: E402
 from nnbench.results.read import ReadRecord, as_records  # noqa: E402
-from nnbench.stats import robust  # noqa: E402
 
 COLORS = {("numpy", "cpu"): "#1f77b4", ("torch", "cpu"): "#ff7f0e",
           ("torch", "cuda"): "#d62728", ("numpy", "cuda"): "#2ca02c",
@@ -95,25 +94,21 @@ def _ratio_points(ax: plt.Axes, ok: pd.DataFrame, configs: pd.DataFrame, metric:
     for i, device in enumerate(devices):
         for j, (_, cfg) in enumerate(configs.iterrows()):
             here = ok[(ok["_config"] == cfg["_config"]) & (ok["device"] == device)]
-            sides, both = [], []
+            sides, recs_of = [], []
             for framework in pair:
                 runs = here[(here["framework"] == framework) & here[metric].notna()]
                 recs = [records[f] for f in runs.get("result_file", []) if f in records]
-                both += recs
+                recs_of.append(recs)
                 sides.append(pooling.Side.of(recs, metric) if len(recs) == len(runs)
                              else pooling.Side([float(v) for v in runs[metric]],
                                               [None] * len(runs)))
             xpos = j + (i - (len(devices) - 1) / 2) * width
             # the host's contention picks the figure (stats.robust), or leaves no ratio
-            used, _ = robust.metric_for(both, metric)
+            result, used = pooling.host_ratio(*recs_of, metric, (sides[0], sides[1]))
             if used is None:
                 ax.text(xpos, 0.5, "cannot tell:\nhost busy", ha="center", va="center",
                         fontsize=8, color="dimgray", transform=ax.get_xaxis_transform())
                 continue
-            if used != metric:
-                sides = [pooling.Side.of([r for r in both if r.framework == f], used)
-                         for f in pair]
-            result = pooling.ratio(*sides)
             if result is None:
                 continue
             r, lo, hi, mark = result

@@ -10,7 +10,6 @@ from nnbench.results.collect import CONFIG_KEYS
 from nnbench.results.labels import key_text, key_values, order_value
 from nnbench.results.read import ReadRecord
 from nnbench.results.verdict import HEADLINE_PAIR
-from nnbench.stats import robust
 
 # The two frameworks whose ratio the tables show: the question nnbench exists to answer, the
 # pair the verdicts say first. Any other pair can be asked for (python -m nnbench.report --pair
@@ -96,12 +95,9 @@ def _ratio_cell(runs: list[pd.DataFrame | None], sides: list[pooling.Side], metr
     on both sides' 10th percentiles where a host was busy, or "cannot tell: host busy"."""
     recs = [[records[f] for f in r["result_file"] if f in records]
             if r is not None and "result_file" in r else [] for r in runs]
-    used, _ = robust.metric_for([*recs[0], *recs[1]], metric)
+    result, used = pooling.host_ratio(recs[0], recs[1], metric, (sides[0], sides[1]))
     if used is None:
         return "cannot tell: host busy"
-    if used != metric:
-        sides = [pooling.Side.of(side, used) for side in recs]
-    result = pooling.ratio(*sides)
     if result is not None:
         marks.add(result[3])
     return pooling.ratio_text(result) + (" (p10: host busy)" if used != metric else "")
