@@ -83,6 +83,8 @@ class BenchConfig:
     max_rounds: int = not_measured(20)
     # with rounds=auto: the sweep's time (s) past which no further round starts (null: none)
     budget_s: float | None = not_measured(90.0)
+    # with rounds=auto: the closing verdict pools earlier sweeps' rounds of the same identity
+    pool_earlier: bool = not_measured(True)
     # Test accuracy after every epoch, from an untimed replay of the training (training.py).
     accuracy_per_epoch: bool = True
     # One epoch timed by phase (batch gathering, forward, backward, update), in a pass of its own.

@@ -17,7 +17,7 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from nnbench import unsaved
 from nnbench.errors import ConfigError
@@ -104,6 +104,15 @@ def sweep_statuses(sweep_dir: Path) -> list[str]:
     return statuses
 
 
+def pool_earlier(config: DictConfig) -> bool:
+    """Whether the closing lines pool earlier sweeps' rounds: with ``bench.rounds=auto`` (the
+    answer until sure) and ``bench.pool_earlier``; a set number of rounds is the user's own
+    experiment, said on its own."""
+    rounds = OmegaConf.select(config, "bench.rounds", default=None)
+    return str(rounds) == "auto" and bool(OmegaConf.select(config, "bench.pool_earlier",
+                                                           default=False))
+
+
 class SweepTally(Callback):
     """The sweep's closing lines (the NumPy/torch ratio of each configuration with its
     interval), then its statuses handed to the command line (``SweepEnded``)."""
@@ -116,7 +125,7 @@ class SweepTally(Callback):
         # not worth importing: a sweep of skipped jobs ends as soon as it has decided them
         if sum(s in ("ok", "resumed") for s in statuses) >= 2:
             try:
-                lines = sweep_summary.ratio_lines(sweep_dir)
+                lines = sweep_summary.ratio_lines(sweep_dir, pool_earlier=pool_earlier(config))
             except Exception as err:  # noqa: BLE001 - a summary must not cost the sweep its status
                 lines = [f"no ratio summary: {type(err).__name__}: {err}"]
         for line in lines:

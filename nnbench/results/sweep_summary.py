@@ -30,10 +30,17 @@ def _records(sweep_dir: str | Path) -> list[ReadRecord]:
 
 
 def sweep_verdicts(sweep_dir: str | Path, pair: tuple[str, str] | None = None,
-                   baseline: str | None = None) -> list[Verdict]:
+                   baseline: str | None = None, pool_earlier: bool = False) -> list[Verdict]:
     """The verdicts of a sweep, for scripts (``Verdict.as_dict``): every two frameworks of
-    each configuration, or ``pair`` alone, or each against ``baseline``."""
-    return verdicts(_records(sweep_dir), pair, baseline)
+    each configuration, or ``pair`` alone, or each against ``baseline``; with
+    ``pool_earlier``, pooled with earlier sweeps' rounds of the same identity on this host
+    (``nnbench.results.earlier``)."""
+    own = _records(sweep_dir)
+    if not pool_earlier:
+        return verdicts(own, pair, baseline)
+    from nnbench.results.earlier import earlier_rounds
+
+    return verdicts(own, pair, baseline, earlier=earlier_rounds(sweep_dir, own))
 
 
 def interval_widths(sweep_dir: str | Path,
@@ -50,6 +57,6 @@ def interval_widths(sweep_dir: str | Path,
 
 
 def ratio_lines(sweep_dir: str | Path, pair: tuple[str, str] | None = None,
-                baseline: str | None = None) -> list[str]:
+                baseline: str | None = None, pool_earlier: bool = False) -> list[str]:
     """One line per configuration and pair of frameworks that ran it ok in this sweep."""
-    return [v.line() for v in sweep_verdicts(sweep_dir, pair, baseline)]
+    return [v.line() for v in sweep_verdicts(sweep_dir, pair, baseline, pool_earlier)]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nnbench.results.labels import CONFIG_KEYS, key_text, key_values, order_value, varying
@@ -55,6 +56,9 @@ class Verdict:
     a_rounds: int = 0
     b_rounds: int = 0
     unsure: str = ""  # why there is no ratio (rounds of several code versions)
+    # rounds a side pooled from earlier sweeps of the same identity (``results.earlier``)
+    earlier: tuple[int, int] = (0, 0)
+    earlier_sweeps: int = 0
     notes: list[str] = field(default_factory=list)  # rounds that disagree; a mixture of code
 
     @property
@@ -124,8 +128,12 @@ class Verdict:
         if self.mark == pooling.ROUNDS_MARK:
             rough = f", a rough one: {SOUND_ROUNDS}+ a side for a sound interval" \
                 if min(self.a_rounds, self.b_rounds) < SOUND_ROUNDS else ""
+            pooled = (f" ({self.earlier[0]} vs {self.earlier[1]} from {self.earlier_sweeps} "
+                      f"earlier sweep{'s' * (self.earlier_sweeps > 1)} here; "
+                      f"bench.pool_earlier=false: this sweep's alone)") if any(self.earlier) \
+                else ""
             return (f"95% CI over {self.a_rounds} vs {self.b_rounds} rounds of fresh "
-                    f"processes{rough}")
+                    f"processes{pooled}{rough}")
         if self.mark == pooling.SAMPLES_MARK:
             # one process a side: its interval covers that process's epochs, not the next run's
             return ("one process per side, not yet an answer: the next run need not repeat it; "
@@ -220,13 +228,16 @@ def order(rec: ReadRecord) -> tuple:
 
 
 def verdicts(records: list[ReadRecord], pair: tuple[str, str] | None = None,
-             baseline: str | None = None) -> list[Verdict]:
+             baseline: str | None = None, earlier: list[ReadRecord] = ()) -> list[Verdict]:
     """A verdict per configuration (and experiment, and environment) and pair of frameworks
-    that ran it ok, in a reader's order."""
+    that ran it ok, in a reader's order; ``earlier`` rounds (of earlier sweeps, the same
+    identities) pool with ``records``' where a configuration has both, and are counted."""
     from nnbench.results import pooling
 
+    earlier = as_records(earlier)
+    past = {id(r): str(Path(r.result_file).parent.parent) for r in earlier}
     groups: dict[tuple, dict[str, list[ReadRecord]]] = {}
-    for rec in as_records(records):
+    for rec in [*as_records(records), *earlier]:
         if rec.status == "ok" and getattr(rec, METRIC) is not None:
             key = (str(rec.experiment_name), *group_key(rec))
             groups.setdefault(key, {}).setdefault(rec.framework, []).append(rec)
@@ -255,8 +266,11 @@ def verdicts(records: list[ReadRecord], pair: tuple[str, str] | None = None,
                 continue
             slow = [f for f, side in ((a, sa), (b, sb)) if side.spread()["disagree"]]
             notes = [f"{' and '.join(slow)}: rounds disagree, see the report"] if slow else []
+            pooled = [[past[id(r)] for r in by_framework[f] if id(r) in past] for f in (a, b)]
             out.append(Verdict(**said, ratio=result[0], lo=result[1], hi=result[2],
                                mark=result[3], a_median=sa.median, b_median=sb.median,
                                a_rounds=sa.rounds, b_rounds=sb.rounds,
+                               earlier=(len(pooled[0]), len(pooled[1])),
+                               earlier_sweeps=len({*pooled[0], *pooled[1]}),
                                notes=[n for n in (estimator, *notes, mixture) if n]))
     return out
