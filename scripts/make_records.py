@@ -6,7 +6,8 @@ From one or a few real records (any folder the harness wrote, e.g. after
 folder per round, each job folder holding ``.hydra/config.yaml`` and ``result.json``.
 
 Each configuration varies the architecture, learning rate, batch size and precision; each
-record is its seed record (of the same framework) with the configuration's fields, and every
+record is its seed record (of the same framework) with the configuration's fields, its times
+and phases scaled to the network's size, and every
 list stretched to ``--epochs`` (epoch times, loss and accuracy histories, per-epoch counters)
 and its statistics recomputed, so it passes the record schema and reads like a real run. At
 the default 1,300 epochs a record is about 230 KB: 2,000 records (100 configurations x 2
@@ -111,6 +112,14 @@ def make(seed: dict, cfg: dict, round_: int, rounds: int, epochs: int, job_dir: 
         train_flops_per_epoch=train_flops_per_epoch(sizes, rec.get("n_train") or 1),
         samples={**rec.get("samples", {}), "train_time_per_epoch_s": len(timed)},
     )
+    # the phases of this network, as long as its epochs (the seed's mix of phases, scaled)
+    if rec.get("phases_samples_s"):
+        rec["phases_samples_s"] = {k: [t * scale for t in v]
+                                   for k, v in rec["phases_samples_s"].items()}
+        rec["phases_s"] = {k: summarize(v) for k, v in rec["phases_samples_s"].items()}
+    if rec.get("phases_epoch_s"):
+        rec["phases_epoch_s"] = {k: v * scale if k not in ("n",) and isinstance(v, float) else v
+                                 for k, v in rec["phases_epoch_s"].items()}
     n_test = rec.get("n_test") or 1
     if calls.get("batched_call"):
         rec["inference_latency_per_sample_s"] = float(np.median(calls["batched_call"])) / n_test
