@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+import pytest
 from omegaconf import OmegaConf
 from test_contention import _busy
-from test_identity import _record, _sweep, _write
+from test_identity import _sweep, _write
 
+from nnbench import stats
 from nnbench.hydra.callbacks import pool_earlier
 from nnbench.results import earlier
 from nnbench.results.sweep_summary import ratio_lines, sweep_verdicts
@@ -107,3 +110,49 @@ def test_the_closing_lines_pool_only_with_rounds_auto_and_pool_earlier():
     assert pool_earlier(config("auto"))
     assert not pool_earlier(config("auto", pool=False))
     assert not pool_earlier(config(5))  # a set number of rounds is the user's own experiment
+
+
+def _levels(level: tuple[float, float], n: int, seed: int) -> tuple[list[float], list[float]]:
+    rng = np.random.default_rng(seed)
+    return tuple(list(x * np.exp(0.01 * rng.standard_normal(n))) for x in level)
+
+
+def test_rounds_of_several_sweeps_are_resampled_by_sweep():
+    """5 rounds in the fast state, then 20 in the slow one: as independent rounds the interval
+    sits on the slow sweep's ratio and excludes the fast sweep's; by sweep it spans both."""
+    fast, slow = _levels(FAST, 5, 1), _levels(SLOW, 20, 2)
+    a, b = [fast[0], slow[0]], [fast[1], slow[1]]
+    in_fast, in_slow = (np.median(x) / np.median(y) for x, y in zip(a, b, strict=True))
+    _, lo, hi, _ = stats.ratio_interval(fast[0] + slow[0], fast[1] + slow[1], rounds=True)
+    assert not lo <= in_fast <= hi  # pooled as independent: the fast sweep left out
+    r, lo, hi, method = stats.clustered_ratio_interval(a, b)
+    assert lo <= in_slow < in_fast <= hi and lo <= r <= hi, (lo, r, hi, in_fast, in_slow)
+    assert method == "bootstrap over 2 sweeps and their rounds"
+    # one sweep: the round bootstrap of ratio_interval, the same figure
+    one = stats.clustered_ratio_interval([fast[0]], [fast[1]])
+    plain = stats.ratio_interval(fast[0], fast[1], rounds=True)
+    assert one[0] == pytest.approx(plain[0])
+    assert one[1:3] == pytest.approx(plain[1:3], rel=0.01)
+
+
+def _coverage(sweeps: int, between: float, trials: int = 200) -> float:
+    """How often the interval holds the host's long-run ratio (0.5), when each sweep's level
+    shifts by a lognormal ``between`` on each side and its 5-7 rounds spread 3% around it."""
+    rng, hits = np.random.default_rng(7), 0
+    for t in range(trials):
+        a, b = [], []
+        for _ in range(sweeps):
+            n, shift = rng.integers(5, 8), np.exp(between * rng.standard_normal(2))
+            a.append(list(shift[0] * np.exp(0.03 * rng.standard_normal(n))))
+            b.append(list(2 * shift[1] * np.exp(0.03 * rng.standard_normal(n))))
+        _, lo, hi, _ = stats.clustered_ratio_interval(a, b, n_boot=1000, seed=t)
+        hits += lo <= 0.5 <= hi
+    return hits / trials
+
+
+def test_by_sweep_the_interval_holds_the_hosts_ratio_once_enough_sweeps_pooled():
+    """Levels shifting 10% between sweeps: one sweep's interval holds the long-run ratio a
+    quarter of the time; five sweeps' about 95%."""
+    assert _coverage(1, 0.10) < 0.5
+    assert _coverage(5, 0.10) >= 0.9
+    assert _coverage(1, 0.0) >= 0.9  # no shift: one sweep is enough, as before

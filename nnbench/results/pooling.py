@@ -11,6 +11,7 @@ rounds where each side has at least two, else over the samples of the one proces
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,9 @@ ROUNDS_MARK, SAMPLES_MARK = "†", "‡"
 NOTES = {
     ROUNDS_MARK: "95% CI, bootstrap over rounds: the round medians (one fresh process each) "
                  "resampled; it covers process-to-process variation (5+ rounds per side for a "
-                 "sound interval).",
+                 "sound interval). Where a configuration's rounds come from several sweeps, "
+                 "the ratio is the median of the sweeps' ratios and the sweeps are resampled "
+                 "too (a host's speed can shift between sweeps).",
     SAMPLES_MARK: "95% CI, bootstrap over the samples of one process per side: it covers only "
                   "the noise within those processes, not what a fresh process would give "
                   "(run with bench.rounds=5 for an interval over rounds).",
@@ -108,11 +111,13 @@ class Side:
 
     values: list[float]
     samples: list[list[float] | None]
+    sweeps: list[str] | None = None  # the sweep folder of each round, where known
 
     @classmethod
     def of(cls, records: list[Record], metric: str) -> Side:
         kept = [r for r in records if getattr(r, metric) is not None]
-        return cls([float(getattr(r, metric)) for r in kept], [samples(r, metric) for r in kept])
+        return cls([float(getattr(r, metric)) for r in kept], [samples(r, metric) for r in kept],
+                   [sweep_of(r) for r in kept])
 
     @property
     def rounds(self) -> int:
@@ -126,7 +131,14 @@ class Side:
         """What this side's statistics depend on, hashable and cheap: the round values, and
         each round's sample count and sum."""
         return (tuple(self.values),
-                tuple((len(s), float(np.sum(s))) if s else None for s in self.samples))
+                tuple((len(s), float(np.sum(s))) if s else None for s in self.samples),
+                tuple(self.sweeps or ()))
+
+    def by_sweep(self, names: list[str]) -> list[list[float]]:
+        """The round values of each of the sweeps ``names``, in that order."""
+        sweeps = self.sweeps or [""] * self.rounds
+        return [[v for v, s in zip(self.values, sweeps, strict=True) if s == name]
+                for name in names]
 
     def spread(self) -> dict:
         """``stats.rounds_disagree`` over the rounds (with their samples where kept)."""
@@ -172,9 +184,19 @@ def host_ratio(a_recs: list, b_recs: list, metric: str,
     return ratio(*sides), used
 
 
+def sweep_of(record: Record) -> str:
+    """The sweep a record's round ran in: the folder above its job folder ("" unknown)."""
+    path = getattr(record, "result_file", "")
+    return str(Path(path).parent.parent) if path else ""
+
+
 def _ratio(a: Side, b: Side) -> tuple[float, float, float, str]:
     if a.rounds >= 2 and b.rounds >= 2:
-        r, lo, hi, _ = stats.ratio_interval(a.values, b.values, rounds=True)
+        sweeps = sorted({*(a.sweeps or [""]), *(b.sweeps or [""])})
+        if len(sweeps) > 1:  # rounds of several sweeps: a level each, resampled as such
+            r, lo, hi, _ = stats.clustered_ratio_interval(a.by_sweep(sweeps), b.by_sweep(sweeps))
+        else:
+            r, lo, hi, _ = stats.ratio_interval(a.values, b.values, rounds=True)
         return r, lo, hi, ROUNDS_MARK
     sa = [t for s in a.samples if s for t in s]
     sb = [t for s in b.samples if s for t in s]

@@ -34,6 +34,7 @@ from nnbench.stats.verdicts import (
                                   MIN_ROUNDS,
                                   N_BOOT,
                                   Rounds,
+                                  clustered_ratio_interval,
                                   compare_rounds,
                                   min_p_value,
                                   ratio_interval,
@@ -44,7 +45,8 @@ from nnbench.stats.verdicts import (
 __all__ = [
     "ALPHA", "BIMODAL_MIN_FRACTION", "BIMODAL_MIN_GAP", "BIMODAL_MIN_GROUP",
     "BIMODAL_MIN_SAMPLES", "BIMODAL_SEPARATION", "MIN_CHANGE", "MIN_ROUNDS", "N_BOOT",
-    "NOISY_REL_IQR", "Rounds", "compare_rounds", "format_seconds", "min_p_value",
+    "NOISY_REL_IQR", "Rounds", "clustered_ratio_interval", "compare_rounds", "format_seconds",
+    "min_p_value",
     "noise_warnings", "percent_above", "ratio_interval", "round_medians", "rounds_disagree",
     "summarize",
     "two_clusters",

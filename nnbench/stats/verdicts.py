@@ -91,6 +91,55 @@ def ratio_interval(a: Rounds, b: Rounds, rounds: bool | None = None, confidence:
     return float(np.median(xa) / np.median(xb)), float(lo), float(hi), method
 
 
+def _weighted_medians(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row, the weighted median of that row of ``values`` (draws x items, or one row for
+    every draw): the first value, in ascending order, whose cumulative weight reaches half."""
+    values = np.broadcast_to(values, weights.shape)
+    order = np.argsort(values, axis=1)
+    cumulative = np.cumsum(np.take_along_axis(weights, order, axis=1), axis=1)
+    first = np.argmax(cumulative >= cumulative[:, -1:] / 2, axis=1)
+    return np.take_along_axis(np.take_along_axis(values, order, axis=1), first[:, None], 1)[:, 0]
+
+
+def _resampled_medians(x: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Medians of ``n_boot`` resamples of ``x`` (with replacement, as many as ``x`` holds),
+    drawn as multinomial counts: one vectorised draw however few values."""
+    counts = rng.multinomial(x.size, np.full(x.size, 1 / x.size), size=n_boot)
+    return _weighted_medians(x[None, :], counts)
+
+
+def clustered_ratio_interval(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]],
+                             confidence: float = 0.95, n_boot: int = N_BOOT, seed: int = 0
+                             ) -> tuple[float, float, float, str]:
+    """The ratio a / b of round medians that come in clusters: the sweeps that ran them,
+    ``a[i]`` and ``b[i]`` the same sweep's rounds of each side (a sweep lacking either side is
+    left out). Each sweep's ratio is its two sides' medians' ratio, the two sides timed
+    through the same spells of the host; the figure is their median, weighted by each sweep's
+    rounds; the interval a two-stage bootstrap: the rounds within each sweep resampled, then
+    the sweeps (Kalibera and Jones 2013: resample at every level the variation comes from).
+
+    A host's speed can shift for longer than a sweep lasts: rounds of one sweep then share a
+    level, and rounds pooled as if independent give a tight interval around whichever sweep
+    ran most rounds, which excludes the others'. With one sweep this is the round bootstrap
+    of ``ratio_interval`` on the same rounds."""
+    pairs = [(np.asarray(x, float), np.asarray(y, float)) for x, y in zip(a, b, strict=True)
+             if len(x) and len(y)]
+    if not pairs or any(np.median(y) <= 0 for _, y in pairs):
+        raise ValueError("clustered_ratio_interval needs a sweep with rounds on each side")
+    rng = np.random.default_rng(seed)
+    ratios = np.stack([_resampled_medians(x, n_boot, rng) / _resampled_medians(y, n_boot, rng)
+                       for x, y in pairs], axis=1)  # draws x sweeps
+    rounds = np.array([min(x.size, y.size) for x, y in pairs], dtype=float)
+    sweeps = rng.multinomial(len(pairs), np.full(len(pairs), 1 / len(pairs)), size=n_boot)
+    boot = _weighted_medians(ratios, sweeps * rounds)
+    point = _weighted_medians(np.array([[np.median(x) / np.median(y) for x, y in pairs]]),
+                              rounds[None, :])[0]
+    tail = (1 - confidence) / 2
+    lo, hi = np.quantile(boot, [tail, 1 - tail])
+    return (float(point), float(lo), float(hi),
+            f"bootstrap over {len(pairs)} sweeps and their rounds")
+
+
 def rounds_disagree(rounds: Rounds, floor: float = NOISY_REL_IQR) -> dict:
     """Whether the rounds of one configuration disagree beyond their own noise.
 
