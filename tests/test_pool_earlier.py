@@ -156,3 +156,12 @@ def test_by_sweep_the_interval_holds_the_hosts_ratio_once_enough_sweeps_pooled()
     assert _coverage(1, 0.10) < 0.5
     assert _coverage(5, 0.10) >= 0.9
     assert _coverage(1, 0.0) >= 0.9  # no shift: one sweep is enough, as before
+
+
+def test_a_baseline_and_a_candidate_of_other_sweeps_are_not_paired_by_sweep():
+    from nnbench.results.pooling import Side, ratio
+
+    base = Side([1.0, 1.1, 1.0, 0.9], [None] * 4, ["/a", "/a", "/b", "/b"])
+    cand = Side([2.0, 2.1, 2.0, 1.9], [None] * 4, ["/c", "/c", "/d", "/d"])
+    r, lo, hi, mark = ratio(base, cand)
+    assert mark == "†" and lo < r < hi and r == 0.5

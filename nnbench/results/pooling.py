@@ -192,8 +192,10 @@ def sweep_of(record: Record) -> str:
 
 def _ratio(a: Side, b: Side) -> tuple[float, float, float, str]:
     if a.rounds >= 2 and b.rounds >= 2:
-        sweeps = sorted({*(a.sweeps or [""]), *(b.sweeps or [""])})
-        if len(sweeps) > 1:  # rounds of several sweeps: a level each, resampled as such
+        sweeps = sorted(set(a.sweeps or [""]))
+        # rounds of several sweeps that ran both sides (a sweep's rounds, not a baseline's and
+        # a candidate's): a level each, resampled as such
+        if len(sweeps) > 1 and sweeps == sorted(set(b.sweeps or [""])):
             r, lo, hi, _ = stats.clustered_ratio_interval(a.by_sweep(sweeps), b.by_sweep(sweeps))
         else:
             r, lo, hi, _ = stats.ratio_interval(a.values, b.values, rounds=True)
