@@ -19,6 +19,7 @@ from nnbench.results import earlier
 from nnbench.results.sweep_summary import ratio_lines, sweep_verdicts
 from nnbench.stats import robust
 
+ON = "moons 2x32x16x1, float32, full batch, cpu"
 # the two speed states of one host: NumPy +25%, torch +43% in the slow one
 FAST, SLOW = (0.000208, 0.00053), (0.000260, 0.00076)
 
@@ -57,6 +58,17 @@ def test_a_sweep_in_a_slow_spell_pools_the_earlier_sweeps_and_says_how_many(tmp_
     assert lo <= _interval(before)[1] and hi >= _interval(alone)[0], pooled  # both states
     # the first sweep has nothing before it; a later one does not reach forward
     assert ratio_lines(first, pool_earlier=True) == ratio_lines(first)
+
+
+def test_an_earlier_sweep_of_two_thread_counts_pools_its_own_into_one_line(tmp_path):
+    """An earlier sweep ran 1 and 2 threads: its rounds at 2 threads pooled into this sweep's
+    line, not said as a line of their own ("threads 2")."""
+    runs = tmp_path / "runs"
+    folder = _folder(runs, 1)
+    _write(folder, [*_sweep(folder, 5, *SLOW, threads=1), *_sweep(folder, 5, *SLOW, threads=2)])
+    now = _run(runs, 2, FAST, threads=2)
+    [verdict] = sweep_verdicts(now, pool_earlier=True)
+    assert verdict.earlier == (5, 5) and verdict.condition == ON, verdict
 
 
 def test_only_the_same_identity_pools(tmp_path):

@@ -39,8 +39,12 @@ def sweep_verdicts(sweep_dir: str | Path, pair: tuple[str, str] | None = None,
     if not pool_earlier:
         return verdicts(own, pair, baseline)
     from nnbench.results.earlier import earlier_rounds
+    from nnbench.results.labels import assign_variants
 
-    return verdicts(own, pair, baseline, earlier=earlier_rounds(sweep_dir, own))
+    before = earlier_rounds(sweep_dir, own)
+    # the variants said are those of the rounds pooled, not of what else the folders held
+    assign_variants([*own, *before])
+    return verdicts(own, pair, baseline, earlier=before)
 
 
 def interval_widths(sweep_dir: str | Path,
