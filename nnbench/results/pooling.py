@@ -4,8 +4,9 @@ A sweep run with ``bench.rounds=N`` leaves N records per configuration; records 
 configuration from separate sweeps pool the same way, as long as they share the code that ran
 and the libraries it ran on (``separate``). The figure of a configuration is the
 median of its round medians; a ratio between two frameworks gets a bootstrap interval over the
-rounds where each side has at least two, else over the samples of the one process per side
-(which covers only that process's own noise, and says so).
+rounds where each side has at least two (by sweep, then round, where the same sweeps ran both
+sides' rounds: ``stats.clustered_ratio_interval``), else over the samples of the one process
+per side (which covers only that process's own noise, and says so).
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from nnbench.results.labels import CONFIG_KEYS, key_text, key_values, order_value, varying
@@ -235,7 +234,7 @@ def verdicts(records: list[ReadRecord], pair: tuple[str, str] | None = None,
     from nnbench.results import pooling
 
     earlier = as_records(earlier)
-    past = {id(r): str(Path(r.result_file).parent.parent) for r in earlier}
+    past = {id(r): pooling.sweep_of(r) for r in earlier}
     groups: dict[tuple, dict[str, list[ReadRecord]]] = {}
     for rec in [*as_records(records), *earlier]:
         if rec.status == "ok" and getattr(rec, METRIC) is not None:
