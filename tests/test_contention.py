@@ -8,6 +8,7 @@ cores it watches, and stops by pid.
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -19,8 +20,8 @@ import pytest
 from test_identity import _record, _write
 
 from nnbench.measure import contention
-from nnbench.results.sweep_summary import ratio_lines
-from nnbench.stats import robust
+from nnbench.results.sweep_summary import ratio_lines, rounds_state
+from nnbench.stats import robust, stopping
 
 
 @pytest.fixture(autouse=True)
@@ -174,3 +175,22 @@ def test_tables_figures_and_compare_say_cannot_tell_where_a_host_was_oversubscri
     assert numpy_rows and all("cannot tell: host busy" in line for line in numpy_rows), text
     assert "0.502x" not in text and "faster" not in " ".join(numpy_rows)
     assert status == 0  # no slowdown claimed either; --fail-on-unsure would fail it
+
+
+def test_rounds_stop_once_every_ratio_is_cannot_tell_for_good(tmp_path):
+    """A round on an oversubscribed host leaves its ratio "cannot tell" whatever later rounds
+    measure: rounds=auto ran on to its 90 s budget (17 rounds) to say so."""
+    sweep = tmp_path / "sweep"
+    numpy = _record("numpy", 0.008, 1, contention=_busy("oversubscribed"))
+    _write(sweep, [numpy, _record("torch", 0.0008, 2)])
+    widths, busy = rounds_state(sweep)
+    assert busy == "host busy (others used 1.7 of 2 cores while this job ran (2 threads))"
+    assert all(math.isnan(w) for _, w in widths)
+    reason = stopping.stop_reason([w for _, w in widths], 1, 0.05, False, 3.0, 90.0,
+                                  lambda: 3.0, busy)
+    assert reason == (f'{busy}: every ratio is "cannot tell" after 1 round(s), and no further '
+                      f"round can change that")
+    # a busy (not oversubscribed) host: its low quantile may still tell, the rounds go on
+    _write(tmp_path / "other", [_record("numpy", 0.004, 3, contention=_busy("busy", 0.8)),
+                                _record("torch", 0.002, 4)])
+    assert rounds_state(tmp_path / "other")[1] is None

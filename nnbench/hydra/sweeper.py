@@ -249,17 +249,17 @@ class RoundsFirst:
         done = super().is_done()  # type: ignore[misc]
         if self.auto is None or self.batch_index < 1:
             return done
-        from nnbench.results.sweep_summary import interval_widths
+        from nnbench.results.sweep_summary import rounds_state
         from nnbench.stats.stopping import stop_reason, widest
 
-        widths = interval_widths(self.auto["dir"])
+        widths, busy = rounds_state(self.auto["dir"])
         rounds, spent = self.batch_index, time.monotonic() - self.auto["start"]
         if rounds > 1:
             print(f"nnbench: round {rounds}: widest ratio interval {widest(widths)} "
                   f"(target ±{self.auto['target']:.1%}, {spent:.0f} s)", flush=True)
         reason = stop_reason([w for _, w in widths], rounds, self.auto["target"], done,
                              spent, self.auto["budget"],
-                             lambda: _round_s(self.auto["dir"], spent))  # type: ignore[index]
+                             lambda: _round_s(self.auto["dir"], spent), busy)  # type: ignore[index]
         if reason is None:
             return False
         _write_stop(Path(self.auto["dir"]), rounds, reason, widths, self.auto["target"])

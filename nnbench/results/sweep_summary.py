@@ -52,12 +52,24 @@ def interval_widths(sweep_dir: str | Path,
     """(configuration and pair, relative half-width of its ratio's interval over rounds; NaN
     without one) for each ratio of ``pair``, or of every two frameworks that ran a
     configuration, in this sweep: what ``bench.rounds=auto`` waits on."""
+    return rounds_state(sweep_dir, pair)[0]
+
+
+def rounds_state(sweep_dir: str | Path, pair: tuple[str, str] | None = None
+                 ) -> tuple[list[tuple[str, float]], str | None]:
+    """``interval_widths``, and why no further round can help where that holds of every ratio:
+    a round on an oversubscribed host makes its configuration "cannot tell" for the sweep
+    (``stats.robust``), whatever the rounds after it measure."""
     from nnbench.results import pooling
     from nnbench.stats.stopping import half_width
 
-    return [(f"{v.a}/{v.b} on {v.condition}", half_width(v.ratio, v.lo, v.hi)
-             if v.mark == pooling.ROUNDS_MARK and not v.unsure else float("nan"))
-            for v in sweep_verdicts(sweep_dir, pair)]
+    said = sweep_verdicts(sweep_dir, pair)
+    widths = [(f"{v.a}/{v.b} on {v.condition}", half_width(v.ratio, v.lo, v.hi)
+               if v.mark == pooling.ROUNDS_MARK and not v.unsure else float("nan"))
+              for v in said]
+    busy = [v.unsure for v in said if v.unsure.startswith("host busy")]
+    hopeless = said and len(busy) == len(said)
+    return widths, busy[0].split("; rerun", 1)[0] if hopeless else None
 
 
 def ratio_lines(sweep_dir: str | Path, pair: tuple[str, str] | None = None,

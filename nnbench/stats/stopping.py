@@ -52,15 +52,21 @@ def widest(widths: Sequence[tuple[str, float]]) -> str:
 
 
 def stop_reason(widths: Sequence[float], rounds: int, target: float, done: bool, spent: float,
-                budget: float | None, round_s: Callable[[], float]) -> str | None:
+                budget: float | None, round_s: Callable[[], float],
+                busy: str | None = None) -> str | None:
     """Why an auto sweep stops after ``rounds`` rounds, or None to run another. ``widths``: each
     ratio's relative half-width; ``done``: the cap reached; ``spent``: the sweep's seconds so far;
     ``round_s``: what a further round will take (asked only after the first). The time budget
     ends the rounds only once ``MIN_ROUNDS`` ran, or after the first when they would not fit:
-    then the sweep is one run, and its lines say so rather than a rough interval."""
+    then the sweep is one run, and its lines say so rather than a rough interval. ``busy``:
+    why every ratio is "cannot tell" for good (an oversubscribed host), which ends the rounds
+    at once: no further round can change it."""
     shown = widest([("", w) for w in widths])
     if not widths:  # nothing to settle: one framework, or none ran ok
         return f"no two frameworks ran a configuration ok: {rounds} round(s)"
+    if busy:
+        return (f"{busy}: every ratio is \"cannot tell\" after {rounds} round(s), and no "
+                f"further round can change that")
     if rounds == 1 and budget is not None:
         need = spent + (MIN_ROUNDS - 1) * round_s()
         if need > budget:
