@@ -25,6 +25,7 @@ from nnbench.results.read import ReadRecord
 LIMIT = 10
 # A sweep folder's name as ``paths.run_folder`` makes it (``<date>_<time>_<pid>-<hex>``): a
 # sweep given its own folder elsewhere (``hydra.sweep.dir``) has no earlier siblings to read.
+INDEX_NAME = "earlier-sweeps"  # the key of the experiment folder's index (not a file in it)
 SWEEP_NAME = re.compile(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d+-[0-9a-f]+")
 
 
@@ -61,6 +62,7 @@ def earlier_rounds(sweep_dir: str | Path, records: list[ReadRecord],
     """The ok rounds of earlier sweeps with the identity of one of ``records`` (a sweep's
     own), their host no busier than the busiest of the sweep's own."""
     from nnbench.results.collect import collect
+    from nnbench.results.index import opened
 
     own = [r for r in records if r.status == "ok"]
     worst = max((_busy(r) for r in own), default=2)
@@ -71,6 +73,10 @@ def earlier_rounds(sweep_dir: str | Path, records: list[ReadRecord],
     if not wanted or not folders:
         return []
     seen = {Path(r.result_file).resolve() for r in records if r.result_file}
-    return [r for r in collect(folders, progress=False).records
+    # an index of what earlier sweeps' ends read (the report's, in nnbench's cache folder):
+    # the experiment's past sweeps are read once, not at the end of every later sweep
+    with opened(Path(sweep_dir).parent / INDEX_NAME) as index:
+        read = collect(folders, progress=False, index=index).records
+    return [r for r in read
             if r.status == "ok" and identity(r) in wanted and _busy(r) <= worst
             and Path(r.result_file).resolve() not in seen]
