@@ -77,13 +77,13 @@ def tree(tmp_path, monkeypatch) -> Path:
 def reads(monkeypatch) -> list[str]:
     """The result.json files the report reads (not the ones it takes from its index)."""
     seen: list[str] = []
-    real = collect_module.read_result
+    real = collect_module.read_checked
 
     def counted(path):
         seen.append(str(path))
         return real(path)
 
-    monkeypatch.setattr(collect_module, "read_result", counted)
+    monkeypatch.setattr(collect_module, "read_checked", counted)
     return seen
 
 
