@@ -10,7 +10,7 @@ rounds where each side has at least two, else over the samples of the one proces
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -108,6 +108,7 @@ class Side:
 
     values: list[float]
     samples: list[list[float] | None]
+    _key: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, records: list[Record], metric: str) -> Side:
@@ -124,9 +125,11 @@ class Side:
 
     def key(self) -> tuple:
         """What this side's statistics depend on, hashable and cheap: the round values, and
-        each round's sample count and sum."""
-        return (tuple(self.values),
-                tuple((len(s), float(np.sum(s))) if s else None for s in self.samples))
+        each round's sample count and sum (made once: a side is asked for it again and again)."""
+        if self._key is None:
+            self._key = (tuple(self.values),
+                         tuple((len(s), float(np.sum(s))) if s else None for s in self.samples))
+        return self._key
 
     def spread(self) -> dict:
         """``stats.rounds_disagree`` over the rounds (with their samples where kept)."""
