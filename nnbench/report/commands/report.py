@@ -4,6 +4,7 @@ disagree, the cost models' lines, what could not be read."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from pathlib import Path
@@ -17,10 +18,14 @@ from nnbench.report.render.tables import DEFAULT_PAIR
 from nnbench.results import index
 from nnbench.results.collect import Collection, collect
 
-# Records from which a report draws its figures in a second process while it computes its
-# tables (on a machine with a second CPU): below, the fork would cost more than it saves.
+# Records from which a report draws its slowest figures in processes of their own while it
+# computes its tables (on a machine with a second CPU): below, a fork would cost more than it
+# saves.
 ASIDE_FROM = 200
-FAR = ("comparison_summary.png", "loss_curves.png")  # the figures that take longest to draw
+# The figures that take longest to draw, each in a process of its own: at 2,000 records the
+# loss curves take ~5 s, the comparison summary ~3 s, the tables and the other figures ~5 s,
+# so that on two CPUs the three end at about the same time.
+FAR = ("comparison_summary.png", "loss_curves.png")
 
 
 def report(run_dirs: list[Path], out: Path, progress: bool = True,
@@ -88,15 +93,19 @@ def _write(collection: Collection, out: Path, small: bool, chosen: tuple[str, st
     said = answer.of(collection, chosen, baseline)
     frame = collection.frame  # made before the figures' process starts, so made once
     many = len(collection.records) >= ASIDE_FROM
-    with aside(functools.partial(output.figures, collection, out, pair, FAR), wanted=many) \
-            as drawn:  # meanwhile, here: the exports, the tables and the other figures
+    with contextlib.ExitStack() as stack:
+        drawn = [stack.enter_context(aside(functools.partial(
+            output.figures, collection, out, pair, (name,)), wanted=many)) for name in FAR]
+        # meanwhile, here: the exports, the tables and the other figures
         written = [write_text(out / "results.csv", frame.to_csv(index=False))]
         if not small:  # the records (their series on request) and the page that inlines PNGs
             written.append(output.write_records(out / "results.json", collection.records,
                                                 histories))
         sections(collection, pair)  # made once for summary.md and the page
         near = tuple(name for name in output.FIGURES if name not in FAR)
-        made = {**output.figures(collection, out, pair, near), **drawn()}
+        made = output.figures(collection, out, pair, near)
+        for result in drawn:
+            made.update(result())
     figures = [path for name in output.FIGURES for path in made.get(name, [])]
     # out is a stage beside --out, as deep: links relative to it hold for --out too
     write_text(out / "summary.md", summary_markdown(collection, [f.name for f in figures], pair,

@@ -163,7 +163,15 @@ def write_records(path: Path, records: list[ReadRecord], histories: bool = False
         f.write("[")
         for i, record in enumerate(records):
             f.write(",\n" if i else "\n")
-            f.write(json.dumps(finite(_exported(record, histories)), default=str,
-                               allow_nan=False))
+            f.write(_line(_exported(record, histories)))
         f.write("\n]\n" if records else "]\n")
     return path
+
+
+def _line(data: dict) -> str:
+    """``data`` as JSON, null for what is not finite. Written as it is first: only where that
+    wrote NaN or Infinity (or a string holds the word) is every value looked at for them."""
+    text = json.dumps(data, default=str)
+    if "NaN" in text or "Infinity" in text:
+        text = json.dumps(finite(data), default=str, allow_nan=False)
+    return text
