@@ -91,7 +91,8 @@ def _write(collection: Collection, out: Path, small: bool, chosen: tuple[str, st
            histories: bool = False, baseline: str | None = None) -> list[str]:
     pair = chosen or DEFAULT_PAIR  # the tables' ratio
     said = answer.of(collection, chosen, baseline)
-    frame = collection.frame  # made before the figures' process starts, so made once
+    frame = collection.frame  # made before the figures' processes start, so made once
+    output.drawing()  # imported once, before they start, too
     many = len(collection.records) >= ASIDE_FROM
     with contextlib.ExitStack() as stack:
         drawn = [stack.enter_context(aside(functools.partial(
