@@ -47,13 +47,16 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
                                   f"{', '.join(map(str, run_dirs))}")
         made = index.made(collection.digest, small=small, pair=pair, histories=histories,
                           baseline_framework=baseline_framework)
-        current = not rebuild and kept.written(target) == made
+        last, fits = kept.written(target)
+        current = not rebuild and last == made
         if current:
             names = [p.name for p in sorted(target.iterdir())]
         else:
             with output.whole(out) as stage:
                 names = _write(collection, stage, small, pair, histories, baseline_framework)
-            kept.wrote(target, made)
+        if not current or fits is None:  # fitted again only where the report was drawn again
+            fits = cost_model.terminal(collection)  # a and b per line, and where they cross
+            kept.wrote(target, made, fits)
     if kept.warning:
         print(f"nnbench.report: warning: {kept.warning}", file=sys.stderr)
     print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
@@ -66,7 +69,7 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
     for line in summary.splitlines():
         if line.startswith(flag):
             print(f"rounds disagree: {line.removeprefix(flag)} (see summary.md)")
-    for line in cost_model.terminal(collection):  # a and b per line, and where they cross
+    for line in fits:
         print(line)
     several = by_environment.hint(collection)  # a sweep over bench.python: how to compare them
     if several:
