@@ -22,10 +22,10 @@ from nnbench.results.collect import Collection, collect
 # computes its tables (on a machine with a second CPU): below, a fork would cost more than it
 # saves.
 ASIDE_FROM = 200
-# The figures that take longest to draw, each in a process of its own: at 2,000 records the
-# loss curves take ~5 s, the comparison summary ~3 s, the tables and the other figures ~5 s,
-# so that on two CPUs the three end at about the same time.
-FAR = ("comparison_summary.png", "loss_curves.png")
+# The figures drawn aside, a process for each group: at 2,000 records the loss curves take
+# ~5 s, the comparison summary ~3 s and the scaling and confusion figures ~0.7 s, the tables,
+# the exports and the other figures ~6 s: on two CPUs the three end at about the same time.
+FAR = (("comparison_summary.png", "scaling.png", "confusion_matrices.png"), ("loss_curves.png",))
 
 
 def report(run_dirs: list[Path], out: Path, progress: bool = True,
@@ -99,14 +99,14 @@ def _write(collection: Collection, out: Path, small: bool, chosen: tuple[str, st
     many = len(collection.records) >= ASIDE_FROM
     with contextlib.ExitStack() as stack:
         drawn = [stack.enter_context(aside(functools.partial(
-            output.figures, collection, out, pair, (name,)), wanted=many)) for name in FAR]
+            output.figures, collection, out, pair, names), wanted=many)) for names in FAR]
         # meanwhile, here: the exports, the tables and the other figures
         written = [write_text(out / "results.csv", frame.to_csv(index=False))]
         if not small:  # the records (their series on request) and the page that inlines PNGs
             written.append(output.write_records(out / "results.json", collection.records,
                                                 histories))
         sections(collection, pair)  # made once for summary.md and the page
-        near = tuple(name for name in output.FIGURES if name not in FAR)
+        near = tuple(name for name in output.FIGURES if not any(name in far for far in FAR))
         made = output.figures(collection, out, pair, near)
         for result in drawn:
             made.update(result())
