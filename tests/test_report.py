@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -293,6 +294,31 @@ def test_report_renders_in_headless_chromium_with_no_missing_image(tmp_path):
     shot = tmp_path / "shot.png"
     assert render(tmp_path / "report" / "report.html", shot) == (4, 4)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    width, height = struct.unpack(">II", path.read_bytes()[16:24])  # the IHDR chunk
+    return width, height
+
+
+def test_a_screenshot_of_the_report_is_the_whole_page_up_to_a_cap(tmp_path, monkeypatch):
+    """The page says how tall it is laid out; the screenshot is that tall (it was cut at a
+    fixed 4,000 px, half of a report of two configurations), or ``MAX_HEIGHT`` where taller."""
+    from nnbench.report.render import browser
+
+    if browser.chromium() is None:
+        if os.environ.get("NNBENCH_REQUIRE_BROWSER") == "1":
+            pytest.fail("NNBENCH_REQUIRE_BROWSER=1 but Chromium is not installed")
+        pytest.skip("Chromium not installed (Debian: apt-get install chromium)")
+    runs = tree(tmp_path)
+    report_main([str(runs), "--out", str(tmp_path / "report"), "--no-progress"])
+    page, shot = tmp_path / "report" / "report.html", tmp_path / "shot.png"
+    loaded, total, tall = browser.measure(page)
+    assert (loaded, total) == (4, 4) and 4000 < tall < browser.MAX_HEIGHT
+    assert browser.render(page, shot) == (4, 4) and _png_size(shot) == (1280, tall)
+    monkeypatch.setattr(browser, "MAX_HEIGHT", 2000)
+    browser.render(page, shot, width=1000)
+    assert _png_size(shot) == (1000, 2000)
 
 
 def test_configurations_that_differ_only_in_epochs_are_told_apart_in_every_label(tmp_path):

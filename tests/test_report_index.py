@@ -77,13 +77,13 @@ def tree(tmp_path, monkeypatch) -> Path:
 def reads(monkeypatch) -> list[str]:
     """The result.json files the report reads (not the ones it takes from its index)."""
     seen: list[str] = []
-    real = collect_module.read_result
+    real = collect_module.read_checked
 
     def counted(path):
         seen.append(str(path))
         return real(path)
 
-    monkeypatch.setattr(collect_module, "read_result", counted)
+    monkeypatch.setattr(collect_module, "read_checked", counted)
     return seen
 
 
@@ -112,6 +112,26 @@ def test_a_second_report_over_unchanged_records_reads_none_and_keeps_the_report(
     assert KEPT not in _report(tree, out, capsys, "--small") and reads == []
     # --rebuild: every record read afresh
     assert KEPT not in _report(tree, out, capsys, "--rebuild") and len(reads) == 16
+
+
+def test_a_report_kept_as_it_was_prints_its_cost_models_without_fitting_them_again(
+        tree, tmp_path, capsys, monkeypatch):
+    """The lines the cost models print (their fits take SciPy's import and a bootstrap) are
+    kept with the report in the index: printed again as they were, not fitted again."""
+    out, fits = tmp_path / "report", ["cost model demo: numpy: a 1 µs/step, b 2 GFLOP/s"]
+    monkeypatch.setattr(report_command.cost_model, "terminal", lambda collection: fits)
+    first = _report(tree, out, capsys)
+    assert fits[0] in first.splitlines()
+
+    def fitted(collection):
+        raise AssertionError("fitted again")
+
+    monkeypatch.setattr(report_command.cost_model, "terminal", fitted)
+    second = _report(tree, out, capsys)
+    assert second.replace(f" {KEPT}", "", 1) == first
+    (out / "scaling.png").unlink()  # drawn again: fitted again
+    with pytest.raises(AssertionError, match="fitted again"):
+        _report(tree, out, capsys)
 
 
 def test_records_from_the_index_are_the_records_read(tree, tmp_path):

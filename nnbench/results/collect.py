@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from nnbench import figures, unsaved
 from nnbench.files import UnreadableFile
-from nnbench.record import RESULT_FILE, checked, fields_of, read_result
+from nnbench.record import RESULT_FILE, fields_of, read_checked
 from nnbench.results.index import Index, compact, stat_key
 from nnbench.results.labels import CONFIG_KEYS, assign_variants, label_variants
 from nnbench.results.read import ReadRecord, as_records
@@ -107,13 +107,12 @@ def _read(path: Path, keep_lists: bool) -> tuple[str, str | None, dict | None, b
     """(kind: record, invalid or unreadable; the error; the checked record; whether the
     outcome lasts as long as the file's content does, so the index may keep it)."""
     try:  # a FIFO, a huge or a 200,000-deep file is refused, not waited on or recursed into
-        record = read_result(path)
+        record, wrong = read_checked(path)  # against the record schema, before any use
     except (OSError, ValueError) as err:
         why = str(err) if isinstance(err, UnreadableFile) else f"{type(err).__name__}: {err}"
         # no permission, not a file: that may change without the file's content changing
         return "unreadable", why, None, not isinstance(err, OSError) and \
             not why.startswith("not a regular file")
-    record, wrong = checked(record)  # against the record schema, before any use
     if wrong is not None:
         return "invalid", wrong, None, True
     return "record", None, record if keep_lists else compact(record), True

@@ -12,7 +12,8 @@ One index per ``--out`` folder, in nnbench's cache folder (``$NNBENCH_CACHE_DIR`
 ``~/.cache/nnbench``): not beside the records, which may be read-only (a colleague's, an
 archive), nor in ``--out``, which a ``--small`` report leaves to be committed. It also remembers
 the report it last wrote there (``Index.written``): what it was made from and the files it left,
-so that a report of unchanged records, options and code is not drawn again.
+so that a report of unchanged records, options and code is not drawn again, and the lines the
+command printed after it (the cost models' fits), so that they are not fitted again either.
 
 The index changes nothing a report says. One that cannot be read (damaged, cut short, another
 format) or was written by other code of the record's schema is made anew; where none can be
@@ -248,17 +249,17 @@ class Index:
         except sqlite3.Error as err:
             self.failed, self.warning = True, f"the index at {self.path} not updated ({err})"
 
-    def written(self, out: Path) -> str | None:
-        """What the report now in ``out`` was made from, if ``out`` is still as it left it."""
+    def written(self, out: Path) -> tuple[str | None, list[str] | None]:
+        """What the report now in ``out`` was made from, if ``out`` is still as it left it, and
+        the lines its command printed after it (``wrote``'s ``said``, None where not kept)."""
         row = self.db.execute("SELECT value FROM meta WHERE name = 'report'").fetchone()
-        if row is None:
-            return None
-        report = json.loads(row[0])
-        return report["made"] if report["files"] == listing(out) else None
+        report = json.loads(row[0]) if row is not None else {"files": None}
+        return (report["made"], report.get("said")) if report["files"] == listing(out) \
+            else (None, None)
 
-    def wrote(self, out: Path, made: str) -> None:
-        self._change("INSERT OR REPLACE INTO meta VALUES ('report', ?)",
-                     [(json.dumps({"made": made, "out": str(out), "files": listing(out)}),)])
+    def wrote(self, out: Path, made: str, said: list[str] | None = None) -> None:
+        self._change("INSERT OR REPLACE INTO meta VALUES ('report', ?)", [(json.dumps(
+            {"made": made, "out": str(out), "files": listing(out), "said": said}),)])
         self.commit()
 
     def commit(self) -> None:

@@ -11,7 +11,7 @@ per side (which covers only that process's own noise, and says so).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +113,7 @@ class Side:
     values: list[float]
     samples: list[list[float] | None]
     sweeps: list[str] | None = None  # the sweep folder of each round, where known
+    _key: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, records: list[Record], metric: str) -> Side:
@@ -130,10 +131,13 @@ class Side:
 
     def key(self) -> tuple:
         """What this side's statistics depend on, hashable and cheap: the round values, and
-        each round's sample count and sum."""
-        return (tuple(self.values),
-                tuple((len(s), float(np.sum(s))) if s else None for s in self.samples),
-                tuple(self.sweeps or ()))
+        each round's sample count and sum, and the sweep of each (made once: a side is asked
+        for it again and again)."""
+        if self._key is None:
+            self._key = (tuple(self.values),
+                         tuple((len(s), float(np.sum(s))) if s else None for s in self.samples),
+                         tuple(self.sweeps or ()))
+        return self._key
 
     def by_sweep(self, names: list[str]) -> list[list[float]]:
         """The round values of each of the sweeps ``names``, in that order."""

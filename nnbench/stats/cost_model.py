@@ -25,8 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
-from scipy import stats as sstats
 
 from nnbench.stats.verdicts import ALPHA, N_BOOT
 
@@ -119,6 +117,7 @@ def _solve(x: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     weighted = x / times[:, None]
     scale = np.linalg.norm(weighted, axis=0)  # columns of 1e0 and 1e12 in one solve
     scale[scale == 0] = 1
+    from scipy import optimize  # here: SciPy's import costs a report that draws nothing ~0.7 s
     coef, _ = optimize.nnls(weighted / scale, np.ones(len(times)))
     coef = coef / scale
     return coef, x @ coef
@@ -153,6 +152,7 @@ def choose(sizes: Sequence[Size], times: Sequence[float], alpha: float = ALPHA) 
     if rss3 <= 0:
         p = 0.0 if rss2 > 0 else 1.0
     else:
+        from scipy import stats as sstats
         p = float(sstats.f.sf((rss2 - rss3) / (rss3 / dof), 1, dof))
     chosen = three if p < alpha and three.coef[2] > 0 else two
     chosen.p_third = p

@@ -55,6 +55,16 @@ def summarize(samples: Sequence[float]) -> dict[str, float | int | None]:
     }
 
 
+def rel_iqr(samples: Sequence[float]) -> float | None:
+    """``summarize(samples)["rel_iqr"]`` alone, without the rest of the summary: what a noise
+    flag asks of thousands of rounds."""
+    arr = np.asarray(samples, dtype=np.float64).ravel()
+    if arr.size == 0:
+        return None
+    q1, median, q3 = (float(v) for v in np.percentile(arr, [25, 50, 75]))
+    return (q3 - q1) / median if median > 0 else None
+
+
 def two_clusters(samples: Sequence[float]) -> dict[str, float | bool] | None:
     """The natural split of ``samples`` into a fast and a slow cluster, and whether it is bimodal.
 

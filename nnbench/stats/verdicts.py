@@ -10,7 +10,7 @@ from math import comb
 
 import numpy as np
 
-from nnbench.stats.samples import NOISY_REL_IQR, summarize
+from nnbench.stats.samples import NOISY_REL_IQR, rel_iqr
 
 # Round comparisons: see ``compare_rounds``.
 ALPHA = 0.01
@@ -157,6 +157,8 @@ def rounds_disagree(rounds: Rounds, floor: float = NOISY_REL_IQR) -> dict:
 
     Returns dict(n, median, min, max, between, worst, between_rel_iqr, within, disagree).
     """
+    # a round's samples as one array, not converted again by each statistic asked of them
+    rounds = [np.asarray(r) if np.ndim(r) > 0 else r for r in rounds]
     medians = round_medians(rounds)
     out: dict = {"n": int(medians.size), "median": None, "min": None, "max": None,
                  "between": None, "worst": None, "between_rel_iqr": None, "within": None,
@@ -165,13 +167,13 @@ def rounds_disagree(rounds: Rounds, floor: float = NOISY_REL_IQR) -> dict:
         return out
     centre = float(np.median(medians))
     out.update(median=centre, min=float(medians.min()), max=float(medians.max()))
-    within = [summarize(r)["rel_iqr"] for r in rounds if np.ndim(r) > 0 and np.size(r) > 1]
+    within = [rel_iqr(r) for r in rounds if np.ndim(r) > 0 and np.size(r) > 1]
     within = [w for w in within if w is not None]
     out["within"] = float(np.median(within)) if within else None
     if medians.size >= 2 and centre > 0:
         out["between"] = float((medians.max() - medians.min()) / centre)
         out["worst"] = float(np.max(np.abs(medians / centre - 1)))
-        out["between_rel_iqr"] = summarize(medians)["rel_iqr"]
+        out["between_rel_iqr"] = rel_iqr(medians)
         out["disagree"] = bool(out["worst"] > max(floor, out["within"] or 0.0))
     return out
 

@@ -4,6 +4,7 @@ disagree, the cost models' lines, what could not be read."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from pathlib import Path
@@ -17,10 +18,14 @@ from nnbench.report.render.tables import DEFAULT_PAIR
 from nnbench.results import index
 from nnbench.results.collect import Collection, collect
 
-# Records from which a report draws its figures in a second process while it computes its
-# tables (on a machine with a second CPU): below, the fork would cost more than it saves.
+# Records from which a report draws its slowest figures in processes of their own while it
+# computes its tables (on a machine with a second CPU): below, a fork would cost more than it
+# saves.
 ASIDE_FROM = 200
-FAR = ("comparison_summary.png", "loss_curves.png")  # the figures that take longest to draw
+# The figures drawn aside, a process for each group: at 2,000 records the loss curves take
+# ~5 s, the comparison summary ~3 s and the scaling and confusion figures ~0.7 s, the tables,
+# the exports and the other figures ~6 s: on two CPUs the three end at about the same time.
+FAR = (("comparison_summary.png", "scaling.png", "confusion_matrices.png"), ("loss_curves.png",))
 
 
 def report(run_dirs: list[Path], out: Path, progress: bool = True,
@@ -42,13 +47,16 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
                                   f"{', '.join(map(str, run_dirs))}")
         made = index.made(collection.digest, small=small, pair=pair, histories=histories,
                           baseline_framework=baseline_framework)
-        current = not rebuild and kept.written(target) == made
+        last, fits = kept.written(target)
+        current = not rebuild and last == made
         if current:
             names = [p.name for p in sorted(target.iterdir())]
         else:
             with output.whole(out) as stage:
                 names = _write(collection, stage, small, pair, histories, baseline_framework)
-            kept.wrote(target, made)
+        if not current or fits is None:  # fitted again only where the report was drawn again
+            fits = cost_model.terminal(collection)  # a and b per line, and where they cross
+            kept.wrote(target, made, fits)
     if kept.warning:
         print(f"nnbench.report: warning: {kept.warning}", file=sys.stderr)
     print(f"{len(collection.records)} records, {len(collection.unreadable)} unreadable, "
@@ -61,7 +69,7 @@ def report(run_dirs: list[Path], out: Path, progress: bool = True,
     for line in summary.splitlines():
         if line.startswith(flag):
             print(f"rounds disagree: {line.removeprefix(flag)} (see summary.md)")
-    for line in cost_model.terminal(collection):  # a and b per line, and where they cross
+    for line in fits:
         print(line)
     several = by_environment.hint(collection)  # a sweep over bench.python: how to compare them
     if several:
@@ -86,17 +94,22 @@ def _write(collection: Collection, out: Path, small: bool, chosen: tuple[str, st
            histories: bool = False, baseline: str | None = None) -> list[str]:
     pair = chosen or DEFAULT_PAIR  # the tables' ratio
     said = answer.of(collection, chosen, baseline)
-    frame = collection.frame  # made before the figures' process starts, so made once
+    frame = collection.frame  # made before the figures' processes start, so made once
+    output.drawing()  # imported once, before they start, too
     many = len(collection.records) >= ASIDE_FROM
-    with aside(functools.partial(output.figures, collection, out, pair, FAR), wanted=many) \
-            as drawn:  # meanwhile, here: the exports, the tables and the other figures
+    with contextlib.ExitStack() as stack:
+        drawn = [stack.enter_context(aside(functools.partial(
+            output.figures, collection, out, pair, names), wanted=many)) for names in FAR]
+        # meanwhile, here: the exports, the tables and the other figures
         written = [write_text(out / "results.csv", frame.to_csv(index=False))]
         if not small:  # the records (their series on request) and the page that inlines PNGs
             written.append(output.write_records(out / "results.json", collection.records,
                                                 histories))
         sections(collection, pair)  # made once for summary.md and the page
-        near = tuple(name for name in output.FIGURES if name not in FAR)
-        made = {**output.figures(collection, out, pair, near), **drawn()}
+        near = tuple(name for name in output.FIGURES if not any(name in far for far in FAR))
+        made = output.figures(collection, out, pair, near)
+        for result in drawn:
+            made.update(result())
     figures = [path for name in output.FIGURES for path in made.get(name, [])]
     # out is a stage beside --out, as deep: links relative to it hold for --out too
     write_text(out / "summary.md", summary_markdown(collection, [f.name for f in figures], pair,

@@ -26,12 +26,15 @@ img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0 1.5em; }
 """
 
 
-# Lets a headless browser report whether every figure decoded: body[data-images-loaded="n/m"].
+# Lets a headless browser report whether every figure decoded, body[data-images-loaded="n/m"],
+# and how tall the page is laid out, body[data-page-height] in CSS pixels (for a screenshot of
+# all of it: ``browser.render``).
 IMAGE_CHECK = """
 window.addEventListener("load", () => {
   const imgs = Array.from(document.images);
   const ok = imgs.filter((i) => i.complete && i.naturalWidth > 0).length;
   document.body.dataset.imagesLoaded = ok + "/" + imgs.length;
+  document.body.dataset.pageHeight = Math.ceil(document.documentElement.scrollHeight);
 });
 """
 

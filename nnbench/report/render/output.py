@@ -29,15 +29,6 @@ from nnbench.bounds import finite
 from nnbench.files import remove_stale_temporaries, temporary_name
 from nnbench.paths import folder_problem
 from nnbench.record import checked, read_result
-from nnbench.report.render import (
-    confusion,
-    cost_plot,
-    curves,
-    diagnosis_plot,
-    phases,
-    plots,
-    scaling,
-)
 from nnbench.results.index import HISTORIES
 from nnbench.results.read import ReadRecord
 
@@ -105,10 +96,27 @@ FIGURES = ("comparison_summary.png", "scaling.png", "cost_model.png", "loss_curv
            "confusion_matrices.png", "phases.png", "diagnosis_curves.png")
 
 
+def drawing() -> tuple:
+    """The modules that draw the figures, imported on first use: Matplotlib's import would cost
+    a report kept as it was (nothing to draw) ~0.5 s. A report asks before it forks the
+    processes that draw, so that each need not import them again."""
+    from nnbench.report.render import (
+        confusion,
+        cost_plot,
+        curves,
+        diagnosis_plot,
+        phases,
+        plots,
+        scaling,
+    )
+    return confusion, cost_plot, curves, diagnosis_plot, phases, plots, scaling
+
+
 def figures(collection, out: Path, pair: tuple[str, str],
             names: tuple[str, ...] = FIGURES) -> dict[str, list[Path]]:
     """Draw the report's figures of ``names`` into ``out``: the files of each (a figure may
     take pages). One that cannot be drawn is a warning, not the report's end."""
+    confusion, cost_plot, curves, diagnosis_plot, phases, plots, scaling = drawing()
     frame = collection.frame
     makers = [
         (functools.partial(plots.comparison_summary, pair=pair, records=collection.records),
@@ -163,7 +171,15 @@ def write_records(path: Path, records: list[ReadRecord], histories: bool = False
         f.write("[")
         for i, record in enumerate(records):
             f.write(",\n" if i else "\n")
-            f.write(json.dumps(finite(_exported(record, histories)), default=str,
-                               allow_nan=False))
+            f.write(_line(_exported(record, histories)))
         f.write("\n]\n" if records else "]\n")
     return path
+
+
+def _line(data: dict) -> str:
+    """``data`` as JSON, null for what is not finite. Written as it is first: only where that
+    wrote NaN or Infinity (or a string holds the word) is every value looked at for them."""
+    text = json.dumps(data, default=str)
+    if "NaN" in text or "Infinity" in text:
+        text = json.dumps(finite(data), default=str, allow_nan=False)
+    return text

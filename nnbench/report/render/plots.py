@@ -41,6 +41,9 @@ def page_title(fig: plt.Figure, title: str, note: str) -> float:
 
 def save(fig: plt.Figure, path: Path, dpi: int, rect: tuple | None = None) -> Path:
     fig.tight_layout(rect=rect)
+    # laid out once: no layout engine left, or savefig would draw the figure once to lay it
+    # out (tight_layout leaves a placeholder engine that does nothing) and again to save it
+    fig.set_layout_engine(None)
     fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path

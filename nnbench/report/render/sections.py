@@ -14,7 +14,7 @@ from nnbench.report.render.pages import MAX_PAGES, PER_PAGE, latest_ok, left_out
 from nnbench.report.render.tables import (
     DEFAULT_PAIR,
     METRICS,
-    comparison_with_marks,
+    comparisons,
     config_columns,
     counters_table,
     fmt,
@@ -183,10 +183,11 @@ def _sections(collection: Collection, pair: tuple[str, str]) -> list[Section]:
                 shown = several.apply(lambda c: c.map(lambda v: key_text(c.name, v)))
                 out.append((3, "Records of several code or library versions", shown,
                             VERSIONS_NOTE))
-            for metric, title, compare in METRICS:
-                if metric in part and part[metric].notna().sum() > 0:
-                    table, marks = comparison_with_marks(part, metric, compare, pair, records)
-                    out.append((3, title, table, pooling.notes(marks)))
+            shown = [(metric, title, compare) for metric, title, compare in METRICS
+                     if metric in part and part[metric].notna().sum() > 0]
+            tables = comparisons(part, [(m, compare) for m, _, compare in shown], pair, records)
+            for (_, title, _), (table, marks) in zip(shown, tables, strict=True):
+                out.append((3, title, table, pooling.notes(marks)))
             latency = tails.table([r for r in collection.records
                                    if r.experiment_name == experiment])
             if not latency.empty:

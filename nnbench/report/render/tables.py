@@ -57,44 +57,84 @@ def config_columns(frame: pd.DataFrame) -> list[str]:
 PARALLEL_MARK = " (parallel)"
 
 
-def _cells(group: pd.DataFrame, metric: str
+def _groups(frame: pd.DataFrame, keys: list[str]
+            ) -> list[tuple[tuple, dict[tuple[str, str], np.ndarray]]]:
+    """Per configuration (``keys``), in ``groupby``'s order: its key values and, per framework
+    and device (as ``groupby`` names them), the positions of its rows in the frame's order.
+    Two groupings for every metric's table, where a grouping per table and cell took seconds."""
+    if frame.empty:
+        return []
+    by_config = frame.groupby(keys, dropna=False, sort=True)
+    config_of = by_config.ngroup().to_numpy()
+    by_cell = frame.groupby([*keys, "framework", "device"], dropna=False, sort=True)
+    cell_of = by_cell.ngroup().to_numpy()
+    out = [(key if isinstance(key, tuple) else (key,), {}) for key in by_config.size().index]
+    order = np.argsort(cell_of, kind="stable")  # each cell's rows stay in the frame's order
+    starts = np.flatnonzero(np.diff(cell_of[order], prepend=-1))
+    for cell, rows in zip(by_cell.size().index, np.split(order, starts[1:]), strict=True):
+        out[config_of[rows[0]]][1][(cell[-2], cell[-1])] = rows
+    return out
+
+
+class _Columns(dict):
+    """A frame's columns as arrays, each made once (every cell of every table reads them)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        super().__init__()
+        self.frame = frame
+
+    def __missing__(self, name: str) -> np.ndarray:
+        self[name] = self.frame[name].to_numpy()
+        return self[name]
+
+    def has(self, name: str) -> bool:
+        return name in self.frame
+
+
+def _cells(columns: _Columns, cells: dict[tuple[str, str], np.ndarray], metric: str
            ) -> tuple[dict[tuple[str, str], str | float], set[tuple[str, str]],
-                      dict[tuple[str, str], pd.DataFrame]]:
+                      dict[tuple[str, str], np.ndarray]]:
     """Median per framework and device over its rounds (one ok record each; or how the runs
     ended), which medians include runs timed beside other jobs on the same host
-    (``exclusive: false``), and the ok runs behind each median."""
-    cells: dict[tuple[str, str], str | float] = {}
+    (``exclusive: false``), and the ok runs behind each median (their positions)."""
+    out: dict[tuple[str, str], str | float] = {}
     shared: set[tuple[str, str]] = set()
-    runs_of: dict[tuple[str, str], pd.DataFrame] = {}
-    for (framework, device), runs in group.groupby(["framework", "device"], dropna=False):
-        ok = runs[runs["status"] == "ok"]
-        if not ok.empty and metric in ok and ok[metric].notna().any():
-            ok = ok[ok[metric].notna()]
-            cells[(framework, device)] = float(ok[metric].median())
-            runs_of[(framework, device)] = ok
-            if "exclusive" in ok and (ok["exclusive"] == False).any():  # noqa: E712
-                shared.add((framework, device))
-        elif ok.empty:
-            cells[(framework, device)] = "/".join(sorted(runs["status"].astype(str).unique()))
-    return cells, shared, runs_of
+    runs_of: dict[tuple[str, str], np.ndarray] = {}
+    status = columns["status"]
+    values = columns[metric] if columns.has(metric) else None
+    exclusive = columns["exclusive"] if columns.has("exclusive") else None
+    for column, rows in cells.items():
+        ok = rows[status[rows] == "ok"]
+        if ok.size and values is not None and pd.notna(values[ok]).any():
+            ok = ok[pd.notna(values[ok])]
+            out[column] = float(np.median(values[ok].astype(np.float64)))  # Series.median's
+            runs_of[column] = ok
+            if exclusive is not None and (exclusive[ok] == False).any():  # noqa: E712
+                shared.add(column)
+        elif not ok.size:
+            out[column] = "/".join(sorted({str(s) for s in status[rows]}))
+    return out, shared, runs_of
 
 
-def _side(runs: pd.DataFrame | None, metric: str, records: dict[str, ReadRecord]) -> pooling.Side:
+def _side(columns: _Columns, rows: np.ndarray | None, metric: str,
+          records: dict[str, ReadRecord]) -> pooling.Side:
     """A cell's rounds: the records behind its rows (by result file), else the rows' values."""
-    if runs is None:
+    if rows is None:
         return pooling.Side([], [])
-    if "result_file" in runs and runs["result_file"].isin(list(records)).all():
-        return pooling.Side.of([records[f] for f in runs["result_file"]], metric)
-    values = [float(v) for v in runs[metric]]
+    files = columns["result_file"][rows] if columns.has("result_file") else None
+    if files is not None and all(f in records for f in files):
+        return pooling.Side.of([records[f] for f in files], metric)
+    values = [float(v) for v in columns[metric][rows]]
     return pooling.Side(values, [None] * len(values))
 
 
-def _ratio_cell(runs: list[pd.DataFrame | None], sides: list[pooling.Side], metric: str,
-                records: dict[str, ReadRecord], marks: set[str]) -> str:
+def _ratio_cell(columns: _Columns, runs: list[np.ndarray | None], sides: list[pooling.Side],
+                metric: str, records: dict[str, ReadRecord], marks: set[str]) -> str:
     """The pair's ratio as the host's contention allows (``stats.robust``): on the medians,
     on both sides' 10th percentiles where a host was busy, or "cannot tell: host busy"."""
-    recs = [[records[f] for f in r["result_file"] if f in records]
-            if r is not None and "result_file" in r else [] for r in runs]
+    files = columns["result_file"] if columns.has("result_file") else None
+    recs = [[records[f] for f in files[r] if f in records]
+            if r is not None and files is not None else [] for r in runs]
     result, used = pooling.host_ratio(recs[0], recs[1], metric, (sides[0], sides[1]))
     if used is None:
         return "cannot tell: host busy"
@@ -132,18 +172,34 @@ def comparison_with_marks(frame: pd.DataFrame, metric: str, compare: str | None,
                           records: dict[str, ReadRecord] | None = None
                           ) -> tuple[pd.DataFrame, set[str]]:
     """``comparison``, and the interval marks its ratios use (for the table's footnote)."""
+    return comparisons(frame, [(metric, compare)], pair, records)[0]
+
+
+def comparisons(frame: pd.DataFrame, metrics: list[tuple[str, str | None]],
+                pair: tuple[str, str] = DEFAULT_PAIR,
+                records: dict[str, ReadRecord] | None = None
+                ) -> list[tuple[pd.DataFrame, set[str]]]:
+    """``comparison_with_marks`` of each (metric, how to compare), the rows grouped once."""
     records = records or {}
     frame, keys = pooling.separate(frame, config_columns(frame))  # no pooling across versions
     pairs = sorted({(f, d) for f, d in zip(frame["framework"], frame["device"], strict=True)},
                    key=lambda p: (p[1], p[0]))
+    groups, columns = _groups(frame, keys), _Columns(frame)
+    return [_comparison(columns, keys, groups, pairs, metric, compare, pair, records)
+            for metric, compare in metrics]
+
+
+def _comparison(columns: _Columns, keys: list[str], groups: list, pairs: list,
+                metric: str, compare: str | None, pair: tuple[str, str],
+                records: dict[str, ReadRecord]) -> tuple[pd.DataFrame, set[str]]:
     rows, marks = [], set()
-    for key, group in frame.groupby(keys, dropna=False, sort=True):
-        cells, shared, runs_of = _cells(group, metric)
+    for values, by_pair in groups:
+        cells, shared, runs_of = _cells(columns, by_pair, metric)
         if not cells:
             continue
-        values = key if isinstance(key, tuple) else (key,)
         row = {k: key_text(k, v) for k, v in zip(keys, values, strict=True)}
-        sides = {column: _side(runs_of.get(column), metric, records) for column in pairs}
+        sides = {column: _side(columns, runs_of.get(column), metric, records)
+                 for column in pairs}
         for column in pairs:
             value = cells.get(column, "")
             text = value if isinstance(value, str) else \
@@ -154,7 +210,7 @@ def comparison_with_marks(frame: pd.DataFrame, metric: str, compare: str | None,
             if compare and isinstance(a, float) and isinstance(b, float) and b:
                 if compare == "ratio":
                     row[f"{pair[0]}/{pair[1]} {device}"] = _ratio_cell(
-                        [runs_of.get((f, device)) for f in pair],
+                        columns, [runs_of.get((f, device)) for f in pair],
                         [sides[(f, device)] for f in pair], metric, records, marks)
                 else:
                     row[f"{pair[0]}-{pair[1]} {device}"] = f"{a - b:+.4f}"
@@ -179,7 +235,7 @@ def rounds_table(frame: pd.DataFrame, records: dict[str, ReadRecord],
     rows, flagged = [], []
     for key, runs in ok[ok[metric].notna()].groupby([*keys, "framework", "device"],
                                                      dropna=False, sort=True):
-        side = _side(runs, metric, records)
+        side = _side(_Columns(runs), np.arange(len(runs)), metric, records)
         spread = side.spread()
         values = key if isinstance(key, tuple) else (key,)
         row = {k: key_text(k, v) for k, v in zip([*keys, "framework", "device"], values,
