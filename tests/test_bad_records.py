@@ -180,3 +180,17 @@ def test_a_file_reads_the_same_by_the_fast_reader_as_by_json_and_the_schema(tmp_
                                                         path), name
     assert read_checked(files["indented"])[1] is None  # the fast reader's case, checked too
     assert read_checked(files["lone surrogate"])[0]["experiment_name"] == "de\ud800mo"
+
+
+def test_a_failed_record_that_names_no_framework_or_device_is_a_row_not_a_crash(tmp_path,
+                                                                                capsys):
+    """A job whose config never resolved leaves a failed record without framework or device;
+    beside good ones, sorting the table's columns compared None with "cpu"."""
+    runs = good_tree(tmp_path / "runs")
+    write_result(runs / "unresolved", {"status": "failed", "reason": "no such key",
+                                       "error_type": "ConfigError", "experiment_name": "demo"})
+    err = report(runs, tmp_path / "report", capsys)
+    assert not [ln for ln in err if "not drawn" in ln or "Traceback" in ln], err
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "in one run, torch was 2.00x faster than numpy on moons 2x8x1" in summary
+    assert "| failed   | demo " in summary and "| no such key |" in summary  # the failure listed

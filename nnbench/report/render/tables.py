@@ -182,8 +182,9 @@ def comparisons(frame: pd.DataFrame, metrics: list[tuple[str, str | None]],
     """``comparison_with_marks`` of each (metric, how to compare), the rows grouped once."""
     records = records or {}
     frame, keys = pooling.separate(frame, config_columns(frame))  # no pooling across versions
+    # a failed record may name no framework or device (its config never resolved): as text
     pairs = sorted({(f, d) for f, d in zip(frame["framework"], frame["device"], strict=True)},
-                   key=lambda p: (p[1], p[0]))
+                   key=lambda p: (str(p[1]), str(p[0])))
     groups, columns = _groups(frame, keys), _Columns(frame)
     return [_comparison(columns, keys, groups, pairs, metric, compare, pair, records)
             for metric, compare in metrics]
@@ -205,7 +206,7 @@ def _comparison(columns: _Columns, keys: list[str], groups: list, pairs: list,
             text = value if isinstance(value, str) else \
                 _cell_text(value, sides[column], compare == "ratio")
             row[f"{column[0]} {column[1]}"] = text + (PARALLEL_MARK if column in shared else "")
-        for device in sorted({d for _, d in pairs}):
+        for device in sorted({d for _, d in pairs}, key=str):
             a, b = cells.get((pair[0], device)), cells.get((pair[1], device))
             if compare and isinstance(a, float) and isinstance(b, float) and b:
                 if compare == "ratio":
