@@ -104,6 +104,8 @@ def _weighted_medians(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def _resampled_medians(x: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """Medians of ``n_boot`` resamples of ``x`` (with replacement, as many as ``x`` holds),
     drawn as multinomial counts: one vectorised draw however few values."""
+    if x.size == 1:  # a sweep's one round: every resample is that round
+        return np.full(n_boot, float(x[0]))
     counts = rng.multinomial(x.size, np.full(x.size, 1 / x.size), size=n_boot)
     return _weighted_medians(x[None, :], counts)
 
