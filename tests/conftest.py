@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,11 @@ os.environ.setdefault("NNBENCH_CONTENTION", "off")
 # A sweep's default is bench.rounds=auto, five rounds and more of fresh processes: the suite's
 # sweeps test what a round does, once; tests/test_default_rounds.py runs the default itself.
 os.environ.setdefault("NNBENCH_ROUNDS", "1")
+# A shell without job control starts a background command (`make test &`, nohup) with Ctrl-C
+# ignored, and every process it starts inherits that: the tests of what Ctrl-C does would then
+# see it do nothing. The suite starts from Python's own handler, however it was launched.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
@@ -129,3 +135,17 @@ def drawn(monkeypatch) -> dict[str, Any]:
     for fig in figures.values():
         plt.close(fig)
 
+
+
+@pytest.fixture(autouse=True)
+def signals_left_as_found(request):
+    """A test that leaves Ctrl-C or SIGTERM handled otherwise than it found them (ignored, say)
+    changes every later test in its process, and the processes they start: such a test fails
+    here, by name, and the handlers are put back."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    after = {s: signal.getsignal(s) for s in before}
+    changed = [s.name for s in before if after[s] != before[s]]
+    for s in before:
+        signal.signal(s, before[s])
+    assert not changed, f"{request.node.nodeid} left {', '.join(changed)} handled otherwise"
