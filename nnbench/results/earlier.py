@@ -23,9 +23,9 @@ from nnbench.results.read import ReadRecord
 # How many earlier sweeps of the experiment are looked at: the most recent, which also bounds
 # what a sweep's end reads however long runs_dir's history grows.
 LIMIT = 10
+INDEX_NAME = "earlier-sweeps"  # the key of the experiment folder's index (not a file in it)
 # A sweep folder's name as ``paths.run_folder`` makes it (``<date>_<time>_<pid>-<hex>``): a
 # sweep given its own folder elsewhere (``hydra.sweep.dir``) has no earlier siblings to read.
-INDEX_NAME = "earlier-sweeps"  # the key of the experiment folder's index (not a file in it)
 SWEEP_NAME = re.compile(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d+-[0-9a-f]+")
 
 

@@ -68,7 +68,7 @@ def rounds_state(sweep_dir: str | Path, pair: tuple[str, str] | None = None
                if v.mark == pooling.ROUNDS_MARK and not v.unsure else float("nan"))
               for v in said]
     busy = [v.unsure for v in said if v.unsure.startswith("host busy")]
-    hopeless = said and len(busy) == len(said)
+    hopeless = bool(said) and len(busy) == len(said)
     return widths, busy[0].split("; rerun", 1)[0] if hopeless else None
 
 
